@@ -1,0 +1,15 @@
+//! Lodestar's domain: periods, dimensions, the KPI catalog and its formulas, MECE trees and the
+//! shape of the rows a team loads. Nothing here does I/O: `store` and `web` call into it.
+
+pub mod catalog;
+pub mod dimension;
+pub mod error;
+pub mod formula;
+pub mod measure;
+pub mod money;
+pub mod period;
+pub mod rows;
+pub mod stage;
+pub mod tree;
+
+pub use error::CoreError;
