@@ -7,7 +7,11 @@ pub enum CoreError {
         "invalid period `{0}`: expected a day (2026-11-03), an ISO week (2026-W45), a month (2026-11), a quarter (2026-Q4) or a year (2026)"
     )]
     InvalidPeriod(String),
-    #[error("unknown timezone `{0}`: expected an IANA name such as Europe/Berlin or America/New_York")]
+    #[error("invalid period kind `{0}`: expected day, week, month, quarter or year")]
+    InvalidPeriodKind(String),
+    #[error(
+        "unknown timezone `{0}`: expected an IANA name such as Europe/Berlin or America/New_York"
+    )]
     InvalidTimezone(String),
     #[error(
         "unknown dimension `{0}`: expected channel, campaign, source, category or attrs.<key> (key of letters, digits, _ or -)"
