@@ -1,0 +1,386 @@
+//! The digest e-mail: a view model that `report` fills in, rendered by askama into an HTML part
+//! (inline styles, table layout, HTML bars: it survives every mail client) and a text part.
+
+use askama::Template;
+
+use crate::error::MailError;
+
+/// Everything the digest shows, already formatted for people.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DigestView {
+    pub team_name: String,
+    pub report_title: String,
+    /// e.g. "Week 45, 2026 (Nov 2 – Nov 8)".
+    pub period_label: String,
+    /// e.g. "2026-W45".
+    pub period_key: String,
+    pub sections: Vec<DigestSection>,
+    /// The "View in browser" link (a signed share link); shown only when it is http(s).
+    pub share_url: String,
+    /// e.g. "Newest data: 2026-11-22 20:48 UTC".
+    pub freshness: Option<String>,
+    /// No data at all for the period: the digest says so instead of showing empty sections.
+    pub empty: bool,
+    /// Notes such as why a KPI could not be computed.
+    pub explanations: Vec<String>,
+}
+
+/// One MECE branch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DigestSection {
+    pub title: String,
+    pub kpis: Vec<DigestKpi>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DigestKpi {
+    pub name: String,
+    /// Already formatted, e.g. "$1,204.50".
+    pub value: String,
+    /// e.g. "+5.6%".
+    pub change: Option<String>,
+    /// Whether the change is good news, judged by the KPI's direction.
+    pub trend: Trend,
+    /// e.g. "Target 400 — met".
+    pub target: Option<String>,
+    /// Width of the HTML bar, 0..=100 (clamped; NaN counts as 0).
+    pub bar_pct: f64,
+}
+
+/// How the change reads given the KPI's direction (a falling cost per lead is `Good`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trend {
+    Good,
+    Bad,
+    Flat,
+    /// No comparison (no previous value, or the KPI has no direction).
+    None,
+}
+
+impl Trend {
+    fn text_colour(self) -> &'static str {
+        match self {
+            Self::Good => "#1a7f37",
+            Self::Bad => "#cf222e",
+            Self::Flat | Self::None => "#57606a",
+        }
+    }
+
+    fn bar_colour(self) -> &'static str {
+        match self {
+            Self::Good => "#2da44e",
+            Self::Bad => "#cf222e",
+            Self::Flat => "#8c959f",
+            Self::None => "#54aeff",
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Self::Good => "better",
+            Self::Bad => "worse",
+            Self::Flat => "flat",
+            Self::None => "",
+        }
+    }
+}
+
+impl DigestKpi {
+    fn bar(&self) -> f64 {
+        if self.bar_pct.is_nan() {
+            0.0
+        } else {
+            self.bar_pct.clamp(0.0, 100.0)
+        }
+    }
+
+    /// The filled cell's width, rounded so the markup stays short.
+    fn bar_width(&self) -> String {
+        format!("{:.0}", self.bar())
+    }
+
+    fn has_fill(&self) -> bool {
+        self.bar() >= 0.5
+    }
+
+    fn has_rest(&self) -> bool {
+        self.bar() < 99.5
+    }
+
+    fn text_colour(&self) -> &'static str {
+        self.trend.text_colour()
+    }
+
+    fn bar_colour(&self) -> &'static str {
+        self.trend.bar_colour()
+    }
+
+    /// " (+5.6%, better)" for the text part.
+    fn text_change(&self) -> String {
+        match (&self.change, self.trend.word()) {
+            (Some(change), "") => format!(" ({change})"),
+            (Some(change), word) => format!(" ({change}, {word})"),
+            (None, _) => String::new(),
+        }
+    }
+}
+
+impl DigestView {
+    /// Only http(s) links: a `javascript:` or `data:` URL must not become a clickable link.
+    fn share_link(&self) -> Option<&str> {
+        let url = self.share_url.trim();
+        let lower = url.to_ascii_lowercase();
+        (lower.starts_with("https://") || lower.starts_with("http://")).then_some(url)
+    }
+
+    fn has_kpis(&self) -> bool {
+        self.sections.iter().any(|section| !section.kpis.is_empty())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/digest.html")]
+struct DigestHtml<'a> {
+    v: &'a DigestView,
+    subject: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/digest.txt")]
+struct DigestText<'a> {
+    v: &'a DigestView,
+}
+
+/// "{team} · {report} · {period_label}", on one line whatever the inputs hold.
+pub fn digest_subject(team: &str, report: &str, period_label: &str) -> String {
+    let one_line = |s: &str| {
+        s.split(|c: char| c.is_control() || c.is_whitespace())
+            .filter(|word| !word.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    [team, report, period_label]
+        .iter()
+        .map(|part| one_line(part))
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// Renders the digest: `(html, text, subject)`.
+pub fn render_digest(view: &DigestView) -> Result<(String, String, String), MailError> {
+    let subject = digest_subject(&view.team_name, &view.report_title, &view.period_label);
+    let html = DigestHtml {
+        v: view,
+        subject: &subject,
+    }
+    .render()?;
+    let text = DigestText { v: view }.render()?;
+    Ok((html, text, subject))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kpi(name: &str, value: &str, change: Option<&str>, trend: Trend, bar_pct: f64) -> DigestKpi {
+        DigestKpi {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            change: change.map(str::to_owned),
+            trend,
+            target: None,
+            bar_pct,
+        }
+    }
+
+    fn view() -> DigestView {
+        DigestView {
+            team_name: "Acme Growth".to_owned(),
+            report_title: "Weekly".to_owned(),
+            period_label: "Week 45, 2026 (Nov 2 – Nov 8)".to_owned(),
+            period_key: "2026-W45".to_owned(),
+            sections: vec![
+                DigestSection {
+                    title: "Lead volume & quality".to_owned(),
+                    kpis: vec![
+                        DigestKpi {
+                            target: Some("Target 400 — met".to_owned()),
+                            ..kpi("Leads", "412", Some("+5.6%"), Trend::Good, 82.0)
+                        },
+                        kpi("MQL rate", "31.0%", Some("-2.1%"), Trend::Bad, 31.0),
+                    ],
+                },
+                DigestSection {
+                    title: "Spend efficiency".to_owned(),
+                    kpis: vec![kpi("Cost per lead", "$48.20", None, Trend::None, 100.0)],
+                },
+            ],
+            share_url: "https://lodestar.example.com/reports/weekly?period=2026-W45&share=abc"
+                .to_owned(),
+            freshness: Some("Newest data: 2026-11-22 20:48 UTC".to_owned()),
+            empty: false,
+            explanations: vec!["CPL by region needs spend with attrs.region".to_owned()],
+        }
+    }
+
+    fn render(view: &DigestView) -> (String, String, String) {
+        render_digest(view).expect("the digest renders")
+    }
+
+    #[test]
+    fn the_subject_joins_team_report_and_period_with_middle_dots() {
+        let (_, _, subject) = render(&view());
+        assert_eq!(
+            subject,
+            "Acme Growth · Weekly · Week 45, 2026 (Nov 2 – Nov 8)"
+        );
+    }
+
+    #[test]
+    fn a_subject_never_carries_a_line_break() {
+        assert_eq!(
+            digest_subject("Acme\r\nBcc: eve@evil.example", "Weekly", "W45"),
+            "Acme Bcc: eve@evil.example · Weekly · W45"
+        );
+    }
+
+    #[test]
+    fn the_html_shows_every_kpi_with_its_change_target_and_bar() {
+        let (html, _, _) = render(&view());
+        for needle in [
+            "Acme Growth",
+            "Lead volume &#38; quality",
+            "Leads",
+            "412",
+            "+5.6%",
+            "Target 400 — met",
+            "MQL rate",
+            "Cost per lead",
+            "Newest data: 2026-11-22 20:48 UTC",
+            "CPL by region needs spend with attrs.region",
+            "width:82%",
+            "width:31%",
+            "background-color:#2da44e",
+            "background-color:#cf222e",
+        ] {
+            assert!(html.contains(needle), "missing {needle:?} in\n{html}");
+        }
+        assert!(!html.contains("No data for this period"));
+    }
+
+    #[test]
+    fn the_html_links_to_the_browser_view_with_an_escaped_url() {
+        let (html, _, _) = render(&view());
+        assert!(
+            html.contains(
+                r#"href="https://lodestar.example.com/reports/weekly?period=2026-W45&#38;share=abc""#
+            ),
+            "{html}"
+        );
+        assert!(html.contains("View in browser"));
+    }
+
+    #[test]
+    fn a_javascript_share_url_is_not_linked() {
+        let (html, text, _) = render(&DigestView {
+            share_url: "javascript:alert(1)".to_owned(),
+            ..view()
+        });
+        assert!(!html.contains("javascript:"), "{html}");
+        assert!(!html.contains("View in browser"), "{html}");
+        assert!(!text.contains("javascript:"), "{text}");
+    }
+
+    #[test]
+    fn the_html_escapes_a_script_in_a_kpi_or_section_name() {
+        let mut view = view();
+        view.sections[0].title = "<script>alert(1)</script>".to_owned();
+        view.sections[0].kpis[0].name = "<script>alert(2)</script>".to_owned();
+        view.team_name = "<b>Acme</b>".to_owned();
+        let (html, text, _) = render(&view);
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("&#60;script&#62;alert(2)&#60;/script&#62;"),
+            "{html}"
+        );
+        assert!(html.contains("&#60;b&#62;Acme&#60;/b&#62;"), "{html}");
+        // Plain text is not HTML: escaping it would show entities to the reader.
+        assert!(text.contains("<script>alert(1)</script>"), "{text}");
+    }
+
+    #[test]
+    fn the_html_uses_no_style_block_script_or_remote_image() {
+        let (html, _, _) = render(&view());
+        let lower = html.to_lowercase();
+        for banned in ["<style", "<script", "<img", "<link", "url("] {
+            assert!(!lower.contains(banned), "{banned} in\n{html}");
+        }
+    }
+
+    #[test]
+    fn an_empty_digest_says_there_is_no_data_in_both_parts() {
+        let (html, text, _) = render(&DigestView {
+            empty: true,
+            sections: Vec::new(),
+            ..view()
+        });
+        assert!(html.contains("No data for this period"), "{html}");
+        assert!(text.contains("No data for this period"), "{text}");
+        assert!(!html.contains("Lead volume"), "{html}");
+    }
+
+    #[test]
+    fn a_digest_without_kpis_also_says_there_is_no_data() {
+        let (html, text, _) = render(&DigestView {
+            sections: vec![DigestSection {
+                title: "Lead volume".to_owned(),
+                kpis: Vec::new(),
+            }],
+            ..view()
+        });
+        assert!(html.contains("No data for this period"), "{html}");
+        assert!(text.contains("No data for this period"), "{text}");
+    }
+
+    #[test]
+    fn the_text_part_lists_sections_and_kpis_readably() {
+        let (_, text, _) = render(&view());
+        let expected = [
+            "Acme Growth · Weekly",
+            "Week 45, 2026 (Nov 2 – Nov 8)",
+            "View in browser: https://lodestar.example.com/reports/weekly?period=2026-W45&share=abc",
+            "Lead volume & quality",
+            "- Leads: 412 (+5.6%, better) — Target 400 — met",
+            "- MQL rate: 31.0% (-2.1%, worse)",
+            "- Cost per lead: $48.20",
+            "Note: CPL by region needs spend with attrs.region",
+            "Newest data: 2026-11-22 20:48 UTC",
+        ];
+        let mut rest = text.as_str();
+        for line in expected {
+            let at = rest
+                .find(line)
+                .unwrap_or_else(|| panic!("missing or out of order {line:?} in\n{text}"));
+            rest = &rest[at + line.len()..];
+        }
+        assert!(!text.contains("\n\n\n"), "runs of blank lines in\n{text}");
+    }
+
+    #[test]
+    fn bars_are_clamped_to_the_cell() {
+        let mut view = view();
+        view.sections[0].kpis[0].bar_pct = 250.0;
+        view.sections[0].kpis[1].bar_pct = f64::NAN;
+        view.sections[1].kpis[0].bar_pct = -3.0;
+        let (html, _, _) = render(&view);
+        assert!(html.contains("width:100%;height:8px"), "{html}");
+        assert!(!html.contains("width:250%"), "{html}");
+        assert!(!html.contains("NaN"), "{html}");
+        assert!(!html.contains("width:-3%"), "{html}");
+    }
+}
