@@ -1,0 +1,210 @@
+//! How each built-in KPI is computed from base measures. Derived KPIs are null when a denominator
+//! is zero or an input is null (spec/KPIS.md).
+
+use crate::catalog::Builtin;
+use crate::measure::{Measure, MeasureValues};
+
+/// An input of a derived KPI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    Measure(Measure),
+    Kpi(Builtin),
+}
+
+pub enum Definition {
+    /// The KPI is the base measure itself.
+    Base(Measure),
+    /// The KPI is a formula over these inputs (see `value`).
+    Derived(&'static [Input]),
+}
+
+use Input::{Kpi as K, Measure as M};
+
+pub fn definition(kpi: Builtin) -> Definition {
+    use Builtin as B;
+    use Definition::{Base, Derived};
+    match kpi {
+        B::Sessions => Base(Measure::Sessions),
+        B::Visits => Base(Measure::Visits),
+        B::Impressions => Base(Measure::Impressions),
+        B::Clicks => Base(Measure::Clicks),
+        B::Engagements => Base(Measure::Engagements),
+        B::EngagementRate => Base(Measure::EngagementRate),
+        B::Leads => Base(Measure::Leads),
+        B::TotalLeadValue => Base(Measure::TotalLeadValue),
+        B::Mqls => Base(Measure::Mqls),
+        B::Sals => Base(Measure::Sals),
+        B::Sqls => Base(Measure::Sqls),
+        B::Opportunities => Base(Measure::Opportunities),
+        B::CohortConversionRate => Base(Measure::CohortConversionRate),
+        B::TimeToConversionDays => Base(Measure::TimeToConversionDays),
+        B::SalesCycleDays => Base(Measure::SalesCycleDays),
+        B::AdSpend => Base(Measure::AdSpend),
+        B::MarketingSpend => Base(Measure::MarketingSpend),
+        B::TotalSpend => Base(Measure::TotalSpend),
+        B::CustomersWon => Base(Measure::CustomersWon),
+        B::DealsLost => Base(Measure::DealsLost),
+        B::WonRevenue => Base(Measure::WonRevenue),
+        B::RecurringRevenue => Base(Measure::RecurringRevenue),
+        B::ActiveCustomers => Base(Measure::ActiveCustomers),
+        B::ChurnedCustomers => Base(Measure::ChurnedCustomers),
+        B::Nps => Base(Measure::Nps),
+        B::Ctr => Derived(&[M(Measure::Clicks), M(Measure::Impressions)]),
+        B::Cpc => Derived(&[M(Measure::AdSpend), M(Measure::Clicks)]),
+        B::Cpm => Derived(&[M(Measure::AdSpend), M(Measure::Impressions)]),
+        B::Cpl => Derived(&[M(Measure::MarketingSpend), M(Measure::Leads)]),
+        B::Cac => Derived(&[M(Measure::TotalSpend), M(Measure::CustomersWon)]),
+        B::VisitorConversionRate => Derived(&[M(Measure::Leads), M(Measure::Visits)]),
+        B::ConversionRate => Derived(&[M(Measure::CustomersWon), M(Measure::Leads)]),
+        B::MqlToSqlRate => Derived(&[M(Measure::Sqls), M(Measure::Mqls)]),
+        B::MqlToCustomerRate => Derived(&[M(Measure::CustomersWon), M(Measure::Mqls)]),
+        B::ClosingRate => Derived(&[M(Measure::CustomersWon), M(Measure::DealsLost)]),
+        B::LeadVelocityRate => Derived(&[M(Measure::Leads)]),
+        B::Revenue => Derived(&[M(Measure::WonRevenue), M(Measure::RecurringRevenue)]),
+        B::Roas => Derived(&[M(Measure::WonRevenue), M(Measure::AdSpend)]),
+        B::Roi => Derived(&[K(B::Revenue), M(Measure::TotalSpend)]),
+        B::AvgDealSize => Derived(&[M(Measure::WonRevenue), M(Measure::CustomersWon)]),
+        B::Arpa => Derived(&[K(B::Revenue), M(Measure::ActiveCustomers)]),
+        B::ChurnRate => Derived(&[
+            M(Measure::ChurnedOfActiveAtStart),
+            M(Measure::ActiveAtStart),
+        ]),
+        B::RetentionRate => Derived(&[K(B::ChurnRate)]),
+        B::Clv => Derived(&[K(B::Arpa), K(B::ChurnRate), K(B::Cac)]),
+        B::CacPaybackPeriods => Derived(&[K(B::Cac), K(B::Arpa)]),
+    }
+}
+
+/// `a / b`, or null on a zero or null denominator or a null numerator.
+pub fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+fn pct(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    ratio(a, b).map(|r| r * 100.0)
+}
+
+/// The KPI's value for a period given the base measures of that period and of the one before.
+pub fn value(kpi: Builtin, current: &MeasureValues, previous: &MeasureValues) -> Option<f64> {
+    use Builtin as B;
+    let m = |measure: Measure| current.get(measure);
+    let k = |other: Builtin| value(other, current, previous);
+    match kpi {
+        B::Ctr => pct(m(Measure::Clicks), m(Measure::Impressions)),
+        B::Cpc => ratio(m(Measure::AdSpend), m(Measure::Clicks)),
+        B::Cpm => ratio(m(Measure::AdSpend), m(Measure::Impressions)).map(|r| r * 1000.0),
+        B::Cpl => ratio(m(Measure::MarketingSpend), m(Measure::Leads)),
+        B::Cac => ratio(m(Measure::TotalSpend), m(Measure::CustomersWon)),
+        B::VisitorConversionRate => pct(m(Measure::Leads), m(Measure::Visits)),
+        B::ConversionRate => pct(m(Measure::CustomersWon), m(Measure::Leads)),
+        B::MqlToSqlRate => pct(m(Measure::Sqls), m(Measure::Mqls)),
+        B::MqlToCustomerRate => pct(m(Measure::CustomersWon), m(Measure::Mqls)),
+        B::ClosingRate => {
+            let won = m(Measure::CustomersWon);
+            let closed = won.zip(m(Measure::DealsLost)).map(|(w, l)| w + l);
+            pct(won, closed)
+        }
+        B::LeadVelocityRate => {
+            let before = previous.get(Measure::Leads);
+            let delta = m(Measure::Leads).zip(before).map(|(now, b)| now - b);
+            pct(delta, before)
+        }
+        B::Revenue => m(Measure::WonRevenue)
+            .zip(m(Measure::RecurringRevenue))
+            .map(|(w, r)| w + r),
+        B::Roas => ratio(m(Measure::WonRevenue), m(Measure::AdSpend)),
+        B::Roi => {
+            let spend = m(Measure::TotalSpend);
+            let net = k(B::Revenue).zip(spend).map(|(r, s)| r - s);
+            pct(net, spend)
+        }
+        B::AvgDealSize => ratio(m(Measure::WonRevenue), m(Measure::CustomersWon)),
+        B::Arpa => ratio(k(B::Revenue), m(Measure::ActiveCustomers)),
+        B::ChurnRate => pct(
+            m(Measure::ChurnedOfActiveAtStart),
+            m(Measure::ActiveAtStart),
+        ),
+        B::RetentionRate => k(B::ChurnRate).map(|c| 100.0 - c),
+        B::Clv => {
+            let lifetime = ratio(k(B::Arpa), k(B::ChurnRate).map(|c| c / 100.0));
+            lifetime.zip(k(B::Cac)).map(|(l, cac)| l - cac)
+        }
+        B::CacPaybackPeriods => ratio(k(B::Cac), k(B::Arpa)),
+        base => match definition(base) {
+            Definition::Base(measure) => m(measure),
+            Definition::Derived(_) => None,
+        },
+    }
+}
+
+/// Change against the previous period in percent; null when the previous value is 0 or null.
+pub fn change_pct(current: Option<f64>, previous: Option<f64>) -> Option<f64> {
+    let delta = current.zip(previous).map(|(c, p)| c - p);
+    ratio(delta, previous.map(f64::abs)).map(|r| r * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(pairs: &[(Measure, f64)]) -> MeasureValues {
+        let mut v = MeasureValues::empty();
+        for (m, x) in pairs {
+            v.set(*m, Some(*x));
+        }
+        v
+    }
+
+    #[test]
+    fn a_zero_denominator_makes_a_derived_kpi_null() {
+        let v = values(&[(Measure::MarketingSpend, 100.0)]);
+        assert_eq!(value(Builtin::Cpl, &v, &v), None);
+    }
+
+    #[test]
+    fn lead_velocity_compares_with_the_previous_period() {
+        let now = values(&[(Measure::Leads, 17.0)]);
+        let before = values(&[(Measure::Leads, 18.0)]);
+        let lvr = value(Builtin::LeadVelocityRate, &now, &before).expect("defined");
+        assert!((lvr - (-5.555_555_555_555_555)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn clv_is_null_when_nobody_churns() {
+        let v = values(&[
+            (Measure::ActiveAtStart, 10.0),
+            (Measure::ChurnedOfActiveAtStart, 0.0),
+            (Measure::ActiveCustomers, 10.0),
+            (Measure::WonRevenue, 1000.0),
+            (Measure::TotalSpend, 100.0),
+            (Measure::CustomersWon, 1.0),
+        ]);
+        assert_eq!(value(Builtin::ChurnRate, &v, &v), Some(0.0));
+        assert_eq!(value(Builtin::RetentionRate, &v, &v), Some(100.0));
+        assert_eq!(value(Builtin::Clv, &v, &v), None);
+    }
+
+    #[test]
+    fn clv_is_lifetime_revenue_minus_acquisition_cost() {
+        let v = values(&[
+            (Measure::ActiveAtStart, 10.0),
+            (Measure::ChurnedOfActiveAtStart, 1.0),
+            (Measure::ActiveCustomers, 10.0),
+            (Measure::WonRevenue, 1000.0),
+            (Measure::TotalSpend, 100.0),
+            (Measure::CustomersWon, 1.0),
+        ]);
+        // arpa 100, churn 10 % -> 1000 lifetime, minus cac 100.
+        assert_eq!(value(Builtin::Clv, &v, &v), Some(900.0));
+    }
+
+    #[test]
+    fn change_is_relative_to_the_size_of_the_previous_value() {
+        assert_eq!(change_pct(Some(-5.0), Some(-10.0)), Some(50.0));
+        assert_eq!(change_pct(Some(5.0), Some(0.0)), None);
+        assert_eq!(change_pct(None, Some(3.0)), None);
+    }
+}
