@@ -39,6 +39,17 @@ impl ScriptError {
         }
     }
 
+    /// `file:line:column: message` (or `file: message`), as compilers print errors.
+    pub fn located(&self, file: &std::path::Path) -> String {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => {
+                format!("{}:{line}:{column}: {}", file.display(), self.message)
+            }
+            (Some(line), None) => format!("{}:{line}: {}", file.display(), self.message),
+            _ => format!("{}: {}", file.display(), self.message),
+        }
+    }
+
     pub fn with_kpi(mut self, key: impl Into<String>) -> Self {
         self.kpi = Some(key.into());
         self

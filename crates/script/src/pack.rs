@@ -1,0 +1,442 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{CompiledScript, ScriptEngine};
+use crate::error::ScriptError;
+
+/// The file that makes a folder under `scripts/` a KPI pack.
+pub const PLUGIN_FILE: &str = "plugin.toml";
+
+/// Longest `plugin.toml` read, in bytes.
+const MAX_PLUGIN_FILE: u64 = 256 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Count,
+    Currency,
+    Percent,
+    Ratio,
+    Days,
+    Score,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    HigherIsBetter,
+    LowerIsBetter,
+}
+
+/// Leading KPIs move before results do (volume, conversion); trailing ones report results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KpiKind {
+    Leading,
+    Trailing,
+}
+
+/// What a custom KPI declares about itself, in a pack or over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KpiMeta {
+    pub key: String,
+    pub name: String,
+    pub unit: Unit,
+    pub direction: Direction,
+    pub kind: KpiKind,
+    pub category: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `[a-z][a-z0-9_]{0,63}`: the shape of every KPI key.
+pub fn is_valid_kpi_key(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    matches!(bytes.first(), Some(b'a'..=b'z'))
+        && bytes.len() <= 64
+        && bytes
+            .iter()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
+}
+
+/// A KPI loaded from a pack, compiled and ready to run.
+#[derive(Debug, Clone)]
+pub struct PackKpi {
+    pub meta: KpiMeta,
+    /// The name of the pack that declares it.
+    pub pack: String,
+    pub script_path: PathBuf,
+    pub source: String,
+    pub script: Arc<CompiledScript>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pack {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub dir: PathBuf,
+    /// The pack's KPIs that loaded; the broken ones are in [`PackSet::problems`].
+    pub kpis: Vec<PackKpi>,
+}
+
+/// Something wrong in a pack: the pack (or one KPI of it) is left out, the rest still loads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackProblem {
+    /// The pack's folder name.
+    pub pack: String,
+    /// The KPI concerned, when the problem is one KPI's.
+    pub kpi: Option<String>,
+    /// The file at fault (`plugin.toml` or a script).
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for PackProblem {
+    /// `file:line:column: message`, the shape compilers use, so editors can jump to it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every pack found under a folder: what loaded and what did not.
+#[derive(Debug, Clone, Default)]
+pub struct PackSet {
+    pub packs: Vec<Pack>,
+    pub problems: Vec<PackProblem>,
+}
+
+impl PackSet {
+    /// Every loaded KPI, pack by pack.
+    pub fn kpis(&self) -> impl Iterator<Item = &PackKpi> {
+        self.packs.iter().flat_map(|pack| pack.kpis.iter())
+    }
+
+    pub fn kpi(&self, key: &str) -> Option<&PackKpi> {
+        self.kpis().find(|kpi| kpi.meta.key == key)
+    }
+
+    /// The keys of every loaded KPI.
+    pub fn keys(&self) -> BTreeSet<&str> {
+        self.kpis().map(|kpi| kpi.meta.key.as_str()).collect()
+    }
+
+    /// Move the KPIs whose key is reserved (a built-in KPI's) to the problems.
+    pub fn without_reserved(mut self, reserved: &BTreeSet<String>) -> Self {
+        for pack in &mut self.packs {
+            let (clashing, kept): (Vec<_>, Vec<_>) = pack
+                .kpis
+                .drain(..)
+                .partition(|kpi| reserved.contains(&kpi.meta.key));
+            pack.kpis = kept;
+            for kpi in clashing {
+                self.problems.push(PackProblem {
+                    pack: folder_name(&pack.dir),
+                    kpi: Some(kpi.meta.key.clone()),
+                    file: pack.dir.join(PLUGIN_FILE),
+                    line: None,
+                    column: None,
+                    message: format!(
+                        "key `{}` is the key of a built-in KPI; choose another",
+                        kpi.meta.key
+                    ),
+                });
+            }
+        }
+        self
+    }
+}
+
+#[derive(Deserialize)]
+struct PluginFile {
+    pack: PackHeader,
+    #[serde(default)]
+    kpi: Vec<toml::Spanned<toml::Table>>,
+    // Other tables (`[[tree]]`, …) belong to later features and are ignored here.
+}
+
+#[derive(Deserialize)]
+struct PackHeader {
+    name: String,
+    version: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Deserialize)]
+struct KpiEntry {
+    #[serde(flatten)]
+    meta: KpiMeta,
+    script: String,
+}
+
+/// Load every pack in the sub-folders of `dir` (sorted by folder name). Nothing here is fatal:
+/// a broken pack or KPI becomes a [`PackProblem`] and everything else still loads. A KPI key
+/// declared twice loads from the first pack (by folder name) and is a problem in the next.
+pub fn load_packs(dir: &Path, engine: &ScriptEngine) -> PackSet {
+    let mut set = PackSet::default();
+    let folders = match pack_folders(dir) {
+        Ok(folders) => folders,
+        Err(err) => {
+            set.problems.push(PackProblem {
+                pack: String::new(),
+                kpi: None,
+                file: dir.to_path_buf(),
+                line: None,
+                column: None,
+                message: format!("cannot read the packs folder: {err}"),
+            });
+            return set;
+        }
+    };
+    // Key -> the pack that declared it first.
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    for folder in folders {
+        let mut loader = PackLoader {
+            folder: folder_name(&folder),
+            dir: folder,
+            engine,
+            problems: &mut set.problems,
+        };
+        let Some(mut pack) = loader.load() else {
+            continue;
+        };
+        if let Some(other) = set.packs.iter().find(|other| other.name == pack.name) {
+            let message = format!(
+                "pack name `{}` is already used by the pack in {}",
+                pack.name,
+                other.dir.display()
+            );
+            loader.problem(None, loader.dir.join(PLUGIN_FILE), None, message);
+            continue;
+        }
+        let mut kept = Vec::with_capacity(pack.kpis.len());
+        for kpi in pack.kpis.drain(..) {
+            if let Some(owner) = owners.get(&kpi.meta.key) {
+                let message = format!(
+                    "key `{}` is already declared by pack `{owner}`",
+                    kpi.meta.key
+                );
+                loader.problem(
+                    Some(kpi.meta.key.clone()),
+                    loader.dir.join(PLUGIN_FILE),
+                    None,
+                    message,
+                );
+            } else {
+                owners.insert(kpi.meta.key.clone(), pack.name.clone());
+                kept.push(kpi);
+            }
+        }
+        pack.kpis = kept;
+        set.packs.push(pack);
+    }
+    set
+}
+
+/// The sub-folders of `dir` that hold a `plugin.toml`, sorted; hidden folders are skipped.
+pub(crate) fn pack_folders(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut folders = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if !hidden && path.is_dir() && path.join(PLUGIN_FILE).is_file() {
+            folders.push(path);
+        }
+    }
+    folders.sort();
+    Ok(folders)
+}
+
+fn folder_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+struct PackLoader<'a> {
+    folder: String,
+    dir: PathBuf,
+    engine: &'a ScriptEngine,
+    problems: &'a mut Vec<PackProblem>,
+}
+
+impl PackLoader<'_> {
+    fn problem(
+        &mut self,
+        kpi: Option<String>,
+        file: PathBuf,
+        position: Option<(usize, usize)>,
+        message: String,
+    ) {
+        self.problems.push(PackProblem {
+            pack: self.folder.clone(),
+            kpi,
+            file,
+            line: position.map(|(line, _)| line),
+            column: position.map(|(_, column)| column),
+            message,
+        });
+    }
+
+    fn load(&mut self) -> Option<Pack> {
+        let plugin_path = self.dir.join(PLUGIN_FILE);
+        let text = match read_bounded(&plugin_path, MAX_PLUGIN_FILE) {
+            Ok(text) => text,
+            Err(message) => {
+                self.problem(None, plugin_path, None, message);
+                return None;
+            }
+        };
+        let plugin: PluginFile = match toml::from_str(&text) {
+            Ok(plugin) => plugin,
+            Err(err) => {
+                let position = err.span().map(|span| line_column(&text, span.start));
+                self.problem(None, plugin_path, position, err.message().to_string());
+                return None;
+            }
+        };
+        if plugin.pack.name.trim().is_empty() {
+            self.problem(None, plugin_path, None, "[pack] name is empty".into());
+            return None;
+        }
+
+        let mut kpis = Vec::with_capacity(plugin.kpi.len());
+        let mut keys = BTreeSet::new();
+        for (index, entry) in plugin.kpi.into_iter().enumerate() {
+            let position = line_column(&text, entry.span().start);
+            let table = entry.into_inner();
+            let key = table
+                .get("key")
+                .and_then(|key| key.as_str())
+                .map(str::to_string);
+            let label = key.clone().unwrap_or_else(|| format!("#{}", index + 1));
+            match self.load_kpi(table, &plugin.pack.name) {
+                Ok(kpi) if !keys.insert(kpi.meta.key.clone()) => self.problem(
+                    key,
+                    plugin_path.clone(),
+                    Some(position),
+                    format!("key `{label}` is declared twice in this pack"),
+                ),
+                Ok(kpi) => kpis.push(kpi),
+                Err(KpiFailure::Declaration(message)) => self.problem(
+                    key,
+                    plugin_path.clone(),
+                    Some(position),
+                    format!("[[kpi]] {label}: {message}"),
+                ),
+                Err(KpiFailure::Script(file, error)) => self.problem(
+                    key,
+                    file,
+                    error.line.map(|line| (line, error.column.unwrap_or(1))),
+                    error.message,
+                ),
+            }
+        }
+
+        Some(Pack {
+            name: plugin.pack.name,
+            version: plugin.pack.version,
+            description: plugin.pack.description,
+            dir: self.dir.clone(),
+            kpis,
+        })
+    }
+
+    fn load_kpi(&self, table: toml::Table, pack: &str) -> Result<PackKpi, KpiFailure> {
+        let entry: KpiEntry = toml::Value::Table(table)
+            .try_into()
+            .map_err(|err: toml::de::Error| KpiFailure::Declaration(err.message().to_string()))?;
+        let meta = entry.meta;
+        if !is_valid_kpi_key(&meta.key) {
+            return Err(KpiFailure::Declaration(format!(
+                "key `{}` must be lowercase letters, digits and `_`, start with a letter, at most 64 long",
+                meta.key
+            )));
+        }
+        if meta.name.trim().is_empty() || meta.category.trim().is_empty() {
+            return Err(KpiFailure::Declaration(
+                "name and category must not be empty".into(),
+            ));
+        }
+        let script_path = self.script_path(&entry.script)?;
+        let max = self.engine.limits().max_source_len as u64;
+        let source = read_bounded(&script_path, max).map_err(|message| {
+            KpiFailure::Script(script_path.clone(), ScriptError::new(message))
+        })?;
+        let script = self
+            .engine
+            .compile(&source)
+            .map_err(|error| KpiFailure::Script(script_path.clone(), error))?;
+        Ok(PackKpi {
+            meta,
+            pack: pack.to_string(),
+            script_path,
+            source,
+            script,
+        })
+    }
+
+    /// The script must be a file inside the pack's own folder: packs may be uploaded, and
+    /// `../../etc/passwd` is not a KPI script.
+    fn script_path(&self, script: &str) -> Result<PathBuf, KpiFailure> {
+        let relative = Path::new(script);
+        let inside = !script.is_empty()
+            && relative
+                .components()
+                .all(|component| matches!(component, Component::Normal(_)));
+        if !inside {
+            return Err(KpiFailure::Declaration(format!(
+                "script `{script}` must be a relative path inside the pack folder"
+            )));
+        }
+        Ok(self.dir.join(relative))
+    }
+}
+
+enum KpiFailure {
+    /// The `[[kpi]]` entry itself is wrong (reported at its line in `plugin.toml`).
+    Declaration(String),
+    /// Its script cannot be read or compiled (reported in the script file).
+    Script(PathBuf, ScriptError),
+}
+
+fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
+    let size = fs::metadata(path)
+        .map_err(|err| format!("cannot read {}: {err}", path.display()))?
+        .len();
+    if size > max {
+        return Err(format!(
+            "{} is {size} bytes long; the limit is {max} bytes",
+            path.display()
+        ));
+    }
+    fs::read_to_string(path).map_err(|err| format!("cannot read {}: {err}", path.display()))
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests;
