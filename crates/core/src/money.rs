@@ -191,7 +191,7 @@ impl DecimalError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Scaled {
     pub value: i64,
-    /// Whether no non-zero digit was rounded away.
+    /// Whether no non-zero digit was rounded away (for a float at scale 0: whether it is whole).
     pub exact: bool,
 }
 
@@ -305,18 +305,26 @@ pub(crate) fn scaled_from_f64(x: f64, scale: u32) -> Result<Scaled, DecimalError
             exact: x == 0.0,
         });
     }
+    // Fast path, exact by the same rule: when the scaled float is within 1e-3 of an integer and far
+    // below 2^53, the shortest decimal of `x` scales to within 0.5 of that same integer, so rounding
+    // either gives it. Formatting the float is only needed for values with more decimals.
+    let product = x * factor;
+    let nearest = product.round();
+    if product.abs() < (1u64 << 50) as f64 && (product - nearest).abs() < 1e-3 {
+        return Ok(Scaled {
+            value: nearest as i64,
+            exact: product == nearest,
+        });
+    }
     let mut buffer = StackText::default();
     // `Display` for floats prints the shortest round-trip digits, never in exponent form.
     match fmt::write(&mut buffer, format_args!("{x}")) {
         Ok(()) => parse_scaled(buffer.as_str(), scale),
         // Cannot happen within the magnitudes above; rounding the product is the next best answer.
-        Err(_) => {
-            let product = (x * factor).round();
-            Ok(Scaled {
-                value: product as i64,
-                exact: product == x * factor,
-            })
-        }
+        Err(_) => Ok(Scaled {
+            value: nearest as i64,
+            exact: product == nearest,
+        }),
     }
 }
 
@@ -489,6 +497,29 @@ mod tests {
             let float: f64 = text.parse().unwrap();
             assert_eq!(Micros::from_f64(float).unwrap(), Micros(micros), "{text}");
             assert_eq!(m(&text), Micros(micros), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_for_floats_agrees_with_reading_their_printed_decimal() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Amounts with 0 to 9 decimals, up to 10^12 units: both sides of the fast path.
+            let decimals = i % 10;
+            let float = (x % 1_000_000_000_000) as f64 / 10f64.powi(decimals);
+            for scale in [0, 6] {
+                let slow = parse_scaled(&format!("{float}"), scale).unwrap();
+                assert_eq!(
+                    scaled_from_f64(float, scale).unwrap().value,
+                    slow.value,
+                    "{float}"
+                );
+            }
+            let whole = scaled_from_f64(float, 0).unwrap();
+            assert_eq!(whole.exact, float.fract() == 0.0, "{float}");
         }
     }
 
