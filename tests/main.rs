@@ -1,1 +1,10 @@
+//! End-to-end tests: the real app on port 0 with a fresh database, spoken to over HTTP. Every
+//! storage test runs on SQLite and, when LODESTAR_TEST_POSTGRES_URL is set, on PostgreSQL.
+#![allow(clippy::unwrap_used)]
 
+mod common;
+
+mod cli;
+mod fixture_kpis;
+mod ingest;
+mod kpi_api;

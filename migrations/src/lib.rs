@@ -1,1 +1,18 @@
+//! Lodestar's schema. A released migration is never edited: add a new timestamped one.
 
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_teams_and_tokens;
+mod m20261122_000002_team_data;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_teams_and_tokens::Migration),
+            Box::new(m20261122_000002_team_data::Migration),
+        ]
+    }
+}

@@ -1,1 +1,15 @@
+//! Lodestar's storage: sea-orm entities and every query. Aggregations are pushed into SQL and
+//! batched: one grouped statement per table and request, never one per KPI or segment.
 
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod ingest;
+pub mod measures;
+mod sql;
+pub mod stages;
+pub mod teams;
+pub mod tokens;
+
+pub use db::Db;
+pub use error::StoreError;

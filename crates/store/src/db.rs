@@ -1,0 +1,121 @@
+//! Connecting, migrating, and the few settings each backend needs to behave under load.
+
+use std::time::Duration;
+
+use lodestar_migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::error::{Result, StoreError};
+
+/// A handle on the team database (cheap to clone: a pool inside).
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+}
+
+impl Db {
+    /// Connect to `sqlite://path?mode=rwc` or `postgres://…`. SQLite runs in WAL mode with a busy
+    /// timeout so readers never block the writer and writers queue instead of failing.
+    pub async fn connect(url: &str) -> Result<Db> {
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.sqlx_logging(false);
+        if url.starts_with("sqlite:") {
+            create_parent_dir(url);
+            opts.max_connections(8)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                        .busy_timeout(Duration::from_secs(30))
+                        .foreign_keys(true)
+                        .pragma("cache_size", "-65536")
+                        .pragma("temp_store", "memory")
+                });
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            opts.max_connections(16)
+                .acquire_timeout(Duration::from_secs(30));
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact(url)));
+        }
+        let conn = Database::connect(opts).await?;
+        Ok(Db { conn })
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        Migrator::up(&self.conn, None).await?;
+        Ok(())
+    }
+
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// A write transaction. On SQLite it is `BEGIN IMMEDIATE`: a deferred transaction that later
+    /// upgrades to a write fails with SQLITE_BUSY at once, ignoring the busy timeout.
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (self.backend() == DbBackend::Sqlite)
+                .then_some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(self.conn.begin_with_options(options).await?)
+    }
+
+    /// `SELECT 1`, for health checks.
+    pub async fn ping(&self) -> Result<()> {
+        self.conn.execute_unprepared("SELECT 1").await?;
+        Ok(())
+    }
+}
+
+fn create_parent_dir(url: &str) {
+    let path = url
+        .trim_start_matches("sqlite:")
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return;
+    }
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        // A failure here surfaces as a clearer connection error right after.
+        let _ = std::fs::create_dir_all(parent);
+    }
+}
+
+/// The URL without its password, for error messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}://{}:***@{}", &url[..scheme], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_never_appears_in_a_redacted_url() {
+        assert_eq!(
+            redact("postgres://lodestar:secret@localhost/db"),
+            "postgres://lodestar:***@localhost/db"
+        );
+        assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

@@ -1,0 +1,357 @@
+//! Upserting validated rows. A batch runs in one write transaction: it is stored whole or not at
+//! all. Rows go in as multi-row `INSERT … ON CONFLICT DO UPDATE` statements of up to 1,000 rows.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use lodestar_core::money::Micros;
+use lodestar_core::rows::{EventRow, InputRow, LeadRow, SpendRow};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Value};
+
+use crate::Db;
+use crate::error::Result;
+use crate::sql::Sql;
+use crate::teams;
+
+/// Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const CHUNK: usize = 1000;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UpsertCounts {
+    pub inserted: u64,
+    pub updated: u64,
+}
+
+impl std::ops::AddAssign for UpsertCounts {
+    fn add_assign(&mut self, o: UpsertCounts) {
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+    }
+}
+
+/// How a row type maps onto its table.
+pub trait StoredRow: InputRow {
+    const TABLE: &'static str;
+    /// Every column written, `team_id` first.
+    const COLUMNS: &'static [&'static str];
+    /// The upsert key, `team_id` first.
+    const KEY: &'static [&'static str];
+    fn push_values(&self, team_id: i32, out: &mut Vec<Value>);
+    fn push_key(&self, out: &mut Vec<Value>);
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn opt_millis(t: Option<DateTime<Utc>>) -> Value {
+    t.map(millis).into()
+}
+
+fn micros(m: Option<Micros>) -> Value {
+    m.map(|m| m.0).into()
+}
+
+fn dim(s: &Option<String>) -> Value {
+    s.clone().unwrap_or_default().into()
+}
+
+fn attrs_json(attrs: &std::collections::BTreeMap<String, String>) -> Value {
+    serde_json::to_string(attrs)
+        .unwrap_or_else(|_| "{}".to_owned())
+        .into()
+}
+
+/// Spend days are stored as days since 1970-01-01 so period filters are integer ranges.
+pub fn day_number(day: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    (day - epoch).num_days() as i32
+}
+
+impl StoredRow for LeadRow {
+    const TABLE: &'static str = "leads";
+    const COLUMNS: &'static [&'static str] = &[
+        "team_id",
+        "ext_id",
+        "created_at",
+        "channel",
+        "source",
+        "campaign",
+        "value",
+        "score",
+        "attrs",
+        "mql_at",
+        "sal_at",
+        "sql_at",
+        "opportunity_at",
+        "won_at",
+        "lost_at",
+        "churned_at",
+        "deal_value",
+    ];
+    const KEY: &'static [&'static str] = &["team_id", "ext_id"];
+
+    fn push_values(&self, team_id: i32, out: &mut Vec<Value>) {
+        out.extend([
+            team_id.into(),
+            self.id.clone().into(),
+            millis(self.created_at).into(),
+            dim(&self.channel),
+            dim(&self.source),
+            dim(&self.campaign),
+            micros(self.value),
+            self.score.into(),
+            attrs_json(&self.attrs),
+            opt_millis(self.mql_at),
+            opt_millis(self.sal_at),
+            opt_millis(self.sql_at),
+            opt_millis(self.opportunity_at),
+            opt_millis(self.won_at),
+            opt_millis(self.lost_at),
+            opt_millis(self.churned_at),
+            micros(self.deal_value),
+        ]);
+    }
+
+    fn push_key(&self, out: &mut Vec<Value>) {
+        out.push(self.id.clone().into());
+    }
+}
+
+impl StoredRow for SpendRow {
+    const TABLE: &'static str = "spend";
+    const COLUMNS: &'static [&'static str] = &[
+        "team_id",
+        "day",
+        "channel",
+        "campaign",
+        "category",
+        "amount",
+        "impressions",
+        "clicks",
+    ];
+    const KEY: &'static [&'static str] = &["team_id", "day", "channel", "campaign", "category"];
+
+    fn push_values(&self, team_id: i32, out: &mut Vec<Value>) {
+        out.extend([
+            team_id.into(),
+            day_number(self.day).into(),
+            dim(&self.channel),
+            dim(&self.campaign),
+            self.category.as_str().into(),
+            self.amount.0.into(),
+            self.impressions.into(),
+            self.clicks.into(),
+        ]);
+    }
+
+    fn push_key(&self, out: &mut Vec<Value>) {
+        out.extend([
+            day_number(self.day).into(),
+            dim(&self.channel),
+            dim(&self.campaign),
+            self.category.as_str().into(),
+        ]);
+    }
+}
+
+impl StoredRow for EventRow {
+    const TABLE: &'static str = "events";
+    const COLUMNS: &'static [&'static str] = &[
+        "team_id",
+        "ext_id",
+        "kind",
+        "occurred_at",
+        "channel",
+        "campaign",
+        "lead_id",
+        "value",
+        "attrs",
+    ];
+    const KEY: &'static [&'static str] = &["team_id", "ext_id"];
+
+    fn push_values(&self, team_id: i32, out: &mut Vec<Value>) {
+        out.extend([
+            team_id.into(),
+            self.id.clone().into(),
+            self.kind.clone().into(),
+            millis(self.occurred_at).into(),
+            dim(&self.channel),
+            dim(&self.campaign),
+            self.lead_id.clone().into(),
+            micros(self.value),
+            attrs_json(&self.attrs),
+        ]);
+    }
+
+    fn push_key(&self, out: &mut Vec<Value>) {
+        out.push(self.id.clone().into());
+    }
+}
+
+/// Upserts a whole batch atomically and marks the team's data as changed.
+pub async fn upsert_batch<R: StoredRow>(db: &Db, team_id: i32, rows: &[R]) -> Result<UpsertCounts> {
+    let tx = db.begin_write().await?;
+    // First statement of the transaction: on PostgreSQL it locks the team row, which serialises
+    // concurrent batches of one team so the inserted/updated counts stay exact.
+    teams::bump_data_version(&tx, team_id).await?;
+    let counts = upsert(&tx, team_id, rows).await?;
+    tx.commit().await?;
+    Ok(counts)
+}
+
+/// Upserts rows inside an open write transaction (the caller commits). When a key appears
+/// several times the last row wins, as if they had been sent one after the other.
+pub async fn upsert<R: StoredRow>(
+    tx: &DatabaseTransaction,
+    team_id: i32,
+    rows: &[R],
+) -> Result<UpsertCounts> {
+    let mut last_of: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        last_of.insert(row.key(), i);
+    }
+    let mut counts = UpsertCounts::default();
+    if last_of.len() == rows.len() {
+        for chunk in rows.chunks(CHUNK) {
+            counts += upsert_unique(tx, team_id, chunk.iter()).await?;
+        }
+    } else {
+        let unique: Vec<&R> = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| last_of.get(&r.key()) == Some(i))
+            .map(|(_, r)| r)
+            .collect();
+        for chunk in unique.chunks(CHUNK) {
+            counts += upsert_unique(tx, team_id, chunk.iter().copied()).await?;
+        }
+        // Repeats inside the batch count as updates of the row the batch itself inserted.
+        counts.updated += (rows.len() - unique.len()) as u64;
+    }
+    Ok(counts)
+}
+
+async fn upsert_unique<'a, R: StoredRow + 'a>(
+    tx: &DatabaseTransaction,
+    team_id: i32,
+    rows: impl Iterator<Item = &'a R> + Clone,
+) -> Result<UpsertCounts> {
+    let total = rows.clone().count() as u64;
+    if total == 0 {
+        return Ok(UpsertCounts::default());
+    }
+    let existing = count_existing(tx, team_id, rows.clone()).await?;
+
+    let backend = tx.get_database_backend();
+    let mut sql = Sql::new(backend);
+    sql.push("INSERT INTO ")
+        .push(R::TABLE)
+        .push(" (")
+        .push(&R::COLUMNS.join(", "))
+        .push(") VALUES ");
+    let mut values = Vec::with_capacity(R::COLUMNS.len());
+    for (i, row) in rows.enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        values.clear();
+        row.push_values(team_id, &mut values);
+        sql.push("(");
+        for (j, v) in values.drain(..).enumerate() {
+            if j > 0 {
+                sql.push(", ");
+            }
+            sql.param(v);
+        }
+        sql.push(")");
+    }
+    sql.push(" ON CONFLICT (")
+        .push(&R::KEY.join(", "))
+        .push(") DO UPDATE SET ");
+    let updates: Vec<String> = R::COLUMNS
+        .iter()
+        .filter(|c| !R::KEY.contains(c))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    sql.push(&updates.join(", "));
+    tx.execute_raw(sql.build()).await?;
+    Ok(UpsertCounts {
+        inserted: total - existing,
+        updated: existing,
+    })
+}
+
+async fn count_existing<'a, R: StoredRow + 'a>(
+    tx: &DatabaseTransaction,
+    team_id: i32,
+    rows: impl Iterator<Item = &'a R>,
+) -> Result<u64> {
+    let mut sql = Sql::new(tx.get_database_backend());
+    let key_cols = &R::KEY[1..];
+    sql.push("SELECT COUNT(*) FROM ")
+        .push(R::TABLE)
+        .push(" WHERE team_id = ")
+        .param(team_id)
+        .push(" AND (")
+        .push(&key_cols.join(", "))
+        .push(") IN (VALUES ");
+    let mut key = Vec::with_capacity(key_cols.len());
+    for (i, row) in rows.enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        key.clear();
+        row.push_key(&mut key);
+        sql.push("(");
+        for (j, v) in key.drain(..).enumerate() {
+            if j > 0 {
+                sql.push(", ");
+            }
+            sql.param(v);
+        }
+        sql.push(")");
+    }
+    sql.push(")");
+    let row = tx.query_one_raw(sql.build()).await?;
+    let n: i64 = match row {
+        Some(r) => r.try_get_by_index(0)?,
+        None => 0,
+    };
+    Ok(n as u64)
+}
+
+/// Row counts of a team's tables (for tests, the CLI and the demo).
+pub async fn table_counts(db: &Db, team_id: i32) -> Result<[(String, u64); 3]> {
+    let mut out: [(String, u64); 3] = Default::default();
+    for (i, table) in ["leads", "spend", "events"].into_iter().enumerate() {
+        let mut sql = Sql::new(db.backend());
+        sql.push("SELECT COUNT(*) FROM ")
+            .push(table)
+            .push(" WHERE team_id = ")
+            .param(team_id);
+        let n: i64 = match db.conn().query_one_raw(sql.build()).await? {
+            Some(r) => r.try_get_by_index(0)?,
+            None => 0,
+        };
+        out[i] = (table.to_owned(), n as u64);
+    }
+    Ok(out)
+}
+
+/// The newest instant of any row the team loaded (spend by its day), for "data as of" lines.
+pub async fn newest_data(db: &Db, team_id: i32) -> Result<Option<DateTime<Utc>>> {
+    let mut sql = Sql::new(db.backend());
+    sql.push("SELECT MAX(created_at) FROM leads WHERE team_id = ")
+        .param(team_id)
+        .push(" UNION ALL SELECT MAX(occurred_at) FROM events WHERE team_id = ")
+        .param(team_id)
+        .push(" UNION ALL SELECT CAST(MAX(day) AS BIGINT) * 86400000 FROM spend WHERE team_id = ")
+        .param(team_id);
+    let mut newest: Option<i64> = None;
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let v: Option<i64> = row.try_get_by_index(0)?;
+        newest = newest.max(v);
+    }
+    Ok(newest.and_then(DateTime::from_timestamp_millis))
+}

@@ -1,0 +1,560 @@
+//! Base measures for consecutive period buckets, optionally split by a dimension, in a handful
+//! of grouped statements: one over leads anchored on each lifecycle timestamp, one for
+//! point-in-time customer counts, one for engagement reach, one over events, one over spend.
+//! Each groups by (bucket, segment), so the cost does not grow with the number of KPIs.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write;
+
+use lodestar_core::dimension::{Dimension, NONE_SEGMENT, Table};
+use lodestar_core::measure::{Measure, MeasureValues};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
+
+use crate::Db;
+use crate::error::Result;
+use crate::sql::Sql;
+
+/// The segment key used when nothing is segmented.
+pub const TOTAL: &str = "";
+
+const MS_PER_DAY: f64 = 86_400_000.0;
+const MICROS: f64 = 1_000_000.0;
+
+/// Consecutive buckets: bucket `i` is `[instants[i], instants[i + 1])`, and for spend days
+/// `[days[i], days[i + 1])` (days since 1970-01-01, local calendar dates).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bounds {
+    pub instants: Vec<i64>,
+    pub days: Vec<i32>,
+}
+
+impl Bounds {
+    pub fn buckets(&self) -> usize {
+        self.instants.len().saturating_sub(1)
+    }
+}
+
+pub struct MeasureQuery<'a> {
+    pub team_id: i32,
+    pub bounds: &'a Bounds,
+    pub dimension: Option<&'a Dimension>,
+    pub measures: &'a BTreeSet<Measure>,
+}
+
+/// For each bucket, the values of each segment that has rows in it.
+#[derive(Debug, Default)]
+pub struct Measured {
+    pub buckets: Vec<HashMap<String, MeasureValues>>,
+    /// Which tables were queried: measures of other tables are left undefined.
+    pub tables: BTreeSet<Table>,
+}
+
+impl Measured {
+    /// The values of a segment in a bucket; a segment without rows there has zero counts.
+    pub fn get(&self, bucket: usize, segment: &str) -> MeasureValues {
+        self.buckets
+            .get(bucket)
+            .and_then(|b| b.get(segment))
+            .cloned()
+            .unwrap_or_else(|| self.empty())
+    }
+
+    fn empty(&self) -> MeasureValues {
+        let mut v = MeasureValues::default();
+        for &m in Measure::ALL {
+            if m.is_additive() && self.tables.contains(&m.table()) {
+                v.set(m, Some(0.0));
+            }
+        }
+        v
+    }
+
+    /// Segments with rows in any of the given buckets, sorted.
+    pub fn segments(&self, buckets: impl IntoIterator<Item = usize>) -> Vec<String> {
+        let mut out: BTreeSet<&String> = BTreeSet::new();
+        for b in buckets {
+            if let Some(map) = self.buckets.get(b) {
+                out.extend(map.keys());
+            }
+        }
+        out.into_iter().cloned().collect()
+    }
+}
+
+/// Raw sums and counts of one (bucket, segment); `finish` turns them into measures.
+#[derive(Debug, Default, Clone)]
+struct Raw {
+    leads: i64,
+    lead_value: i64,
+    cohort_won: i64,
+    mqls: i64,
+    sals: i64,
+    sqls: i64,
+    opportunities: i64,
+    lost: i64,
+    won: i64,
+    won_value: i64,
+    to_conversion_ms: i64,
+    cycle_ms: i64,
+    cycle_n: i64,
+    churned: i64,
+    active_end: i64,
+    active_start: i64,
+    churned_of_start: i64,
+    reachable: i64,
+    engaged: i64,
+    sessions: i64,
+    visits: i64,
+    engagements: i64,
+    recurring: i64,
+    nps_n: i64,
+    nps_promoters: i64,
+    nps_detractors: i64,
+    ad_spend: i64,
+    marketing_spend: i64,
+    total_spend: i64,
+    impressions: i64,
+    clicks: i64,
+}
+
+fn count(n: i64) -> Option<f64> {
+    Some(n as f64)
+}
+
+fn money(n: i64) -> Option<f64> {
+    Some(n as f64 / MICROS)
+}
+
+fn mean_days(sum_ms: i64, n: i64) -> Option<f64> {
+    (n > 0).then(|| sum_ms as f64 / n as f64 / MS_PER_DAY)
+}
+
+fn percent(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64 * 100.0)
+}
+
+impl Raw {
+    fn finish(&self, tables: &BTreeSet<Table>) -> MeasureValues {
+        use Measure as M;
+        let mut v = MeasureValues::default();
+        if tables.contains(&Table::Leads) {
+            v.set(M::Leads, count(self.leads));
+            v.set(M::TotalLeadValue, money(self.lead_value));
+            v.set(M::Mqls, count(self.mqls));
+            v.set(M::Sals, count(self.sals));
+            v.set(M::Sqls, count(self.sqls));
+            v.set(M::Opportunities, count(self.opportunities));
+            v.set(M::CustomersWon, count(self.won));
+            v.set(M::DealsLost, count(self.lost));
+            v.set(M::WonRevenue, money(self.won_value));
+            v.set(M::ChurnedCustomers, count(self.churned));
+            v.set(M::ActiveCustomers, count(self.active_end));
+            v.set(M::ActiveAtStart, count(self.active_start));
+            v.set(M::ChurnedOfActiveAtStart, count(self.churned_of_start));
+            v.set(
+                M::TimeToConversionDays,
+                mean_days(self.to_conversion_ms, self.won),
+            );
+            v.set(M::SalesCycleDays, mean_days(self.cycle_ms, self.cycle_n));
+            v.set(
+                M::CohortConversionRate,
+                percent(self.cohort_won, self.leads),
+            );
+            v.set(M::EngagementRate, percent(self.engaged, self.reachable));
+        }
+        if tables.contains(&Table::Events) {
+            v.set(M::Sessions, count(self.sessions));
+            v.set(M::Visits, count(self.visits));
+            v.set(M::Engagements, count(self.engagements));
+            v.set(M::RecurringRevenue, money(self.recurring));
+            v.set(
+                M::Nps,
+                (self.nps_n > 0).then(|| {
+                    (self.nps_promoters - self.nps_detractors) as f64 / self.nps_n as f64 * 100.0
+                }),
+            );
+        }
+        if tables.contains(&Table::Spend) {
+            v.set(M::AdSpend, money(self.ad_spend));
+            v.set(M::MarketingSpend, money(self.marketing_spend));
+            v.set(M::TotalSpend, money(self.total_spend));
+            v.set(M::Impressions, count(self.impressions));
+            v.set(M::Clicks, count(self.clicks));
+        }
+        v
+    }
+}
+
+/// Accumulates raw numbers per (bucket, segment).
+struct Acc {
+    raw: Vec<HashMap<String, Raw>>,
+}
+
+impl Acc {
+    fn at(&mut self, bucket: usize, segment: String) -> &mut Raw {
+        self.raw[bucket].entry(segment).or_default()
+    }
+}
+
+/// Computes the requested measures for every bucket (and segment).
+pub async fn compute(db: &Db, q: &MeasureQuery<'_>) -> Result<Measured> {
+    let n = q.bounds.buckets();
+    let mut tables = BTreeSet::new();
+    for m in q.measures {
+        let table = m.table();
+        if q.dimension.is_none_or(|d| d.supported_by(table)) {
+            tables.insert(table);
+        }
+    }
+    let mut acc = Acc {
+        raw: vec![HashMap::new(); n],
+    };
+    if n > 0 {
+        let needs = |m: Measure| q.measures.contains(&m);
+        if tables.contains(&Table::Leads) {
+            lead_flows(db, q, &mut acc).await?;
+            if needs(Measure::ActiveCustomers)
+                || needs(Measure::ActiveAtStart)
+                || needs(Measure::ChurnedOfActiveAtStart)
+            {
+                customers(db, q, &mut acc).await?;
+            }
+            if needs(Measure::EngagementRate) {
+                reach(db, q, &mut acc).await?;
+                engaged(db, q, &mut acc).await?;
+            }
+        }
+        if tables.contains(&Table::Events) {
+            events(db, q, &mut acc).await?;
+        }
+        if tables.contains(&Table::Spend) {
+            spend(db, q, &mut acc).await?;
+        }
+    }
+    let buckets = acc
+        .raw
+        .into_iter()
+        .map(|segments| {
+            segments
+                .into_iter()
+                .map(|(s, raw)| (s, raw.finish(&tables)))
+                .collect()
+        })
+        .collect();
+    Ok(Measured { buckets, tables })
+}
+
+/// `CASE WHEN col < b1 THEN 0 … END`: which bucket an in-range value falls in.
+fn bucket_of<T: std::fmt::Display>(col: &str, bounds: &[T]) -> String {
+    let n = bounds.len() - 1;
+    if n == 1 {
+        return "CAST(0 AS BIGINT)".to_owned();
+    }
+    let mut s = String::from("CAST(CASE");
+    for (i, b) in bounds[1..n].iter().enumerate() {
+        let _ = write!(s, " WHEN {col} < {b} THEN {i}");
+    }
+    let _ = write!(s, " ELSE {} END AS BIGINT)", n - 1);
+    s
+}
+
+/// A bucket's own start or end, looked up from a bucket number column.
+fn bound_of<T: std::fmt::Display>(bucket_col: &str, bounds: &[T]) -> String {
+    let mut s = format!("CASE {bucket_col}");
+    for (i, b) in bounds.iter().enumerate() {
+        let _ = write!(s, " WHEN {i} THEN {b}");
+    }
+    s.push_str(" END");
+    s
+}
+
+/// The SQL expression of a row's segment, `(none)` for a missing value.
+fn segment_of(backend: DbBackend, alias: &str, dimension: Option<&Dimension>) -> String {
+    let raw = match dimension {
+        None => return format!("'{TOTAL}'"),
+        Some(Dimension::Channel) => format!("{alias}.channel"),
+        Some(Dimension::Campaign) => format!("{alias}.campaign"),
+        Some(Dimension::Source) => format!("{alias}.source"),
+        Some(Dimension::Category) => format!("{alias}.category"),
+        // Attribute keys are validated to [A-Za-z0-9_-] by `Dimension::parse`, so inlining is safe.
+        Some(Dimension::Attr(key)) => match backend {
+            DbBackend::Postgres => format!("(CAST({alias}.attrs AS jsonb) ->> '{key}')"),
+            _ => format!("json_extract({alias}.attrs, '$.\"{key}\"')"),
+        },
+    };
+    format!("COALESCE(NULLIF({raw}, ''), '{NONE_SEGMENT}')")
+}
+
+fn get_i64(row: &QueryResult, idx: usize) -> Result<i64> {
+    let v: Option<i64> = row.try_get_by_index(idx)?;
+    Ok(v.unwrap_or(0))
+}
+
+fn get_bucket(row: &QueryResult, idx: usize) -> Result<usize> {
+    Ok(get_i64(row, idx)?.max(0) as usize)
+}
+
+/// Flows anchored on one lifecycle timestamp each, in one UNION ALL statement. Every branch
+/// returns (anchor, bucket, segment, a, b, c, d, e).
+async fn lead_flows(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
+    let b = &q.bounds.instants;
+    let (lo, hi) = (b[0], b[b.len() - 1]);
+    let seg = segment_of(db.backend(), "l", q.dimension);
+    let branch = |anchor: &str, col: &str, cols: &str, extra: &str| {
+        format!(
+            "SELECT '{anchor}' AS anchor, {bucket} AS bucket, {seg} AS segment, {cols} \
+             FROM leads l WHERE l.team_id = {team} AND l.{col} >= {lo} AND l.{col} < {hi}{extra} \
+             GROUP BY 2, 3",
+            bucket = bucket_of(&format!("l.{col}"), b),
+            team = q.team_id,
+        )
+    };
+    let zero3 = "0 AS c, 0 AS d, 0 AS e";
+    let counted = |anchor: &str, col: &str| {
+        branch(anchor, col, &format!("COUNT(*) AS a, 0 AS b, {zero3}"), "")
+    };
+    let parts = [
+        branch(
+            "created",
+            "created_at",
+            "COUNT(*) AS a, CAST(SUM(COALESCE(l.value, 0)) AS BIGINT) AS b, \
+             SUM(CASE WHEN l.won_at IS NOT NULL THEN 1 ELSE 0 END) AS c, 0 AS d, 0 AS e",
+            "",
+        ),
+        counted("mql", "mql_at"),
+        counted("sal", "sal_at"),
+        counted("sql", "sql_at"),
+        counted("opportunity", "opportunity_at"),
+        counted("lost", "lost_at"),
+        branch(
+            "won",
+            "won_at",
+            "COUNT(*) AS a, CAST(SUM(COALESCE(l.deal_value, 0)) AS BIGINT) AS b, \
+             CAST(SUM(l.won_at - l.created_at) AS BIGINT) AS c, \
+             CAST(SUM(CASE WHEN l.sql_at IS NOT NULL THEN l.won_at - l.sql_at ELSE 0 END) AS BIGINT) AS d, \
+             SUM(CASE WHEN l.sql_at IS NOT NULL THEN 1 ELSE 0 END) AS e",
+            "",
+        ),
+        branch(
+            "churned",
+            "churned_at",
+            &format!("COUNT(*) AS a, 0 AS b, {zero3}"),
+            " AND l.won_at IS NOT NULL",
+        ),
+    ];
+    let mut sql = Sql::new(db.backend());
+    sql.push(&parts.join(" UNION ALL "));
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let anchor: String = row.try_get_by_index(0)?;
+        let bucket = get_bucket(&row, 1)?;
+        let segment: String = row.try_get_by_index(2)?;
+        let [a, bb, c, d, e] = [
+            get_i64(&row, 3)?,
+            get_i64(&row, 4)?,
+            get_i64(&row, 5)?,
+            get_i64(&row, 6)?,
+            get_i64(&row, 7)?,
+        ];
+        let r = acc.at(bucket, segment);
+        match anchor.as_str() {
+            "created" => {
+                r.leads += a;
+                r.lead_value += bb;
+                r.cohort_won += c;
+            }
+            "mql" => r.mqls += a,
+            "sal" => r.sals += a,
+            "sql" => r.sqls += a,
+            "opportunity" => r.opportunities += a,
+            "lost" => r.lost += a,
+            "won" => {
+                r.won += a;
+                r.won_value += bb;
+                r.to_conversion_ms += c;
+                r.cycle_ms += d;
+                r.cycle_n += e;
+            }
+            _ => r.churned += a,
+        }
+    }
+    Ok(())
+}
+
+/// Customers active at each boundary, and how many of those active at a bucket's start churned
+/// in it: one pass over the team's customers with a column per boundary.
+async fn customers(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
+    let b = &q.bounds.instants;
+    let n = b.len() - 1;
+    let seg = segment_of(db.backend(), "l", q.dimension);
+    let mut cols = Vec::with_capacity(2 * n + 1);
+    for t in b {
+        cols.push(format!(
+            "SUM(CASE WHEN l.won_at < {t} AND (l.churned_at IS NULL OR l.churned_at >= {t}) THEN 1 ELSE 0 END)"
+        ));
+    }
+    for i in 0..n {
+        cols.push(format!(
+            "SUM(CASE WHEN l.won_at < {s} AND l.churned_at >= {s} AND l.churned_at < {e} THEN 1 ELSE 0 END)",
+            s = b[i],
+            e = b[i + 1]
+        ));
+    }
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT {seg}, {cols} FROM leads l WHERE l.team_id = {team} AND l.won_at < {hi} GROUP BY 1",
+        cols = cols.join(", "),
+        team = q.team_id,
+        hi = b[n],
+    ));
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let segment: String = row.try_get_by_index(0)?;
+        let active: Vec<i64> = (0..=n)
+            .map(|i| get_i64(&row, 1 + i))
+            .collect::<Result<_>>()?;
+        for i in 0..n {
+            let churned = get_i64(&row, 2 + n + i)?;
+            if active[i] == 0 && active[i + 1] == 0 && churned == 0 {
+                continue;
+            }
+            let r = acc.at(i, segment.clone());
+            r.active_start += active[i];
+            r.active_end += active[i + 1];
+            r.churned_of_start += churned;
+        }
+    }
+    Ok(())
+}
+
+/// Leads reachable in each bucket: created before its end, not won or lost before its start.
+async fn reach(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
+    let b = &q.bounds.instants;
+    let n = b.len() - 1;
+    let seg = segment_of(db.backend(), "l", q.dimension);
+    let cols: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "SUM(CASE WHEN l.created_at < {e} AND (l.won_at IS NULL OR l.won_at >= {s}) \
+                 AND (l.lost_at IS NULL OR l.lost_at >= {s}) THEN 1 ELSE 0 END)",
+                s = b[i],
+                e = b[i + 1]
+            )
+        })
+        .collect();
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT {seg}, {cols} FROM leads l WHERE l.team_id = {team} AND l.created_at < {hi} \
+         AND (l.won_at IS NULL OR l.won_at >= {lo}) AND (l.lost_at IS NULL OR l.lost_at >= {lo}) \
+         GROUP BY 1",
+        cols = cols.join(", "),
+        team = q.team_id,
+        lo = b[0],
+        hi = b[n],
+    ));
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let segment: String = row.try_get_by_index(0)?;
+        for i in 0..n {
+            let reachable = get_i64(&row, 1 + i)?;
+            if reachable > 0 {
+                acc.at(i, segment.clone()).reachable += reachable;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reachable leads with at least one engagement event in the bucket, by the lead's segment.
+async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
+    let b = &q.bounds.instants;
+    let n = b.len() - 1;
+    let seg = segment_of(db.backend(), "l", q.dimension);
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT e.bucket, {seg}, COUNT(*) FROM (\
+           SELECT DISTINCT ev.lead_id, {bucket} AS bucket FROM events ev \
+           WHERE ev.team_id = {team} AND ev.kind = 'engagement' AND ev.lead_id IS NOT NULL \
+           AND ev.occurred_at >= {lo} AND ev.occurred_at < {hi}\
+         ) e JOIN leads l ON l.team_id = {team} AND l.ext_id = e.lead_id \
+         WHERE l.created_at < {end} AND (l.won_at IS NULL OR l.won_at >= {start}) \
+         AND (l.lost_at IS NULL OR l.lost_at >= {start}) GROUP BY 1, 2",
+        bucket = bucket_of("ev.occurred_at", b),
+        team = q.team_id,
+        lo = b[0],
+        hi = b[n],
+        start = bound_of("e.bucket", &b[..n]),
+        end = bound_of("e.bucket", &b[1..]),
+    ));
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let bucket = get_bucket(&row, 0)?;
+        let segment: String = row.try_get_by_index(1)?;
+        acc.at(bucket, segment).engaged += get_i64(&row, 2)?;
+    }
+    Ok(())
+}
+
+async fn events(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
+    let b = &q.bounds.instants;
+    let n = b.len() - 1;
+    let seg = segment_of(db.backend(), "ev", q.dimension);
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT {bucket}, {seg}, \
+           SUM(CASE WHEN ev.kind = 'session' THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN ev.kind = 'visit' THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN ev.kind = 'engagement' THEN 1 ELSE 0 END), \
+           CAST(SUM(CASE WHEN ev.kind = 'revenue' THEN COALESCE(ev.value, 0) ELSE 0 END) AS BIGINT), \
+           SUM(CASE WHEN ev.kind = 'nps' THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN ev.kind = 'nps' AND ev.value >= 9000000 THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN ev.kind = 'nps' AND ev.value <= 6000000 THEN 1 ELSE 0 END) \
+         FROM events ev WHERE ev.team_id = {team} \
+         AND ev.kind IN ('session', 'visit', 'engagement', 'revenue', 'nps') \
+         AND ev.occurred_at >= {lo} AND ev.occurred_at < {hi} GROUP BY 1, 2",
+        bucket = bucket_of("ev.occurred_at", b),
+        team = q.team_id,
+        lo = b[0],
+        hi = b[n],
+    ));
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let bucket = get_bucket(&row, 0)?;
+        let segment: String = row.try_get_by_index(1)?;
+        let r = acc.at(bucket, segment);
+        r.sessions += get_i64(&row, 2)?;
+        r.visits += get_i64(&row, 3)?;
+        r.engagements += get_i64(&row, 4)?;
+        r.recurring += get_i64(&row, 5)?;
+        r.nps_n += get_i64(&row, 6)?;
+        r.nps_promoters += get_i64(&row, 7)?;
+        r.nps_detractors += get_i64(&row, 8)?;
+    }
+    Ok(())
+}
+
+async fn spend(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
+    let d = &q.bounds.days;
+    let n = d.len() - 1;
+    let seg = segment_of(db.backend(), "s", q.dimension);
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT {bucket}, {seg}, \
+           CAST(SUM(CASE WHEN s.category = 'advertising' THEN s.amount ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN s.category <> 'sales' THEN s.amount ELSE 0 END) AS BIGINT), \
+           CAST(SUM(s.amount) AS BIGINT), \
+           CAST(SUM(COALESCE(s.impressions, 0)) AS BIGINT), \
+           CAST(SUM(COALESCE(s.clicks, 0)) AS BIGINT) \
+         FROM spend s WHERE s.team_id = {team} AND s.day >= {lo} AND s.day < {hi} GROUP BY 1, 2",
+        bucket = bucket_of("s.day", d),
+        team = q.team_id,
+        lo = d[0],
+        hi = d[n],
+    ));
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let bucket = get_bucket(&row, 0)?;
+        let segment: String = row.try_get_by_index(1)?;
+        let r = acc.at(bucket, segment);
+        r.ad_spend += get_i64(&row, 2)?;
+        r.marketing_spend += get_i64(&row, 3)?;
+        r.total_spend += get_i64(&row, 4)?;
+        r.impressions += get_i64(&row, 5)?;
+        r.clicks += get_i64(&row, 6)?;
+    }
+    Ok(())
+}

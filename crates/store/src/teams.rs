@@ -1,0 +1,117 @@
+//! Teams: the tenants. Every other query takes a team id that came from here.
+
+use chrono::Utc;
+use lodestar_core::period::Timezone;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    sea_query::{Expr, ExprTrait},
+};
+
+use crate::Db;
+use crate::entities::team;
+use crate::error::{Result, StoreError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Team {
+    pub id: i32,
+    pub slug: String,
+    pub name: String,
+    pub timezone: Timezone,
+    pub data_version: i64,
+}
+
+impl TryFrom<team::Model> for Team {
+    type Error = StoreError;
+
+    fn try_from(m: team::Model) -> Result<Team> {
+        Ok(Team {
+            timezone: Timezone::parse(&m.timezone)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+            id: m.id,
+            slug: m.slug,
+            name: m.name,
+            data_version: m.data_version,
+        })
+    }
+}
+
+/// Slugs are what URLs and the CLI use: 1 to 64 of lowercase letters, digits and `-`.
+pub fn valid_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 64
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+pub async fn create(db: &Db, slug: &str, name: &str, timezone: &Timezone) -> Result<Team> {
+    if !valid_slug(slug) {
+        return Err(StoreError::Invalid(format!(
+            "team slug `{slug}`: use 1 to 64 lowercase letters, digits and -"
+        )));
+    }
+    if find_by_slug(db, slug).await?.is_some() {
+        return Err(StoreError::TeamExists(slug.to_owned()));
+    }
+    let model = team::ActiveModel {
+        slug: Set(slug.to_owned()),
+        name: Set(name.to_owned()),
+        timezone: Set(timezone.to_string()),
+        data_version: Set(0),
+        created_at: Set(Utc::now().timestamp_millis()),
+        ..Default::default()
+    }
+    .insert(db.conn())
+    .await
+    .map_err(|e| match find_unique_violation(&e) {
+        true => StoreError::TeamExists(slug.to_owned()),
+        false => StoreError::Db(e),
+    })?;
+    Team::try_from(model)
+}
+
+fn find_unique_violation(e: &sea_orm::DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<Team>> {
+    team::Entity::find()
+        .filter(team::Column::Slug.eq(slug))
+        .one(db.conn())
+        .await?
+        .map(Team::try_from)
+        .transpose()
+}
+
+pub async fn find_by_id(db: &Db, id: i32) -> Result<Option<Team>> {
+    team::Entity::find_by_id(id)
+        .one(db.conn())
+        .await?
+        .map(Team::try_from)
+        .transpose()
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Team>> {
+    team::Entity::find()
+        .all(db.conn())
+        .await?
+        .into_iter()
+        .map(Team::try_from)
+        .collect()
+}
+
+/// Marks the team's data as changed, so caches keyed on the data version miss.
+pub async fn bump_data_version(conn: &impl ConnectionTrait, team_id: i32) -> Result<()> {
+    team::Entity::update_many()
+        .col_expr(
+            team::Column::DataVersion,
+            Expr::col(team::Column::DataVersion).add(1),
+        )
+        .filter(team::Column::Id.eq(team_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! The one HTTP error type. Each variant documents its status; internal errors are logged with
+//! their cause chain and shown as an opaque 500.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use lodestar_core::rows::FieldError;
+use serde::Serialize;
+use serde_json::json;
+
+#[derive(Debug, Serialize)]
+pub struct RowError {
+    pub index: usize,
+    pub field: String,
+    pub message: String,
+}
+
+impl RowError {
+    pub fn from_field(index: usize, e: FieldError) -> RowError {
+        RowError {
+            index,
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request cannot be understood (bad period, malformed JSON or CSV, …).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no token, or an unknown one.
+    #[error("a valid `Authorization: Bearer <token>` header is required")]
+    Unauthorized,
+    /// 403: the token's role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: nothing of that name for this team (also for other teams' objects).
+    #[error("{0}")]
+    NotFound(String),
+    /// 413: the body is larger than the configured limit.
+    #[error("request body exceeds the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    /// 415: a content type the endpoint does not read.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422: rows that do not validate; nothing of the batch was stored.
+    #[error("{} invalid row(s); nothing of this batch was stored", .0.len())]
+    Validation(Vec<RowError>),
+    /// 500: logged with its cause chain, shown opaquely.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> ApiError {
+        ApiError::Internal(Box::new(e))
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::TooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Validation(_) => "validation",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// Most failures below the web layer are the server's fault; input errors are parsed earlier.
+impl From<lodestar_store::StoreError> for ApiError {
+    fn from(e: lodestar_store::StoreError) -> ApiError {
+        ApiError::internal(e)
+    }
+}
+
+impl From<lodestar_core::CoreError> for ApiError {
+    fn from(e: lodestar_core::CoreError) -> ApiError {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
+impl From<lodestar_report::ReportError> for ApiError {
+    fn from(e: lodestar_report::ReportError) -> ApiError {
+        match e {
+            lodestar_report::ReportError::Input(e) => e.into(),
+            lodestar_report::ReportError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(e) = self {
+            let mut chain = e.to_string();
+            let mut source = e.source();
+            while let Some(s) = source {
+                chain.push_str(": ");
+                chain.push_str(&s.to_string());
+                source = s.source();
+            }
+            tracing::error!(error = %chain, "internal error");
+        }
+        let mut body = json!({"error": self.kind(), "message": self.to_string()});
+        match self {
+            ApiError::Validation(rows) => body["rows"] = json!(rows),
+            ApiError::TooLarge { limit } => body["limit"] = json!(limit),
+            _ => {}
+        }
+        let mut resp = HttpResponse::build(self.status_code());
+        if matches!(self, ApiError::Unauthorized) {
+            resp.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        resp.json(body)
+    }
+}

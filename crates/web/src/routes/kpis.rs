@@ -1,0 +1,114 @@
+//! `GET /api/v1/kpis`, `/api/v1/catalog`, `/api/v1/stages`.
+
+use actix_web::{HttpResponse, get, web};
+use lodestar_core::catalog::Builtin;
+use lodestar_core::dimension::Dimension;
+use lodestar_core::formula::{Definition, definition};
+use lodestar_core::period::{PeriodKey, PeriodKind};
+use lodestar_report::{KpiRequest, evaluate, stages};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(get_kpis)
+        .service(get_catalog)
+        .service(get_stages);
+}
+
+#[derive(Deserialize)]
+struct KpiQuery {
+    period: Option<String>,
+    segment_by: Option<String>,
+    keys: Option<String>,
+    trend: Option<usize>,
+}
+
+/// The requested period, or the last complete week in the team's timezone.
+fn period_or_default(period: Option<&str>, auth: &Auth) -> Result<PeriodKey, ApiError> {
+    match period {
+        Some(p) => Ok(PeriodKey::parse(p.trim())?),
+        None => Ok(PeriodKey::last_complete(
+            PeriodKind::Week,
+            chrono::Utc::now(),
+            auth.0.team.timezone.0,
+        )),
+    }
+}
+
+#[get("/api/v1/kpis")]
+async fn get_kpis(
+    auth: Auth,
+    q: web::Query<KpiQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let period = period_or_default(q.period.as_deref(), &auth)?;
+    let segment_by = q
+        .segment_by
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(Dimension::parse)
+        .transpose()?;
+    let keys = q.keys.as_deref().filter(|k| !k.trim().is_empty()).map(|k| {
+        k.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+    });
+    let trend = q.trend.unwrap_or(0);
+    if trend > 104 {
+        return Err(ApiError::BadRequest(format!(
+            "trend={trend} is too long: at most 104 periods"
+        )));
+    }
+    let req = KpiRequest {
+        period,
+        segment_by,
+        keys,
+        trend,
+    };
+    let result = evaluate(&state.db, &auth.0.team, &req).await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+#[get("/api/v1/catalog")]
+async fn get_catalog(_auth: Auth) -> HttpResponse {
+    let kpis: Vec<_> = Builtin::ALL
+        .iter()
+        .map(|b| {
+            let inputs: Vec<&str> = b.measures().iter().map(|m| m.key()).collect();
+            json!({
+                "key": b.key(),
+                "name": b.name(),
+                "unit": b.unit(),
+                "direction": b.direction(),
+                "kind": b.kind(),
+                "category": b.branch().title(),
+                "source": "builtin",
+                "formula": b.formula(),
+                "base": matches!(definition(*b), Definition::Base(_)),
+                "inputs": inputs,
+            })
+        })
+        .collect();
+    HttpResponse::Ok().json(json!({ "kpis": kpis, "tree": lodestar_core::tree::default_tree() }))
+}
+
+#[derive(Deserialize)]
+struct StagesQuery {
+    period: Option<String>,
+}
+
+#[get("/api/v1/stages")]
+async fn get_stages(
+    auth: Auth,
+    q: web::Query<StagesQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let period = period_or_default(q.period.as_deref(), &auth)?;
+    let stages = stages(&state.db, &auth.0.team, &period).await?;
+    Ok(HttpResponse::Ok().json(json!({ "period": period.to_string(), "stages": stages })))
+}

@@ -1,0 +1,250 @@
+//! `lodestar import`: streams a CSV or JSON file into a team in one transaction. Parsing runs on
+//! its own thread and hands chunks to the writer, so memory stays flat and both cores work.
+//! Any invalid row aborts the import and nothing of the file is stored.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use lodestar_core::rows::{EventRow, FieldError, InputRow, LeadRow, SpendRow};
+use lodestar_store::Db;
+use lodestar_store::ingest::{self, StoredRow, UpsertCounts};
+use serde::Serialize;
+use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+use tokio::sync::mpsc;
+
+use crate::cli::Table;
+
+const CHUNK: usize = 1000;
+/// Stop collecting after this many bad rows: enough to fix a file, short enough to read.
+const MAX_ERRORS: usize = 50;
+
+#[derive(Debug, Serialize)]
+pub struct ImportSummary {
+    pub table: &'static str,
+    pub rows: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+}
+
+enum Msg<R> {
+    Rows(Vec<R>),
+    Failed(Vec<String>),
+}
+
+pub async fn import_file(
+    db: &Db,
+    team_id: i32,
+    table: Table,
+    path: &Path,
+) -> anyhow::Result<ImportSummary> {
+    match table {
+        Table::Leads => import::<LeadRow>(db, team_id, path).await,
+        Table::Spend => import::<SpendRow>(db, team_id, path).await,
+        Table::Events => import::<EventRow>(db, team_id, path).await,
+    }
+}
+
+async fn import<R: StoredRow + 'static>(
+    db: &Db,
+    team_id: i32,
+    path: &Path,
+) -> anyhow::Result<ImportSummary> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let is_csv = match path.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("csv") => true,
+        Some(e) if e.eq_ignore_ascii_case("json") => false,
+        _ => bail!("{}: expected a .csv or .json file", path.display()),
+    };
+    let bar = ProgressBar::new(size);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("importing {}", R::TABLE_NAME));
+    let reader = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
+
+    let started = Instant::now();
+    let (tx, mut rx) = mpsc::channel::<Msg<R>>(8);
+    let parser = std::thread::spawn(move || {
+        let result = if is_csv {
+            parse_csv::<R, _>(reader, &tx)
+        } else {
+            parse_json::<R, _>(reader, &tx)
+        };
+        if let Err(e) = result {
+            let _ = tx.blocking_send(Msg::Failed(vec![e]));
+        }
+    });
+
+    let txn = db.begin_write().await?;
+    lodestar_store::teams::bump_data_version(&txn, team_id).await?;
+    let mut counts = UpsertCounts::default();
+    let mut rows = 0u64;
+    let mut failure = None;
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Rows(chunk) => {
+                rows += chunk.len() as u64;
+                counts += ingest::upsert(&txn, team_id, &chunk).await?;
+            }
+            Msg::Failed(errors) => {
+                failure = Some(errors);
+                break;
+            }
+        }
+    }
+    drop(rx);
+    let _ = parser.join();
+    if let Some(errors) = failure {
+        txn.rollback().await?;
+        bar.abandon_with_message("import failed");
+        bail!(
+            "{}: nothing was imported:\n  {}",
+            path.display(),
+            errors.join("\n  ")
+        );
+    }
+    txn.commit().await?;
+    bar.finish_with_message(format!("imported {rows} {}", R::TABLE_NAME));
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(ImportSummary {
+        table: R::TABLE_NAME,
+        rows,
+        inserted: counts.inserted,
+        updated: counts.updated,
+        seconds,
+        rows_per_second: rows as f64 / seconds.max(1e-9),
+    })
+}
+
+/// Sends full chunks while the file is clean; after the first bad row only collects errors.
+struct Batcher<'a, R> {
+    tx: &'a mpsc::Sender<Msg<R>>,
+    chunk: Vec<R>,
+    errors: Vec<String>,
+    bad_rows: usize,
+}
+
+impl<'a, R: InputRow> Batcher<'a, R> {
+    fn new(tx: &'a mpsc::Sender<Msg<R>>) -> Self {
+        Batcher {
+            tx,
+            chunk: Vec::with_capacity(CHUNK),
+            errors: Vec::new(),
+            bad_rows: 0,
+        }
+    }
+
+    /// `false` when the writer is gone or there are enough errors to stop reading.
+    fn add(&mut self, index: usize, row: Result<R, Vec<FieldError>>) -> bool {
+        match row {
+            Ok(row) if self.bad_rows == 0 => {
+                self.chunk.push(row);
+                if self.chunk.len() == CHUNK {
+                    let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
+                    return self.tx.blocking_send(Msg::Rows(full)).is_ok();
+                }
+                true
+            }
+            Ok(_) => true,
+            Err(errs) => {
+                self.bad_rows += 1;
+                self.chunk.clear();
+                for e in errs {
+                    if self.errors.len() < MAX_ERRORS {
+                        self.errors
+                            .push(format!("row {index}: {}: {}", e.field, e.message));
+                    }
+                }
+                self.errors.len() < MAX_ERRORS
+            }
+        }
+    }
+
+    fn finish(self) -> Result<(), String> {
+        if self.bad_rows > 0 {
+            let mut errors = self.errors;
+            errors.push(format!("{} invalid row(s) in all", self.bad_rows));
+            let _ = self.tx.blocking_send(Msg::Failed(errors));
+        } else if !self.chunk.is_empty() {
+            let _ = self.tx.blocking_send(Msg::Rows(self.chunk));
+        }
+        Ok(())
+    }
+}
+
+fn parse_csv<R: InputRow, Rd: Read>(reader: Rd, tx: &mpsc::Sender<Msg<R>>) -> Result<(), String> {
+    let mut csv = csv::ReaderBuilder::new().from_reader(reader);
+    let headers: Vec<String> = csv
+        .headers()
+        .map_err(|e| format!("malformed CSV header: {e}"))?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    let mut batch = Batcher::new(tx);
+    let mut record = csv::StringRecord::new();
+    let mut index = 0;
+    loop {
+        match csv.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let values: Vec<&str> = record.iter().collect();
+                if !batch.add(index, R::from_csv(&headers, &values)) {
+                    break;
+                }
+                index += 1;
+            }
+            Err(e) => return Err(format!("malformed CSV at data row {index}: {e}")),
+        }
+    }
+    batch.finish()
+}
+
+/// Streams the elements of a top-level JSON array without holding the array in memory.
+fn parse_json<R: InputRow, Rd: Read>(reader: Rd, tx: &mpsc::Sender<Msg<R>>) -> Result<(), String> {
+    struct Rows<'b, 'a, R>(&'b mut Batcher<'a, R>);
+
+    impl<'de, R: InputRow> DeserializeSeed<'de> for Rows<'_, '_, R> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de, R: InputRow> Visitor<'de> for Rows<'_, '_, R> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array of rows")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut index = 0;
+            while let Some(value) = seq.next_element::<serde_json::Value>()? {
+                if !self.0.add(index, R::from_json(&value)) {
+                    // Drain the rest so the parser reaches the end of the array.
+                    while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                    break;
+                }
+                index += 1;
+            }
+            Ok(())
+        }
+    }
+
+    let mut batch = Batcher::new(tx);
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    Rows(&mut batch)
+        .deserialize(&mut de)
+        .map_err(|e| format!("malformed JSON: {e}"))?;
+    de.end().map_err(|e| format!("malformed JSON: {e}"))?;
+    batch.finish()
+}

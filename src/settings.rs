@@ -1,0 +1,151 @@
+//! Settings: `config.toml` defaults, then `LODESTAR_<SECTION>__<KEY>` environment overrides.
+//! Read once in `main` and passed down; nothing reads them globally.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+// Unknown top-level keys are tolerated: LODESTAR_TEST_POSTGRES_URL and friends share the prefix.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub smtp: SmtpSettings,
+    pub mail: MailSettings,
+    pub scripts: ScriptSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub bind: String,
+    pub public_url: String,
+    pub max_body_bytes: usize,
+    #[serde(default)]
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    #[serde(default)]
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub from: String,
+    pub outbox_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptSettings {
+    pub dir: PathBuf,
+    pub deadline_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub filter: String,
+}
+
+/// The defaults compiled in, so the binary runs from any directory even without config.toml.
+const DEFAULTS: &str = include_str!("../config.toml");
+
+impl Settings {
+    /// Defaults, then the file (if given, or `config.toml` if present), then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    bail!("config file {} does not exist", path.display());
+                }
+                builder = builder.add_source(config::File::from(path));
+            }
+            None => {
+                builder =
+                    builder.add_source(config::File::with_name("config.toml").required(false));
+            }
+        }
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("LODESTAR")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .context("reading configuration")?
+            .try_deserialize()
+            .context("invalid configuration (keys are section.key, or LODESTAR_SECTION__KEY in the environment)")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
+        {
+            bail!(
+                "database.url (LODESTAR_DATABASE__URL) must start with sqlite:// or postgres://, got `{}`",
+                lodestar_store::db::redact(url)
+            );
+        }
+        self.bind_addr()?;
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
+            bail!(
+                "server.public_url (LODESTAR_SERVER__PUBLIC_URL) must be an http(s) URL, got `{}`",
+                self.server.public_url
+            );
+        }
+        if self.server.max_body_bytes < 1024 {
+            bail!("server.max_body_bytes (LODESTAR_SERVER__MAX_BODY_BYTES) must be at least 1024");
+        }
+        let smtp = self.smtp.url.trim();
+        if !smtp.is_empty() && !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
+            bail!(
+                "smtp.url (LODESTAR_SMTP__URL) must start with smtp:// or smtps://, got `{smtp}`"
+            );
+        }
+        if self.scripts.deadline_ms == 0 || self.scripts.deadline_ms > 60_000 {
+            bail!(
+                "scripts.deadline_ms (LODESTAR_SCRIPTS__DEADLINE_MS) must be between 1 and 60000"
+            );
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.filter).map_err(|e| {
+            anyhow::anyhow!(
+                "log.filter (LODESTAR_LOG__FILTER) `{}`: {e}",
+                self.log.filter
+            )
+        })?;
+        Ok(())
+    }
+
+    pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.server.bind.parse().map_err(|e| {
+            anyhow::anyhow!(
+                "server.bind (LODESTAR_SERVER__BIND) `{}` is not host:port: {e}",
+                self.server.bind
+            )
+        })
+    }
+}

@@ -1,0 +1,124 @@
+//! The real `lodestar` binary: team and token creation, and a streamed import.
+
+use std::process::Command;
+
+use crate::common::{Backend, TestDb};
+
+fn lodestar(db_url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lodestar"))
+        .args(args)
+        .env("LODESTAR_DATABASE__URL", db_url)
+        .env("LODESTAR_LOG__FILTER", "warn")
+        .output()
+        .expect("running lodestar")
+}
+
+#[actix_web::test]
+async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
+    let tdb = TestDb::new(&Backend::Sqlite).await;
+    let out = lodestar(
+        &tdb.url,
+        &["team", "create", "acme", "--timezone", "Europe/Berlin"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["team"], "acme");
+    assert!(line["token"].as_str().unwrap().starts_with("lsk_"));
+
+    let out = lodestar(&tdb.url, &["token", "create", "acme", "--role", "viewer"]);
+    assert!(out.status.success());
+    let out = lodestar(&tdb.url, &["token", "create", "acme", "--role", "boss"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role `boss`"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("leads.csv");
+    let mut csv = String::from("id,created_at,channel,attrs.region\n");
+    for i in 0..2500 {
+        csv.push_str(&format!(
+            "L{i},2026-11-0{}T10:00:00Z,email,EMEA\n",
+            2 + i % 5
+        ));
+    }
+    std::fs::write(&good, &csv).unwrap();
+    let out = lodestar(
+        &tdb.url,
+        &["import", "leads", good.to_str().unwrap(), "--team", "acme"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["rows"], 2500);
+    assert_eq!(summary["inserted"], 2500);
+
+    // A file with one bad row far down imports nothing.
+    let bad = dir.path().join("bad.csv");
+    csv.push_str("L-bad,not-a-time,email,EMEA\n");
+    csv = csv.replace("L0,", "N0,");
+    std::fs::write(&bad, &csv).unwrap();
+    let out = lodestar(
+        &tdb.url,
+        &["import", "leads", bad.to_str().unwrap(), "--team", "acme"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("row 2500") && err.contains("created_at"),
+        "{err}"
+    );
+    let team = lodestar_store::teams::find_by_slug(&tdb.db, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    let counts = lodestar_store::ingest::table_counts(&tdb.db, team.id)
+        .await
+        .unwrap();
+    assert_eq!(counts[0].1, 2500, "the bad file changed nothing");
+
+    let json = dir.path().join("events.json");
+    std::fs::write(
+        &json,
+        r#"[{"id":"e1","kind":"visit","occurred_at":"2026-11-02T10:00:00Z"},
+            {"id":"e2","kind":"demo_booked","occurred_at":"2026-11-02T11:00:00Z","lead_id":"L1"}]"#,
+    )
+    .unwrap();
+    let out = lodestar(
+        &tdb.url,
+        &["import", "events", json.to_str().unwrap(), "--team", "acme"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = lodestar(
+        &tdb.url,
+        &[
+            "import",
+            "events",
+            json.to_str().unwrap(),
+            "--team",
+            "nobody",
+        ],
+    );
+    assert!(!out.status.success());
+}
+
+#[test]
+fn a_bad_configuration_value_stops_start_up_naming_the_key() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lodestar"))
+        .args(["migrate"])
+        .env("LODESTAR_SERVER__BIND", "not-an-address")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("LODESTAR_SERVER__BIND"), "{err}");
+}
