@@ -1,0 +1,161 @@
+//! The demo team, and loading generated data into a team (the bench loads the same way).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use lodestar_core::period::Timezone;
+use lodestar_store::Db;
+use lodestar_store::ingest::{self, StoredRow};
+use lodestar_store::teams::{self, Team};
+use sea_orm::DatabaseTransaction;
+
+use crate::generate::{Chunk, GenSpec, generate};
+
+pub const DEMO_SLUG: &str = "demo";
+
+/// Team `demo`: reused as it is when it has data, else created (or refilled) with about nine
+/// months of generated data ending now.
+pub async fn ensure_demo_team(db: &Db) -> anyhow::Result<Team> {
+    let team = match teams::find_by_slug(db, DEMO_SLUG).await? {
+        Some(team) => {
+            let counts = ingest::table_counts(db, team.id).await?;
+            if counts.iter().any(|(_, n)| *n > 0) {
+                eprintln!("demo: reusing team `{DEMO_SLUG}` and its data");
+                return Ok(team);
+            }
+            // An earlier run stopped before its data was in: upserts make filling it again safe.
+            team
+        }
+        None => {
+            let tz = Timezone::parse("Europe/Berlin")?;
+            teams::create(db, DEMO_SLUG, "Demo team", &tz).await?
+        }
+    };
+    let spec = GenSpec::demo(Utc::now());
+    eprintln!(
+        "demo: generating {} to {} (about {:.0} leads) for team `{DEMO_SLUG}`",
+        spec.start,
+        spec.as_of.date_naive(),
+        spec.expected_leads()
+    );
+    let stats = load(db, team.id, &spec, usize::MAX, |rows| {
+        eprintln!("demo: {rows} rows loaded");
+    })
+    .await?;
+    eprintln!(
+        "demo: loaded {} leads, {} events, {} spend rows in {:.1} s",
+        stats.leads.rows, stats.events.rows, stats.spend.rows, stats.seconds
+    );
+    // The data version was bumped while loading; callers want the team as it is now.
+    teams::find_by_id(db, team.id)
+        .await?
+        .context("the demo team disappeared while loading")
+}
+
+/// Rows of one table and the time spent writing them (excluding generation, which overlaps).
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct TableLoad {
+    pub rows: u64,
+    pub write_seconds: f64,
+}
+
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct LoadStats {
+    pub leads: TableLoad,
+    pub spend: TableLoad,
+    pub events: TableLoad,
+    /// Wall time from the first generated row to the last commit.
+    pub seconds: f64,
+}
+
+impl LoadStats {
+    pub fn rows(&self) -> u64 {
+        self.leads.rows + self.spend.rows + self.events.rows
+    }
+}
+
+/// Generates `spec` on a thread of its own and upserts it into the team as it comes, committing
+/// after about `commit_rows` rows (and at the end), so both cores work and memory stays flat.
+/// `progress` hears the running row count about every 100,000 rows.
+pub async fn load(
+    db: &Db,
+    team_id: i32,
+    spec: &GenSpec,
+    commit_rows: usize,
+    mut progress: impl FnMut(u64),
+) -> anyhow::Result<LoadStats> {
+    let started = Instant::now();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(4);
+    let gen_spec = spec.clone();
+    let producer = tokio::task::spawn_blocking(move || {
+        generate(&gen_spec, |chunk| {
+            tx.blocking_send(chunk)
+                .map_err(|_| anyhow::anyhow!("the loader stopped"))
+        })
+    });
+
+    let mut stats = LoadStats::default();
+    let mut txn: Option<DatabaseTransaction> = None;
+    let mut in_txn = 0usize;
+    let mut reported = 0u64;
+    let written: anyhow::Result<()> = async {
+        while let Some(chunk) = rx.recv().await {
+            let open = match txn.as_ref() {
+                Some(t) => t,
+                None => {
+                    let t = db.begin_write().await?;
+                    teams::bump_data_version(&t, team_id).await?;
+                    txn.insert(t)
+                }
+            };
+            let n = chunk.len();
+            let t0 = Instant::now();
+            let table = match &chunk {
+                Chunk::Leads(rows) => write(open, team_id, rows, &mut stats.leads).await?,
+                Chunk::Spend(rows) => write(open, team_id, rows, &mut stats.spend).await?,
+                Chunk::Events(rows) => write(open, team_id, rows, &mut stats.events).await?,
+            };
+            table.write_seconds += t0.elapsed().as_secs_f64();
+            in_txn += n;
+            if in_txn >= commit_rows
+                && let Some(t) = txn.take()
+            {
+                let t0 = Instant::now();
+                t.commit().await?;
+                table.write_seconds += t0.elapsed().as_secs_f64();
+                in_txn = 0;
+            }
+            let total = stats.rows();
+            if total >= reported + 100_000 {
+                reported = total;
+                progress(total);
+            }
+        }
+        if let Some(t) = txn.take() {
+            t.commit().await?;
+        }
+        Ok(())
+    }
+    .await;
+    drop(rx);
+    let generated = producer.await.context("the generator panicked")?;
+    written?;
+    generated?;
+    stats.seconds = started
+        .elapsed()
+        .as_secs_f64()
+        .max(Duration::from_micros(1).as_secs_f64());
+    Ok(stats)
+}
+
+async fn write<'a, R: StoredRow>(
+    txn: &DatabaseTransaction,
+    team_id: i32,
+    rows: &[R],
+    stats: &'a mut TableLoad,
+) -> anyhow::Result<&'a mut TableLoad> {
+    ingest::upsert(txn, team_id, rows).await?;
+    stats.rows += rows.len() as u64;
+    Ok(stats)
+}
