@@ -229,7 +229,8 @@ impl ScriptEngine {
         engine.set_max_string_size(limits.max_string_len);
         engine.set_max_array_size(limits.max_array_len);
         engine.set_max_map_size(limits.max_map_len);
-        engine.set_max_variables(1_000);
+        // With strings capped at 64 KiB, this caps what live variables can hold at 16 MiB.
+        engine.set_max_variables(256);
         engine.set_max_functions(256);
 
         let max_stack = limits.max_stack_bytes;

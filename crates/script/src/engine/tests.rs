@@ -1,4 +1,3 @@
-
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -152,6 +151,15 @@ fn a_compile_error_reports_its_line_and_column() {
         .expect_err("does not compile");
     assert_eq!((error.line, error.column), (Some(2), Some(9)));
     assert_eq!(error.to_string(), "line 2, column 9: Unexpected ';'");
+    // The example of scripts/README.md.
+    let error = engine
+        .compile(
+            "let spend = metric(\"total_spend\");\n\
+             let demos = count_events(\"demo_booked\");\n\
+             ratio(spend, demos * )",
+        )
+        .expect_err("does not compile");
+    assert_eq!(error.to_string(), "line 3, column 22: Unexpected ')'");
 }
 
 #[test]

@@ -308,3 +308,37 @@ fn kpi_keys_follow_their_pattern() {
     assert!(!is_valid_kpi_key("Gross"));
     assert!(!is_valid_kpi_key("gross-roi"));
 }
+
+#[test]
+fn every_example_in_the_scripts_readme_runs() {
+    let readme = fs::read_to_string(shipped_dir().join("README.md")).expect("README");
+    let examples: Vec<&str> = readme
+        .split("```rust\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .collect();
+    assert!(examples.len() >= 7, "found {} examples", examples.len());
+    let engine = ScriptEngine::default();
+    let mut data = FakeData::with_metrics(&[
+        ("revenue", 12_000.0),
+        ("total_spend", 4_000.0),
+        ("leads", 48.0),
+        ("customers_won", 6.0),
+        ("won_revenue", 9_000.0),
+        ("mqls", 30.0),
+    ]);
+    data.previous.insert("mqls".into(), Some(24.0));
+    data.events.insert("demo_booked".into(), (4.0, 2_000.0));
+    let ctx = ScriptContext {
+        segment: Some("email".into()),
+        ..week()
+    };
+    for example in examples {
+        let script = engine
+            .compile(example)
+            .unwrap_or_else(|e| panic!("{e}\n{example}"));
+        let outcome = engine.run(&script, &ctx, &data);
+        assert_eq!(outcome.error, None, "{example}");
+        assert!(outcome.value.is_some(), "{example}");
+    }
+}
