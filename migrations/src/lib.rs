@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_teams_and_tokens;
 mod m20261122_000002_team_data;
+mod m20261122_000003_secrets_and_custom_kpis;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_teams_and_tokens::Migration),
             Box::new(m20261122_000002_team_data::Migration),
+            Box::new(m20261122_000003_secrets_and_custom_kpis::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@
 pub mod engine;
 pub mod error;
 mod number;
+pub mod share;
 
 pub use engine::{KpiRequest, KpiResult, KpiValue, SegmentValue, evaluate, stages};
 pub use error::ReportError;

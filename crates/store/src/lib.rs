@@ -6,6 +6,7 @@ pub mod entities;
 pub mod error;
 pub mod ingest;
 pub mod measures;
+pub mod secrets;
 mod sql;
 pub mod stages;
 pub mod teams;

@@ -1,0 +1,1 @@
+//! Scheduled digests (being written).
