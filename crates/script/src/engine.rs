@@ -21,7 +21,8 @@ use crate::error::ScriptError;
 /// Sandbox limits applied to every compile and run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Rhai operations (roughly: expressions evaluated) one run may perform.
+    /// Rhai operations (roughly: expressions evaluated) one run may perform; 0 for no budget
+    /// (the deadline still applies).
     pub max_operations: u64,
     /// How deep script-defined functions may call each other.
     pub max_call_depth: usize,

@@ -533,21 +533,22 @@ fn a_cycle_between_custom_kpis_is_reported() {
 
 #[test]
 fn a_nested_run_never_outlives_the_outer_deadline() {
-    let engine = deadline_only_engine(Duration::from_millis(300));
+    let engine = deadline_only_engine(Duration::from_millis(400));
     let data = NestedData {
         engine: &engine,
         scripts: vec![("outer", "metric(\"spin\")"), ("spin", "loop {}")],
         base: FakeData::default(),
         stack: EvalStack::new(),
-        // The outer run has used 200 ms by the time the nested one starts.
-        delay: Duration::from_millis(200),
+        // The outer run has used 300 ms by the time the nested one starts: a fresh deadline
+        // would let the nested run go on until 700 ms.
+        delay: Duration::from_millis(300),
     };
     let started = Instant::now();
     let error = data.evaluate("outer").expect_err("stopped");
     let elapsed = started.elapsed();
     assert!(error.contains("time limit"), "{error}");
     assert!(
-        elapsed < Duration::from_millis(450),
+        elapsed < Duration::from_millis(650),
         "the nested run got a fresh deadline: {elapsed:?}"
     );
 }
