@@ -5,6 +5,8 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_teams_and_tokens;
 mod m20261122_000002_team_data;
 mod m20261122_000003_secrets_and_custom_kpis;
+mod m20261122_000004_schedules_and_deliveries;
+mod m20261122_000005_reports;
 
 pub struct Migrator;
 
@@ -15,6 +17,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_teams_and_tokens::Migration),
             Box::new(m20261122_000002_team_data::Migration),
             Box::new(m20261122_000003_secrets_and_custom_kpis::Migration),
+            Box::new(m20261122_000004_schedules_and_deliveries::Migration),
+            Box::new(m20261122_000005_reports::Migration),
         ]
     }
 }
