@@ -2,10 +2,12 @@
 //! batched: one grouped statement per table and request, never one per KPI or segment.
 
 pub mod db;
+pub mod deliveries;
 pub mod entities;
 pub mod error;
 pub mod ingest;
 pub mod measures;
+pub mod schedules;
 pub mod secrets;
 mod sql;
 pub mod stages;
