@@ -10,7 +10,7 @@ use chrono::SecondsFormat;
 use lodestar_core::dimension::Dimension;
 use lodestar_core::period::{PeriodKey, PeriodKind, Timezone};
 use lodestar_core::rows::LeadRow;
-use lodestar_report::{KpiRequest, evaluate};
+use lodestar_report::{KpiEngine, KpiRequest};
 use lodestar_store::teams::{self, Team};
 use lodestar_store::{Db, ingest};
 use serde_json::json;
@@ -312,12 +312,13 @@ async fn time_case(
         keys: None,
         trend: case.trend,
     };
+    let engine = KpiEngine::new(db.clone(), Default::default(), None);
     let mut ms = Vec::with_capacity(iterations as usize);
     let mut kpis = 0;
     let mut leads = None;
     for _ in 0..iterations {
         let t0 = Instant::now();
-        let result = evaluate(db, team, &req).await?;
+        let result = engine.evaluate(team, &req).await?;
         ms.push(t0.elapsed().as_secs_f64() * 1000.0);
         kpis = result.kpis.len();
         leads = result

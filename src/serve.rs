@@ -12,6 +12,8 @@ pub fn web_settings(settings: &Settings) -> WebSettings {
     WebSettings {
         public_url: settings.server.public_url.trim_end_matches('/').to_owned(),
         max_body_bytes: settings.server.max_body_bytes,
+        scripts_dir: Some(settings.scripts.dir.clone()),
+        script_deadline: std::time::Duration::from_millis(settings.scripts.deadline_ms),
     }
 }
 

@@ -1,27 +1,36 @@
-//! The KPI engine: one request in, a few grouped queries out, formulas in memory.
+//! The KPI engine: one request in, a few grouped queries out, formulas and scripts in memory.
+//!
+//! Built-in KPIs are formulas over base measures. Custom KPIs are Rhai scripts; what they read
+//! with literal keys is prefetched in the same batch, anything else costs one more batched query
+//! the first time it is read (memoised for the request). Scripts run on a blocking thread, never
+//! on the async workers.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use lodestar_core::CoreError;
 use lodestar_core::catalog::{Builtin, Direction, Kind, Unit};
 use lodestar_core::dimension::Dimension;
 use lodestar_core::formula;
-use lodestar_core::measure::{Measure, MeasureValues};
+use lodestar_core::measure::Measure;
 use lodestar_core::period::{Period, PeriodKey};
 use lodestar_core::stage::Stage;
-use lodestar_store::measures::{self, Bounds, MeasureQuery, Measured, TOTAL};
+use lodestar_script::{PackWatcher, ScriptEngine, ScriptError};
+use lodestar_store::measures::{self, Bounds, MeasureQuery, TOTAL};
 use lodestar_store::teams::Team;
-use lodestar_store::{Db, ingest::day_number};
+use lodestar_store::{Db, custom_kpis, ingest::day_number};
 use serde::Serialize;
 
+use crate::custom::{CustomKpi, CustomSet, Origin};
 use crate::error::ReportError;
 use crate::number;
+use crate::script_env::{Env, Which};
 
 #[derive(Debug, Clone)]
 pub struct KpiRequest {
     pub period: PeriodKey,
     pub segment_by: Option<Dimension>,
-    /// `None`: the whole catalog.
+    /// `None`: the whole catalog (built-in and custom).
     pub keys: Option<Vec<String>>,
     /// How many periods of history to return per KPI, ending with `period` (0: none).
     pub trend: usize,
@@ -53,6 +62,7 @@ pub struct KpiValue {
     pub direction: Direction,
     pub kind: Kind,
     pub category: String,
+    /// `builtin` or `script`.
     pub source: &'static str,
     #[serde(serialize_with = "number::serialize_opt")]
     pub value: Option<f64>,
@@ -67,6 +77,9 @@ pub struct KpiValue {
     pub unsupported: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trend: Vec<TrendPoint>,
+    /// A custom KPI whose script failed for the period: its value is null and this says why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ScriptError>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,6 +98,22 @@ pub struct TrendPoint {
     pub value: Option<f64>,
 }
 
+/// The reply of a script run without saving it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScriptEval {
+    #[serde(serialize_with = "number::serialize_opt")]
+    pub value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Vec<SegmentValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsupported: Option<String>,
+    pub logs: Vec<String>,
+    pub error: Option<ScriptError>,
+}
+
+/// The key under which an unsaved script runs.
+const EVAL_KEY: &str = "(script)";
+
 fn period_view(p: &Period, tz: &str) -> PeriodView {
     PeriodView {
         key: p.key.to_string(),
@@ -92,17 +121,6 @@ fn period_view(p: &Period, tz: &str) -> PeriodView {
         end: p.end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         timezone: tz.to_owned(),
         days: p.key.days(),
-    }
-}
-
-/// The built-ins a request names, in catalog order; an unknown key is an error naming it.
-pub fn resolve_keys(keys: Option<&[String]>) -> Result<Vec<Builtin>, CoreError> {
-    match keys {
-        None => Ok(Builtin::ALL.to_vec()),
-        Some(keys) => keys
-            .iter()
-            .map(|k| Builtin::from_key(k).ok_or_else(|| CoreError::UnknownKpi(k.clone())))
-            .collect(),
     }
 }
 
@@ -122,103 +140,373 @@ fn bounds(team: &Team, periods: &[PeriodKey]) -> (Bounds, Vec<Period>) {
     (Bounds { instants, days }, resolved)
 }
 
-/// Evaluates the requested KPIs: totals with previous period and trend in one batch of queries,
-/// and, when segmented, the segments of the current and previous period in a second batch.
-pub async fn evaluate(db: &Db, team: &Team, req: &KpiRequest) -> Result<KpiResult, ReportError> {
-    let kpis = resolve_keys(req.keys.as_deref())?;
-    let needed: BTreeSet<Measure> = kpis.iter().flat_map(|k| k.measures()).collect();
+#[derive(Debug, Clone)]
+enum Requested {
+    Builtin(Builtin),
+    Custom(String),
+}
 
-    // Oldest first: one more than the trend shows, so every shown point has a previous period
-    // (lead velocity compares with it), and at least [before previous, previous, current].
-    let history = req.trend.max(2) + 1;
-    let periods = req.period.trend(history);
-    let (totals_bounds, resolved) = bounds(team, &periods);
-    let cur = periods.len() - 1;
+/// Evaluates KPIs for teams. Cheap to clone: it holds the database pool, the one script engine
+/// of the process and the KPI packs.
+#[derive(Clone)]
+pub struct KpiEngine {
+    db: Db,
+    scripts: Arc<ScriptEngine>,
+    packs: Option<Arc<PackWatcher>>,
+}
 
-    let totals_query = MeasureQuery {
-        team_id: team.id,
-        bounds: &totals_bounds,
-        dimension: None,
-        measures: &needed,
-    };
-    let totals = measures::compute(db, &totals_query).await?;
+impl KpiEngine {
+    pub fn new(db: Db, scripts: Arc<ScriptEngine>, packs: Option<Arc<PackWatcher>>) -> Self {
+        KpiEngine { db, scripts, packs }
+    }
 
-    let segmented = match &req.segment_by {
-        None => None,
-        Some(dim) => {
-            let (seg_bounds, _) = bounds(team, &periods[periods.len() - 3..]);
-            let q = MeasureQuery {
-                team_id: team.id,
-                bounds: &seg_bounds,
-                dimension: Some(dim),
-                measures: &needed,
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn scripts(&self) -> &Arc<ScriptEngine> {
+        &self.scripts
+    }
+
+    /// The KPIs of the packs, then the team's own (which win on a shared key).
+    pub async fn custom_kpis(&self, team: &Team) -> Result<CustomSet, ReportError> {
+        let mut set = CustomSet::default();
+        if let Some(packs) = &self.packs {
+            let current = packs.current();
+            for pack in &current.packs {
+                for k in &pack.kpis {
+                    let origin = Origin::Pack {
+                        pack: pack.name.clone(),
+                    };
+                    set.kpis.insert(
+                        k.meta.key.clone(),
+                        CustomKpi::from_meta(&k.meta, k.source.clone(), k.script.clone(), origin),
+                    );
+                }
+            }
+            set.problems = current.problems.clone();
+        }
+        for stored in custom_kpis::list(&self.db, team.id).await? {
+            match CustomKpi::from_stored(&self.scripts, &stored) {
+                Ok(kpi) => {
+                    set.kpis.insert(kpi.key.clone(), kpi);
+                }
+                Err(e) => {
+                    tracing::warn!(team = %team.slug, kpi = %stored.key, error = %e, "stored KPI does not compile")
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    pub async fn evaluate(&self, team: &Team, req: &KpiRequest) -> Result<KpiResult, ReportError> {
+        let customs = self.custom_kpis(team).await?;
+        let (result, _) = self.compute(team, req, customs, None).await?;
+        Ok(result)
+    }
+
+    /// Runs `source` as if it were a custom KPI, without saving it.
+    pub async fn eval_script(
+        &self,
+        team: &Team,
+        source: &str,
+        period: PeriodKey,
+        segment_by: Option<Dimension>,
+    ) -> Result<ScriptEval, ReportError> {
+        let script = match self.scripts.compile(source) {
+            Ok(s) => s,
+            Err(error) => {
+                return Ok(ScriptEval {
+                    value: None,
+                    segments: None,
+                    unsupported: None,
+                    logs: Vec::new(),
+                    error: Some(error),
+                });
+            }
+        };
+        let mut customs = self.custom_kpis(team).await?;
+        customs.kpis.insert(
+            EVAL_KEY.to_owned(),
+            CustomKpi {
+                key: EVAL_KEY.to_owned(),
+                name: "Script".to_owned(),
+                unit: Unit::Ratio,
+                direction: Direction::HigherIsBetter,
+                kind: Kind::Leading,
+                category: String::new(),
+                description: None,
+                source: source.to_owned(),
+                origin: Origin::Team { version: 0 },
+                script,
+            },
+        );
+        let req = KpiRequest {
+            period,
+            segment_by,
+            keys: Some(vec![EVAL_KEY.to_owned()]),
+            trend: 0,
+        };
+        let (result, logs) = self.compute(team, &req, customs, Some(EVAL_KEY)).await?;
+        let kpi = result.kpis.into_iter().next();
+        Ok(ScriptEval {
+            value: kpi.as_ref().and_then(|k| k.value),
+            segments: kpi.as_ref().and_then(|k| k.segments.clone()).flatten(),
+            unsupported: kpi.as_ref().and_then(|k| k.unsupported.clone()),
+            logs,
+            error: kpi.and_then(|k| k.error),
+        })
+    }
+
+    async fn compute(
+        &self,
+        team: &Team,
+        req: &KpiRequest,
+        customs: CustomSet,
+        logs_of: Option<&str>,
+    ) -> Result<(KpiResult, Vec<String>), ReportError> {
+        let requested: Vec<Requested> = match &req.keys {
+            None => Builtin::ALL
+                .iter()
+                .map(|b| Requested::Builtin(*b))
+                .chain(customs.kpis.keys().map(|k| Requested::Custom(k.clone())))
+                .collect(),
+            Some(keys) => keys
+                .iter()
+                .map(|k| match Builtin::from_key(k) {
+                    Some(b) => Ok(Requested::Builtin(b)),
+                    None if customs.kpis.contains_key(k) => Ok(Requested::Custom(k.clone())),
+                    None => Err(CoreError::UnknownKpi(k.clone())),
+                })
+                .collect::<Result<_, _>>()?,
+        };
+
+        // What to prefetch: the measures of requested built-ins and of every built-in a requested
+        // script names literally (through other scripts too), and the event kinds they count.
+        let mut needed: BTreeSet<Measure> = BTreeSet::new();
+        let mut kinds: BTreeSet<String> = BTreeSet::new();
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<String> = Vec::new();
+        for r in &requested {
+            match r {
+                Requested::Builtin(b) => needed.extend(b.measures()),
+                Requested::Custom(k) => stack.push(k.clone()),
+            }
+        }
+        while let Some(key) = stack.pop() {
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            let Some(kpi) = customs.kpis.get(&key) else {
+                continue;
             };
-            Some((dim, measures::compute(db, &q).await?))
+            let deps = kpi.script.dependencies();
+            kinds.extend(deps.event_kinds.iter().cloned());
+            for dep in deps.metrics.iter().chain(&deps.previous) {
+                match Builtin::from_key(dep) {
+                    Some(b) => needed.extend(b.measures()),
+                    None => stack.push(dep.clone()),
+                }
+            }
+        }
+        let kinds: Vec<String> = kinds.into_iter().collect();
+
+        // Oldest first: one more than the trend shows, so every shown point has a previous period
+        // (lead velocity compares with it), and at least [before previous, previous, current].
+        let history = req.trend.max(2) + 1;
+        let periods = req.period.trend(history);
+        let (totals_bounds, resolved) = bounds(team, &periods);
+        let cur = periods.len() - 1;
+        let totals = measures::compute(
+            &self.db,
+            &MeasureQuery {
+                team_id: team.id,
+                bounds: &totals_bounds,
+                dimension: None,
+                measures: &needed,
+            },
+        )
+        .await?;
+        let totals_kinds =
+            measures::event_kinds(&self.db, team.id, &totals_bounds, None, &kinds).await?;
+
+        let seg_offset = periods.len() - 3;
+        let (seg_bounds, _) = bounds(team, &periods[seg_offset..]);
+        let segmented = match &req.segment_by {
+            None => None,
+            Some(dim) => {
+                let m = measures::compute(
+                    &self.db,
+                    &MeasureQuery {
+                        team_id: team.id,
+                        bounds: &seg_bounds,
+                        dimension: Some(dim),
+                        measures: &needed,
+                    },
+                )
+                .await?;
+                let k = if dim.supported_by(lodestar_core::dimension::Table::Events) {
+                    measures::event_kinds(&self.db, team.id, &seg_bounds, Some(dim), &kinds).await?
+                } else {
+                    Default::default()
+                };
+                Some((m, k))
+            }
+        };
+
+        let tz = team.timezone.to_string();
+        let env = Arc::new(Env::new(
+            self.scripts.clone(),
+            customs,
+            self.db.clone(),
+            team.id,
+            req.segment_by.clone(),
+            periods.clone(),
+            seg_offset,
+            needed,
+            (totals_bounds, totals, totals_kinds),
+            (seg_bounds, segmented),
+            kinds,
+        ));
+        let trend_len = req.trend;
+        let logs_of = logs_of.map(str::to_owned);
+        let handle = tokio::runtime::Handle::current();
+        let worker = Arc::clone(&env);
+        let (kpis, logs) = tokio::task::spawn_blocking(move || {
+            let _runtime = handle.enter();
+            let logs = std::cell::RefCell::new(Vec::new());
+            let kpis: Vec<KpiValue> = requested
+                .iter()
+                .map(|r| {
+                    kpi_value(&worker, r, cur, history, trend_len, &periods, |key, l| {
+                        if logs_of.as_deref() == Some(key) {
+                            logs.borrow_mut().extend(l);
+                        }
+                    })
+                })
+                .collect();
+            (kpis, logs.into_inner())
+        })
+        .await
+        .map_err(|e| ReportError::Internal(format!("KPI evaluation stopped: {e}")))?;
+
+        Ok((
+            KpiResult {
+                period: period_view(&resolved[cur], &tz),
+                previous_period: period_view(&resolved[cur - 1], &tz),
+                segment_by: req.segment_by.clone(),
+                kpis,
+            },
+            logs,
+        ))
+    }
+}
+
+/// One KPI's value, previous value, change, trend and segments.
+fn kpi_value(
+    env: &Env,
+    r: &Requested,
+    cur: usize,
+    history: usize,
+    trend_len: usize,
+    periods: &[PeriodKey],
+    mut on_logs: impl FnMut(&str, Vec<String>),
+) -> KpiValue {
+    let (key, meta) = match r {
+        Requested::Builtin(b) => (
+            b.key().to_owned(),
+            (
+                b.name().to_owned(),
+                b.unit(),
+                b.direction(),
+                b.kind(),
+                b.branch().title().to_owned(),
+                "builtin",
+            ),
+        ),
+        Requested::Custom(k) => {
+            let c = &env.customs().kpis[k];
+            (
+                k.clone(),
+                (
+                    c.name.clone(),
+                    c.unit,
+                    c.direction,
+                    c.kind,
+                    c.category.clone(),
+                    "script",
+                ),
+            )
         }
     };
-
-    let at = |m: &Measured, bucket: usize, seg: &str| -> MeasureValues { m.get(bucket, seg) };
-    let value_at = |kpi: Builtin, m: &Measured, bucket: usize, seg: &str| {
-        let prev = if bucket == 0 {
-            MeasureValues::default()
-        } else {
-            at(m, bucket - 1, seg)
-        };
-        formula::value(kpi, &at(m, bucket, seg), &prev)
+    let mut error = None;
+    let value = match r {
+        Requested::Builtin(b) => env.builtin(*b, Which::Totals, cur, TOTAL).ok().flatten(),
+        Requested::Custom(k) => {
+            let outcome = env.run_top(k, Which::Totals, cur, TOTAL);
+            on_logs(k, outcome.logs);
+            error = outcome.error.map(|e| e.with_kpi(k));
+            outcome.value
+        }
     };
-
-    let tz = team.timezone.to_string();
-    let mut out = Vec::with_capacity(kpis.len());
-    for kpi in kpis {
-        let value = value_at(kpi, &totals, cur, TOTAL);
-        let previous = value_at(kpi, &totals, cur - 1, TOTAL);
-        let trend = (history - req.trend..history)
-            .filter(|_| req.trend > 0)
+    let at = |which: Which, bucket: usize, seg: &str| -> Option<f64> {
+        match r {
+            Requested::Builtin(b) => env.builtin(*b, which, bucket, seg).ok().flatten(),
+            Requested::Custom(k) => env.custom(k, which, bucket, seg).ok().flatten(),
+        }
+    };
+    let previous = at(Which::Totals, cur - 1, TOTAL);
+    let trend = if trend_len == 0 {
+        Vec::new()
+    } else {
+        (history - trend_len..history)
             .map(|b| TrendPoint {
                 period: periods[b].to_string(),
-                value: value_at(kpi, &totals, b, TOTAL),
+                value: at(Which::Totals, b, TOTAL),
             })
-            .collect();
-        let (segments, unsupported) = match &segmented {
-            None => (None, None),
-            Some((dim, seg)) => match kpi.unsupported_reason(dim) {
+            .collect()
+    };
+    let (segments, unsupported) = match env.dimension() {
+        None => (None, None),
+        Some(dim) => {
+            let reason = match r {
+                Requested::Builtin(b) => b.unsupported_reason(dim),
+                Requested::Custom(k) => env.customs().unsupported_reason(k, dim),
+            };
+            match reason {
                 Some(reason) => (Some(None), Some(reason)),
                 None => {
-                    let list = seg
-                        .segments([1, 2])
+                    let list = env
+                        .segments()
                         .into_iter()
                         .map(|s| SegmentValue {
-                            value: value_at(kpi, seg, 2, &s),
-                            previous: value_at(kpi, seg, 1, &s),
+                            value: at(Which::Segments, 2, &s),
+                            previous: at(Which::Segments, 1, &s),
                             segment: s,
                         })
                         .collect();
                     (Some(Some(list)), None)
                 }
-            },
-        };
-        out.push(KpiValue {
-            key: kpi.key().to_owned(),
-            name: kpi.name().to_owned(),
-            unit: kpi.unit(),
-            direction: kpi.direction(),
-            kind: kpi.kind(),
-            category: kpi.branch().title().to_owned(),
-            source: "builtin",
-            value,
-            previous,
-            change_pct: formula::change_pct(value, previous).map(number::round2),
-            segments,
-            unsupported,
-            trend,
-        });
+            }
+        }
+    };
+    let (name, unit, direction, kind, category, source) = meta;
+    KpiValue {
+        key,
+        name,
+        unit,
+        direction,
+        kind,
+        category,
+        source,
+        value,
+        previous,
+        change_pct: formula::change_pct(value, previous).map(number::round2),
+        segments,
+        unsupported,
+        trend,
+        error,
     }
-    Ok(KpiResult {
-        period: period_view(&resolved[cur], &tz),
-        previous_period: period_view(&resolved[cur - 1], &tz),
-        segment_by: req.segment_by.clone(),
-        kpis: out,
-    })
 }
 
 /// The stage distribution at the end of `period`.

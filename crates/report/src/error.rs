@@ -6,4 +6,6 @@ pub enum ReportError {
     Input(#[from] lodestar_core::CoreError),
     #[error(transparent)]
     Store(#[from] lodestar_store::StoreError),
+    #[error("{0}")]
+    Internal(String),
 }

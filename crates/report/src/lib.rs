@@ -1,11 +1,18 @@
-//! Reports: evaluates KPIs for a team, a period and an optional segmentation (values, previous
-//! period, change, trend, segments) over batched base measures, and shapes the result that JSON,
-//! CSV, HTML and e-mail all render.
+//! Reports: evaluates KPIs (built-in and custom) for a team, a period and an optional
+//! segmentation (values, previous period, change, trend, segments) over batched base measures,
+//! and shapes the result that JSON, CSV, HTML and e-mail all render.
 
+pub mod cache;
+pub mod catalog;
+pub mod custom;
+pub mod definition;
 pub mod engine;
 pub mod error;
+pub mod format;
 mod number;
+pub mod report;
+mod script_env;
 pub mod share;
 
-pub use engine::{KpiRequest, KpiResult, KpiValue, SegmentValue, evaluate, stages};
+pub use engine::{KpiEngine, KpiRequest, KpiResult, KpiValue, ScriptEval, SegmentValue, stages};
 pub use error::ReportError;

@@ -1,12 +1,14 @@
 //! Lodestar's storage: sea-orm entities and every query. Aggregations are pushed into SQL and
 //! batched: one grouped statement per table and request, never one per KPI or segment.
 
+pub mod custom_kpis;
 pub mod db;
 pub mod deliveries;
 pub mod entities;
 pub mod error;
 pub mod ingest;
 pub mod measures;
+pub mod reports;
 pub mod schedules;
 pub mod secrets;
 mod sql;

@@ -558,3 +558,57 @@ async fn spend(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     }
     Ok(())
 }
+
+/// Count and value sum of events of any kind, for custom KPI scripts' `count_events` and
+/// `sum_events`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct KindTotals {
+    pub count: f64,
+    pub sum: f64,
+}
+
+/// Totals per (bucket, segment, kind) for the given kinds, in one grouped statement.
+pub async fn event_kinds(
+    db: &Db,
+    team_id: i32,
+    bounds: &Bounds,
+    dimension: Option<&Dimension>,
+    kinds: &[String],
+) -> Result<HashMap<(usize, String, String), KindTotals>> {
+    let mut out = HashMap::new();
+    let b = &bounds.instants;
+    if kinds.is_empty() || b.len() < 2 {
+        return Ok(out);
+    }
+    let n = b.len() - 1;
+    let seg = segment_of(db.backend(), "ev", dimension);
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT {bucket}, {seg}, ev.kind, COUNT(*), CAST(SUM(COALESCE(ev.value, 0)) AS BIGINT) \
+         FROM events ev WHERE ev.team_id = {team_id} AND ev.occurred_at >= {lo} \
+         AND ev.occurred_at < {hi} AND ev.kind IN (",
+        bucket = bucket_of("ev.occurred_at", b),
+        lo = b[0],
+        hi = b[n],
+    ));
+    for (i, kind) in kinds.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.param(kind.as_str());
+    }
+    sql.push(") GROUP BY 1, 2, 3");
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let bucket = get_bucket(&row, 0)?;
+        let segment: String = row.try_get_by_index(1)?;
+        let kind: String = row.try_get_by_index(2)?;
+        out.insert(
+            (bucket, segment, kind),
+            KindTotals {
+                count: get_i64(&row, 3)? as f64,
+                sum: get_i64(&row, 4)? as f64 / MICROS,
+            },
+        );
+    }
+    Ok(out)
+}

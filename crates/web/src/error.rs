@@ -88,6 +88,7 @@ impl From<lodestar_report::ReportError> for ApiError {
         match e {
             lodestar_report::ReportError::Input(e) => e.into(),
             lodestar_report::ReportError::Store(e) => e.into(),
+            e @ lodestar_report::ReportError::Internal(_) => ApiError::internal(e),
         }
     }
 }

@@ -1,5 +1,10 @@
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
+use lodestar_core::catalog::Builtin;
+use lodestar_report::KpiEngine;
+use lodestar_script::{Limits, PackWatcher, ScriptEngine};
 use lodestar_store::Db;
 
 use crate::metrics::Metrics;
@@ -10,6 +15,10 @@ pub struct WebSettings {
     pub public_url: String,
     /// Largest accepted request body; larger ones get 413.
     pub max_body_bytes: usize,
+    /// KPI packs folder, watched for changes; `None`: no packs.
+    pub scripts_dir: Option<PathBuf>,
+    /// Wall-clock limit of one script run.
+    pub script_deadline: Duration,
 }
 
 impl Default for WebSettings {
@@ -17,6 +26,8 @@ impl Default for WebSettings {
         WebSettings {
             public_url: "http://127.0.0.1:8080".to_owned(),
             max_body_bytes: 32 * 1024 * 1024,
+            scripts_dir: None,
+            script_deadline: Duration::from_millis(250),
         }
     }
 }
@@ -26,12 +37,32 @@ impl Default for WebSettings {
 pub struct AppState {
     pub db: Db,
     pub settings: Arc<WebSettings>,
+    /// Evaluates built-in and custom KPIs; hand it to anything else that needs numbers.
+    pub kpis: KpiEngine,
     pub(crate) metrics: Arc<Metrics>,
 }
 
+/// How often the packs folder is checked for changes.
+const PACK_POLL: Duration = Duration::from_secs(2);
+
 impl AppState {
+    /// Builds the one script engine of the process and starts watching the packs folder.
     pub fn new(db: Db, settings: WebSettings) -> AppState {
+        let scripts = Arc::new(ScriptEngine::new(Limits {
+            deadline: settings.script_deadline,
+            ..Limits::default()
+        }));
+        let packs = settings.scripts_dir.as_ref().map(|dir| {
+            let reserved = Builtin::ALL.iter().map(|b| b.key().to_owned()).collect();
+            Arc::new(PackWatcher::start(
+                dir.clone(),
+                Arc::clone(&scripts),
+                PACK_POLL,
+                reserved,
+            ))
+        });
         AppState {
+            kpis: KpiEngine::new(db.clone(), scripts, packs),
             db,
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),

@@ -5,7 +5,7 @@ use lodestar_core::catalog::Builtin;
 use lodestar_core::dimension::Dimension;
 use lodestar_core::formula::{Definition, definition};
 use lodestar_core::period::{PeriodKey, PeriodKind};
-use lodestar_report::{KpiRequest, evaluate, stages};
+use lodestar_report::{KpiRequest, stages};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -70,7 +70,7 @@ async fn get_kpis(
         keys,
         trend,
     };
-    let result = evaluate(&state.db, &auth.0.team, &req).await?;
+    let result = state.kpis.evaluate(&auth.0.team, &req).await?;
     Ok(HttpResponse::Ok().json(result))
 }
 

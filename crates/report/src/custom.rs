@@ -1,0 +1,139 @@
+//! The custom KPIs a team can use: every KPI of the loaded packs, overridden by the team's own
+//! (saved over HTTP). Each is compiled once; the engine caches ASTs by source hash.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use lodestar_core::catalog::{Builtin, Direction, Kind, Unit};
+use lodestar_core::dimension::{Dimension, Table};
+use lodestar_script::{CompiledScript, KpiMeta, PackProblem, ScriptEngine, ScriptError};
+use lodestar_store::custom_kpis::StoredKpi;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Origin {
+    Pack { pack: String },
+    Team { version: i32 },
+}
+
+#[derive(Debug, Clone)]
+pub struct CustomKpi {
+    pub key: String,
+    pub name: String,
+    pub unit: Unit,
+    pub direction: Direction,
+    pub kind: Kind,
+    pub category: String,
+    pub description: Option<String>,
+    pub source: String,
+    pub origin: Origin,
+    pub script: Arc<CompiledScript>,
+}
+
+/// A team's custom KPIs by key, and what could not be loaded.
+#[derive(Debug, Clone, Default)]
+pub struct CustomSet {
+    pub kpis: BTreeMap<String, CustomKpi>,
+    pub problems: Vec<PackProblem>,
+}
+
+pub fn unit_of(u: lodestar_script::Unit) -> Unit {
+    use lodestar_script::Unit as S;
+    match u {
+        S::Count => Unit::Count,
+        S::Currency => Unit::Currency,
+        S::Percent => Unit::Percent,
+        S::Ratio => Unit::Ratio,
+        S::Days => Unit::Days,
+        S::Score => Unit::Score,
+    }
+}
+
+pub fn direction_of(d: lodestar_script::Direction) -> Direction {
+    match d {
+        lodestar_script::Direction::HigherIsBetter => Direction::HigherIsBetter,
+        lodestar_script::Direction::LowerIsBetter => Direction::LowerIsBetter,
+    }
+}
+
+pub fn kind_of(k: lodestar_script::KpiKind) -> Kind {
+    match k {
+        lodestar_script::KpiKind::Leading => Kind::Leading,
+        lodestar_script::KpiKind::Trailing => Kind::Trailing,
+    }
+}
+
+impl CustomKpi {
+    pub fn from_meta(
+        meta: &KpiMeta,
+        source: String,
+        script: Arc<CompiledScript>,
+        origin: Origin,
+    ) -> Self {
+        CustomKpi {
+            key: meta.key.clone(),
+            name: meta.name.clone(),
+            unit: unit_of(meta.unit),
+            direction: direction_of(meta.direction),
+            kind: kind_of(meta.kind),
+            category: meta.category.clone(),
+            description: meta.description.clone(),
+            source,
+            origin,
+            script,
+        }
+    }
+
+    /// A stored KPI, compiled. Stored scripts compiled when saved, so an error here means the
+    /// sandbox limits changed since: it is reported, not hidden.
+    pub fn from_stored(engine: &ScriptEngine, k: &StoredKpi) -> Result<Self, ScriptError> {
+        let script = engine.compile(&k.script).map_err(|e| e.with_kpi(&k.key))?;
+        let bad = |what: &str, v: &str| {
+            ScriptError::new(format!("stored {what} `{v}` is unknown")).with_kpi(&k.key)
+        };
+        Ok(CustomKpi {
+            key: k.key.clone(),
+            name: k.name.clone(),
+            unit: Unit::parse(&k.unit).ok_or_else(|| bad("unit", &k.unit))?,
+            direction: Direction::parse(&k.direction)
+                .ok_or_else(|| bad("direction", &k.direction))?,
+            kind: Kind::parse(&k.kind).ok_or_else(|| bad("kind", &k.kind))?,
+            category: k.category.clone(),
+            description: None,
+            source: k.script.clone(),
+            origin: Origin::Team { version: k.version },
+            script,
+        })
+    }
+}
+
+impl CustomSet {
+    /// Why `key` cannot be split by `dimension`, judged from the literal inputs of its script
+    /// (and of the custom KPIs it reads). Inputs computed at run time are checked when read.
+    pub fn unsupported_reason(&self, key: &str, dimension: &Dimension) -> Option<String> {
+        let mut seen = BTreeSet::new();
+        self.reason(key, dimension, &mut seen)
+    }
+
+    fn reason(&self, key: &str, dim: &Dimension, seen: &mut BTreeSet<String>) -> Option<String> {
+        if !seen.insert(key.to_owned()) {
+            return None;
+        }
+        let kpi = self.kpis.get(key)?;
+        let deps = kpi.script.dependencies();
+        if !deps.event_kinds.is_empty() && !dim.supported_by(Table::Events) {
+            return Some(format!("{key} reads events, which have no dimension {dim}"));
+        }
+        for dep in deps.metrics.iter().chain(&deps.previous) {
+            if let Some(b) = Builtin::from_key(dep) {
+                if let Some(reason) = b.unsupported_reason(dim) {
+                    return Some(format!("{key} reads {reason}"));
+                }
+            } else if let Some(reason) = self.reason(dep, dim, seen) {
+                return Some(reason);
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,379 @@
+//! Report definitions: which KPIs a report shows, over which kind of period, split by which
+//! dimension, and the targets they are held to. Every team has the built-in `weekly`; a stored
+//! definition of the same slug replaces it for that team.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lodestar_core::catalog::Unit;
+use lodestar_core::dimension::Dimension;
+use lodestar_core::period::PeriodKind;
+use lodestar_store::StoreError;
+use lodestar_store::reports::StoredReport;
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::format::format_value;
+
+/// The slug of the report every team has.
+pub const WEEKLY: &str = "weekly";
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportDefinition {
+    pub slug: String,
+    pub title: String,
+    pub period_kind: PeriodKind,
+    pub kpis: KpiSelection,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment_by: Option<Dimension>,
+    pub targets: BTreeMap<String, Target>,
+    /// The built-in definition, not a stored one.
+    pub builtin: bool,
+    /// 0 for the built-in, else the stored version.
+    pub version: i32,
+}
+
+/// `"all"` in JSON, or the list of keys.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KpiSelection {
+    /// Every KPI of the team (built-in and custom), grouped by branch.
+    All,
+    Keys(Vec<String>),
+}
+
+impl Serialize for KpiSelection {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            KpiSelection::All => s.serialize_str("all"),
+            KpiSelection::Keys(keys) => keys.serialize(s),
+        }
+    }
+}
+
+/// A bound a KPI should stay within: `{"min": 20}`, `{"max": 400}` or both.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetStatus {
+    Met,
+    Missed,
+    /// The KPI has no value for the period, so it can be neither.
+    NoValue,
+}
+
+impl TargetStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetStatus::Met => "met",
+            TargetStatus::Missed => "missed",
+            TargetStatus::NoValue => "no value",
+        }
+    }
+}
+
+impl Target {
+    pub fn status(&self, value: Option<f64>) -> TargetStatus {
+        let Some(v) = value.filter(|v| v.is_finite()) else {
+            return TargetStatus::NoValue;
+        };
+        let above_min = self.min.is_none_or(|min| v >= min);
+        let below_max = self.max.is_none_or(|max| v <= max);
+        if above_min && below_max {
+            TargetStatus::Met
+        } else {
+            TargetStatus::Missed
+        }
+    }
+
+    /// `≥ 20`, `≤ 400.00`, `20 – 40`, in the KPI's unit.
+    pub fn describe(&self, unit: Unit) -> String {
+        match (self.min, self.max) {
+            (Some(min), Some(max)) => format!(
+                "{} – {}",
+                format_value(unit, Some(min)),
+                format_value(unit, Some(max))
+            ),
+            (Some(min), None) => format!("≥ {}", format_value(unit, Some(min))),
+            (None, Some(max)) => format!("≤ {}", format_value(unit, Some(max))),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+impl ReportDefinition {
+    /// All KPIs by MECE branch, week by week, no split, no targets.
+    pub fn weekly() -> ReportDefinition {
+        ReportDefinition {
+            slug: WEEKLY.to_owned(),
+            title: "Weekly report".to_owned(),
+            period_kind: PeriodKind::Week,
+            kpis: KpiSelection::All,
+            segment_by: None,
+            targets: BTreeMap::new(),
+            builtin: true,
+            version: 0,
+        }
+    }
+
+    /// The keys the report names, `None` for all.
+    pub fn keys(&self) -> Option<&[String]> {
+        match &self.kpis {
+            KpiSelection::All => None,
+            KpiSelection::Keys(keys) => Some(keys),
+        }
+    }
+
+    pub fn from_stored(s: &StoredReport) -> Result<ReportDefinition, StoreError> {
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::Invalid(format!("stored report `{}`: {what}: {e}", s.slug))
+        };
+        Ok(ReportDefinition {
+            slug: s.slug.clone(),
+            title: s.title.clone(),
+            period_kind: s
+                .period_kind
+                .parse()
+                .map_err(|e| corrupt("period kind", &e))?,
+            kpis: match &s.kpis {
+                None => KpiSelection::All,
+                Some(json) => KpiSelection::Keys(
+                    serde_json::from_str(json).map_err(|e| corrupt("KPI keys", &e))?,
+                ),
+            },
+            segment_by: s
+                .segment_by
+                .as_deref()
+                .map(Dimension::parse)
+                .transpose()
+                .map_err(|e| corrupt("segment_by", &e))?,
+            targets: serde_json::from_str(&s.targets).map_err(|e| corrupt("targets", &e))?,
+            builtin: false,
+            version: s.version,
+        })
+    }
+
+    /// The row to store (version and time are set when saving).
+    pub fn to_stored(&self) -> StoredReport {
+        StoredReport {
+            slug: self.slug.clone(),
+            title: self.title.clone(),
+            period_kind: self.period_kind.as_str().to_owned(),
+            kpis: self
+                .keys()
+                .map(|k| serde_json::to_string(k).unwrap_or_else(|_| "[]".to_owned())),
+            segment_by: self.segment_by.as_ref().map(|d| d.to_string()),
+            targets: serde_json::to_string(&self.targets).unwrap_or_else(|_| "{}".to_owned()),
+            version: self.version,
+            updated_at: 0,
+        }
+    }
+}
+
+/// The body of `PUT /api/v1/reports/{slug}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportInput {
+    pub title: Option<String>,
+    #[serde(alias = "period")]
+    pub period_kind: Option<String>,
+    /// `"all"` or a list of KPI keys.
+    pub kpis: Option<serde_json::Value>,
+    pub segment_by: Option<String>,
+    #[serde(default)]
+    pub targets: BTreeMap<String, Target>,
+}
+
+/// Why a definition was refused; the message names the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct DefinitionError(pub String);
+
+const MAX_KPIS: usize = 200;
+
+impl ReportInput {
+    /// Checks everything that needs no database: which KPI keys exist is the engine's to say.
+    pub fn validate(self, slug: &str) -> Result<ReportDefinition, DefinitionError> {
+        let err = |m: String| Err(DefinitionError(m));
+        if !lodestar_store::teams::valid_slug(slug) {
+            return err(format!(
+                "report slug `{slug}`: use 1 to 64 lowercase letters, digits and -"
+            ));
+        }
+        let title = self
+            .title
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_else(|| slug.to_owned());
+        if title.is_empty() || title.chars().count() > 200 {
+            return err("title: give 1 to 200 characters".to_owned());
+        }
+        let period_kind = match self.period_kind.as_deref() {
+            None => PeriodKind::Week,
+            Some(k) => k.parse().map_err(|e| DefinitionError(format!("{e}")))?,
+        };
+        let kpis = match self.kpis {
+            None => KpiSelection::All,
+            Some(serde_json::Value::String(s)) if s == "all" => KpiSelection::All,
+            Some(serde_json::Value::Array(items)) => {
+                let mut keys = Vec::with_capacity(items.len());
+                let mut seen = BTreeSet::new();
+                for item in items {
+                    let Some(key) = item.as_str().map(str::trim) else {
+                        return err(format!("kpis: `{item}` is not a KPI key (a string)"));
+                    };
+                    if key.is_empty() || key.len() > 64 {
+                        return err(format!("kpis: `{key}` is not a KPI key"));
+                    }
+                    if !seen.insert(key.to_owned()) {
+                        return err(format!("kpis: `{key}` is listed twice"));
+                    }
+                    keys.push(key.to_owned());
+                }
+                if keys.is_empty() || keys.len() > MAX_KPIS {
+                    return err(format!(
+                        "kpis: list 1 to {MAX_KPIS} KPI keys, or say \"all\""
+                    ));
+                }
+                KpiSelection::Keys(keys)
+            }
+            Some(other) => {
+                return err(format!(
+                    "kpis: expected \"all\" or a list of KPI keys, not {other}"
+                ));
+            }
+        };
+        let segment_by = self
+            .segment_by
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(Dimension::parse)
+            .transpose()
+            .map_err(|e| DefinitionError(format!("segment_by: {e}")))?;
+        for (key, target) in &self.targets {
+            let finite = |v: Option<f64>| v.is_none_or(f64::is_finite);
+            if target.min.is_none() && target.max.is_none() {
+                return err(format!("targets.{key}: give a min, a max or both"));
+            }
+            if !finite(target.min) || !finite(target.max) {
+                return err(format!("targets.{key}: bounds must be finite numbers"));
+            }
+            if let (Some(min), Some(max)) = (target.min, target.max)
+                && min > max
+            {
+                return err(format!("targets.{key}: min {min} is above max {max}"));
+            }
+            if let KpiSelection::Keys(keys) = &kpis
+                && !keys.contains(key)
+            {
+                return err(format!(
+                    "targets.{key}: `{key}` is not one of the report's KPIs"
+                ));
+            }
+        }
+        Ok(ReportDefinition {
+            slug: slug.to_owned(),
+            title,
+            period_kind,
+            kpis,
+            segment_by,
+            targets: self.targets,
+            builtin: false,
+            version: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn input(v: serde_json::Value) -> ReportInput {
+        serde_json::from_value(v).expect("a well-formed body")
+    }
+
+    #[test]
+    fn a_full_definition_validates_and_round_trips_through_storage() {
+        let def = input(json!({
+            "title": "Paid channels", "period_kind": "month", "kpis": ["leads", "cpl"],
+            "segment_by": "channel", "targets": {"cpl": {"max": 400}, "leads": {"min": 20}}
+        }))
+        .validate("paid")
+        .expect("valid");
+        assert_eq!(def.period_kind, PeriodKind::Month);
+        assert_eq!(
+            def.keys(),
+            Some(&["leads".to_owned(), "cpl".to_owned()][..])
+        );
+        assert_eq!(def.segment_by, Some(Dimension::Channel));
+        let stored = StoredReport {
+            version: 3,
+            ..def.to_stored()
+        };
+        let back = ReportDefinition::from_stored(&stored).expect("parses");
+        assert_eq!(back, ReportDefinition { version: 3, ..def });
+    }
+
+    #[test]
+    fn defaults_are_every_kpi_weekly_titled_by_the_slug() {
+        let def = input(json!({})).validate("mine").expect("valid");
+        assert_eq!(def.kpis, KpiSelection::All);
+        assert_eq!(def.period_kind, PeriodKind::Week);
+        assert_eq!(def.title, "mine");
+        assert_eq!(
+            serde_json::to_value(&def).expect("serializes")["kpis"],
+            json!("all")
+        );
+    }
+
+    #[test]
+    fn bad_definitions_name_the_field_at_fault() {
+        let cases = [
+            (json!({"period_kind": "fortnight"}), "fortnight"),
+            (json!({"kpis": "some"}), "kpis"),
+            (json!({"kpis": []}), "kpis"),
+            (json!({"kpis": ["leads", "leads"]}), "twice"),
+            (json!({"segment_by": "region"}), "segment_by"),
+            (json!({"targets": {"cpl": {}}}), "targets.cpl"),
+            (
+                json!({"targets": {"cpl": {"min": 5, "max": 1}}}),
+                "above max",
+            ),
+            (
+                json!({"kpis": ["leads"], "targets": {"cpl": {"max": 1}}}),
+                "not one of",
+            ),
+            (json!({"title": "  "}), "title"),
+        ];
+        for (body, needle) in cases {
+            let e = input(body.clone()).validate("r").expect_err("refused");
+            assert!(e.0.contains(needle), "{body}: {e}");
+        }
+        assert!(input(json!({})).validate("Bad Slug").is_err());
+        assert!(serde_json::from_value::<ReportInput>(json!({"titel": "x"})).is_err());
+    }
+
+    #[test]
+    fn a_target_is_met_within_its_bounds_and_described_in_the_unit() {
+        let max = Target {
+            min: None,
+            max: Some(400.0),
+        };
+        assert_eq!(max.status(Some(400.0)), TargetStatus::Met);
+        assert_eq!(max.status(Some(400.01)), TargetStatus::Missed);
+        assert_eq!(max.status(None), TargetStatus::NoValue);
+        assert_eq!(max.describe(Unit::Currency), "≤ 400.00");
+        let range = Target {
+            min: Some(20.0),
+            max: Some(40.0),
+        };
+        assert_eq!(range.status(Some(19.0)), TargetStatus::Missed);
+        assert_eq!(range.describe(Unit::Count), "20 – 40");
+    }
+}

@@ -1,0 +1,236 @@
+//! Numbers and periods as people read them: one formatting for the HTML report, the e-mail digest
+//! and anything else shown to a person. Machines get the raw numbers (JSON, CSV).
+
+use chrono::{Datelike, NaiveDate};
+use lodestar_core::catalog::{Direction, Unit};
+use lodestar_core::period::{PeriodKey, PeriodKind};
+use serde::Serialize;
+
+/// What an undefined value (a zero denominator, no data) shows.
+pub const UNDEFINED: &str = "—";
+
+/// A value in its unit: counts `1,234`, currency `1,234.50` (no symbol: a team has no currency
+/// setting), percent `17.6%`, ratio `3.40`, days `12.5 days`, score `-42.9`. `None` and
+/// non-finite values show as `—`.
+pub fn format_value(unit: Unit, value: Option<f64>) -> String {
+    let Some(v) = value.filter(|v| v.is_finite()) else {
+        return UNDEFINED.to_owned();
+    };
+    match unit {
+        Unit::Count => {
+            if (v - v.round()).abs() < 1e-9 {
+                grouped(&format!("{:.0}", v.round()))
+            } else {
+                trim_zeros(grouped(&format!("{v:.2}")))
+            }
+        }
+        Unit::Currency => grouped(&format!("{v:.2}")),
+        Unit::Percent => format!("{}%", grouped(&format!("{v:.1}"))),
+        Unit::Ratio => grouped(&format!("{v:.2}")),
+        Unit::Days => {
+            let text = grouped(&format!("{v:.1}"));
+            if text == "1.0" {
+                "1.0 day".to_owned()
+            } else {
+                format!("{text} days")
+            }
+        }
+        Unit::Score => grouped(&format!("{v:.1}")),
+    }
+}
+
+/// A relative change in percent, signed and to one decimal: `+5.6%`, `-12.0%`, `0.0%`; `—` when
+/// there is nothing to compare with.
+pub fn format_change(change_pct: Option<f64>) -> String {
+    let Some(c) = change_pct.filter(|c| c.is_finite()) else {
+        return UNDEFINED.to_owned();
+    };
+    let text = grouped(&format!("{c:.1}"));
+    if text == "0.0" {
+        "0.0%".to_owned()
+    } else if text.starts_with('-') {
+        format!("{text}%")
+    } else {
+        format!("+{text}%")
+    }
+}
+
+/// How a change reads for a KPI: a falling cost per lead is good news.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tone {
+    Good,
+    Bad,
+    /// Changed by less than what one decimal shows.
+    Flat,
+    /// Nothing to compare with.
+    None,
+}
+
+impl Tone {
+    pub fn of(direction: Direction, change_pct: Option<f64>) -> Tone {
+        match change_pct.filter(|c| c.is_finite()) {
+            None => Tone::None,
+            Some(c) if c.abs() < 0.05 => Tone::Flat,
+            Some(c) => {
+                if (c > 0.0) == (direction == Direction::HigherIsBetter) {
+                    Tone::Good
+                } else {
+                    Tone::Bad
+                }
+            }
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tone::Good => "good",
+            Tone::Bad => "bad",
+            Tone::Flat => "flat",
+            Tone::None => "none",
+        }
+    }
+}
+
+/// A period for headings: `Week 45, 2026 (Nov 2 – Nov 8)`, `November 2026`,
+/// `Q4 2026 (Oct 1 – Dec 31)`, `2026`, `Tue, Nov 3, 2026`.
+pub fn period_label(key: &PeriodKey) -> String {
+    let first = key.first_day();
+    let last = key.end_day().pred_opt().unwrap_or(first);
+    match key.kind() {
+        PeriodKind::Day => first.format("%a, %b %-d, %Y").to_string(),
+        PeriodKind::Week => {
+            let week = first.iso_week();
+            format!(
+                "Week {}, {} ({})",
+                week.week(),
+                week.year(),
+                day_range(first, last)
+            )
+        }
+        PeriodKind::Month => first.format("%B %Y").to_string(),
+        PeriodKind::Quarter => format!(
+            "Q{} {} ({})",
+            first.month0() / 3 + 1,
+            first.year(),
+            day_range(first, last)
+        ),
+        PeriodKind::Year => first.year().to_string(),
+    }
+}
+
+fn day_range(first: NaiveDate, last: NaiveDate) -> String {
+    format!("{} – {}", first.format("%b %-d"), last.format("%b %-d"))
+}
+
+/// Thousands separators in the integer part of a plain decimal (`-1234.5` → `-1,234.5`); a
+/// rounded negative zero loses its sign.
+fn grouped(plain: &str) -> String {
+    let (sign, digits) = match plain.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", plain),
+    };
+    let (int, frac) = match digits.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (digits, None),
+    };
+    let is_zero = digits.bytes().all(|b| b == b'0' || b == b'.');
+    let mut out = String::with_capacity(plain.len() + int.len() / 3);
+    if !is_zero {
+        out.push_str(sign);
+    }
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    out
+}
+
+fn trim_zeros(s: String) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_unit_has_its_own_shape() {
+        assert_eq!(format_value(Unit::Count, Some(1234567.0)), "1,234,567");
+        assert_eq!(format_value(Unit::Count, Some(2.5)), "2.5");
+        assert_eq!(format_value(Unit::Currency, Some(6815.74)), "6,815.74");
+        assert_eq!(
+            format_value(Unit::Currency, Some(400.9258823529412)),
+            "400.93"
+        );
+        assert_eq!(
+            format_value(Unit::Percent, Some(17.647058823529413)),
+            "17.6%"
+        );
+        assert_eq!(format_value(Unit::Ratio, Some(3.4000079927578666)), "3.40");
+        assert_eq!(
+            format_value(Unit::Days, Some(12.473730709876543)),
+            "12.5 days"
+        );
+        assert_eq!(format_value(Unit::Days, Some(1.0)), "1.0 day");
+        assert_eq!(
+            format_value(Unit::Score, Some(-42.857142857142854)),
+            "-42.9"
+        );
+    }
+
+    #[test]
+    fn undefined_and_non_finite_values_show_a_dash() {
+        assert_eq!(format_value(Unit::Currency, None), "—");
+        assert_eq!(format_value(Unit::Percent, Some(f64::NAN)), "—");
+        assert_eq!(format_value(Unit::Count, Some(f64::INFINITY)), "—");
+        assert_eq!(format_change(None), "—");
+    }
+
+    #[test]
+    fn negative_values_keep_their_sign_and_grouping() {
+        assert_eq!(format_value(Unit::Currency, Some(-1234.5)), "-1,234.50");
+        assert_eq!(format_value(Unit::Percent, Some(-0.04)), "0.0%");
+        assert_eq!(format_value(Unit::Count, Some(-0.0)), "0");
+    }
+
+    #[test]
+    fn a_change_is_signed_with_one_decimal() {
+        assert_eq!(format_change(Some(5.56)), "+5.6%");
+        assert_eq!(format_change(Some(-5.555555)), "-5.6%");
+        assert_eq!(format_change(Some(0.01)), "0.0%");
+        assert_eq!(format_change(Some(-0.01)), "0.0%");
+        assert_eq!(format_change(Some(1234.0)), "+1,234.0%");
+    }
+
+    #[test]
+    fn the_tone_follows_the_kpis_direction() {
+        assert_eq!(Tone::of(Direction::HigherIsBetter, Some(3.0)), Tone::Good);
+        assert_eq!(Tone::of(Direction::HigherIsBetter, Some(-3.0)), Tone::Bad);
+        assert_eq!(Tone::of(Direction::LowerIsBetter, Some(-3.0)), Tone::Good);
+        assert_eq!(Tone::of(Direction::LowerIsBetter, Some(3.0)), Tone::Bad);
+        assert_eq!(Tone::of(Direction::LowerIsBetter, Some(0.01)), Tone::Flat);
+        assert_eq!(Tone::of(Direction::HigherIsBetter, None), Tone::None);
+    }
+
+    #[test]
+    fn periods_read_as_people_name_them() {
+        let label = |k: &str| period_label(&PeriodKey::parse(k).expect("a valid key"));
+        assert_eq!(label("2026-W45"), "Week 45, 2026 (Nov 2 – Nov 8)");
+        assert_eq!(label("2026-W53"), "Week 53, 2026 (Dec 28 – Jan 3)");
+        assert_eq!(label("2026-11"), "November 2026");
+        assert_eq!(label("2026-Q4"), "Q4 2026 (Oct 1 – Dec 31)");
+        assert_eq!(label("2026"), "2026");
+        assert_eq!(label("2026-11-03"), "Tue, Nov 3, 2026");
+    }
+}

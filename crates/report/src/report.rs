@@ -1,0 +1,513 @@
+//! A report for one team and period: the KPI cards grouped into MECE branches (value, previous
+//! period, change judged by direction, target status, trend), the segment table of its dimension,
+//! the lead funnel and the stage distribution. HTML, JSON, CSV and e-mail all render this one
+//! structure, so they always carry the same numbers.
+
+use std::collections::BTreeMap;
+
+use lodestar_core::catalog::{Branch, Builtin, Direction, Kind, Unit};
+use lodestar_core::dimension::{Dimension, NONE_SEGMENT};
+use lodestar_core::period::PeriodKey;
+use lodestar_core::stage::Stage;
+use lodestar_store::teams::Team;
+use serde::Serialize;
+
+use crate::definition::{KpiSelection, ReportDefinition, Target, TargetStatus};
+use crate::engine::{
+    KpiEngine, KpiRequest, KpiResult, KpiValue, PeriodView, SegmentValue, TrendPoint,
+};
+use crate::error::ReportError;
+use crate::format::{Tone, format_change, format_value, period_label};
+use crate::number;
+
+/// Periods of history behind each card's sparkline, the current one included.
+pub const TREND_PERIODS: usize = 12;
+
+/// The lead funnel, first touch to customer: (KPI key, label).
+pub const FUNNEL: [(&str, &str); 6] = [
+    ("leads", "Leads"),
+    ("mqls", "MQL"),
+    ("sals", "SAL"),
+    ("sqls", "SQL"),
+    ("opportunities", "Opportunity"),
+    ("customers_won", "Won"),
+];
+
+/// What a team's home page shows of the last complete week.
+pub const HEADLINE: [&str; 6] = ["leads", "mqls", "customers_won", "revenue", "cpl", "cac"];
+
+/// Counts and sums of things that happen in a period: when none of them is above zero, nothing
+/// was loaded for it (stock KPIs such as active customers carry over from earlier periods).
+const ACTIVITY: [&str; 16] = [
+    "leads",
+    "mqls",
+    "sals",
+    "sqls",
+    "opportunities",
+    "customers_won",
+    "deals_lost",
+    "churned_customers",
+    "total_spend",
+    "impressions",
+    "clicks",
+    "sessions",
+    "visits",
+    "engagements",
+    "recurring_revenue",
+    "nps",
+];
+
+/// The columns of the segment table of a report of every KPI: a row per segment cannot hold 45.
+const SEGMENT_COLUMNS: [&str; 8] = [
+    "leads",
+    "mqls",
+    "sqls",
+    "customers_won",
+    "won_revenue",
+    "marketing_spend",
+    "cpl",
+    "conversion_rate",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub team: TeamView,
+    pub definition: ReportDefinition,
+    /// e.g. "Week 45, 2026 (Nov 2 – Nov 8)".
+    pub label: String,
+    pub period: PeriodView,
+    pub previous_period: PeriodView,
+    pub next_period: String,
+    /// Nothing happened in the period (no leads, spend or events in it).
+    pub empty: bool,
+    pub sections: Vec<Section>,
+    /// The split by the report's dimension, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<SegmentTable>,
+    pub funnel: Vec<FunnelStep>,
+    /// At the period's end, in funnel order, then lost and churned.
+    pub stages: Vec<StageCount>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamView {
+    pub slug: String,
+    pub name: String,
+    pub timezone: String,
+}
+
+/// One branch of the MECE tree (or a custom category).
+#[derive(Debug, Clone, Serialize)]
+pub struct Section {
+    pub title: String,
+    pub kind: Kind,
+    pub kpis: Vec<Card>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Card {
+    pub key: String,
+    pub name: String,
+    pub unit: Unit,
+    pub direction: Direction,
+    pub kind: Kind,
+    pub category: String,
+    /// `builtin` or `script`.
+    pub source: &'static str,
+    /// How a built-in is defined; custom KPIs are scripts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub formula: Option<&'static str>,
+    #[serde(serialize_with = "number::serialize_opt")]
+    pub value: Option<f64>,
+    #[serde(serialize_with = "number::serialize_opt")]
+    pub previous: Option<f64>,
+    #[serde(serialize_with = "number::serialize_opt")]
+    pub change_pct: Option<f64>,
+    /// The numbers as the page shows them.
+    pub display: CardText,
+    pub tone: Tone,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<CardTarget>,
+    /// The last `TREND_PERIODS` periods, oldest first, ending with this one.
+    pub trend: Vec<TrendPoint>,
+    /// Present when the report is segmented: `None` (JSON null) when the KPI cannot be split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Option<Vec<SegmentValue>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsupported: Option<String>,
+    /// Why a custom KPI has no value: its script failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CardText {
+    pub value: String,
+    pub previous: String,
+    pub change: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CardTarget {
+    #[serde(flatten)]
+    pub bounds: Target,
+    pub status: TargetStatus,
+    /// e.g. "≤ 400.00".
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentTable {
+    pub dimension: Dimension,
+    pub columns: Vec<SegmentColumn>,
+    /// Largest first by the first column; the `(none)` segment last.
+    pub rows: Vec<SegmentRow>,
+    /// KPIs of the report that cannot be split by this dimension, with the reason.
+    pub unsupported: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentColumn {
+    pub key: String,
+    pub name: String,
+    pub unit: Unit,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentRow {
+    pub segment: String,
+    pub cells: Vec<SegmentCell>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentCell {
+    #[serde(serialize_with = "number::serialize_opt")]
+    pub value: Option<f64>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FunnelStep {
+    pub key: &'static str,
+    pub label: &'static str,
+    #[serde(serialize_with = "number::serialize_opt")]
+    pub count: Option<f64>,
+    pub text: String,
+    /// Bar length against the largest step, 0 to 100.
+    pub width_pct: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageCount {
+    pub stage: &'static str,
+    pub label: &'static str,
+    pub count: u64,
+    /// Of all leads at the period's end, 0 to 100.
+    pub share_pct: f64,
+}
+
+impl Report {
+    pub fn cards(&self) -> impl Iterator<Item = &Card> {
+        self.sections.iter().flat_map(|s| s.kpis.iter())
+    }
+
+    pub fn card(&self, key: &str) -> Option<&Card> {
+        self.cards().find(|c| c.key == key)
+    }
+}
+
+/// The report's own period kind, last complete one in the team's timezone.
+pub fn default_period(
+    def: &ReportDefinition,
+    team: &Team,
+    now: chrono::DateTime<chrono::Utc>,
+) -> PeriodKey {
+    PeriodKey::last_complete(def.period_kind, now, team.timezone.0)
+}
+
+/// Whether `key` has started by `now` in the team's timezone (so "next" can lead there).
+pub fn has_started(key: &PeriodKey, team: &Team, now: chrono::DateTime<chrono::Utc>) -> bool {
+    key.resolve(team.timezone.0).start <= now
+}
+
+/// Evaluates and shapes the report: one KPI evaluation (values, previous period, trend, and
+/// segments when the report has a dimension) and one stage query.
+pub async fn assemble(
+    engine: &KpiEngine,
+    team: &Team,
+    def: &ReportDefinition,
+    period: PeriodKey,
+) -> Result<Report, ReportError> {
+    let keys = def.keys().map(|keys| {
+        let mut all = keys.to_vec();
+        for extra in FUNNEL.iter().map(|(k, _)| *k).chain(ACTIVITY) {
+            if !all.iter().any(|k| k == extra) {
+                all.push(extra.to_owned());
+            }
+        }
+        all
+    });
+    let req = KpiRequest {
+        period,
+        segment_by: def.segment_by.clone(),
+        keys,
+        trend: TREND_PERIODS,
+    };
+    let result = engine.evaluate(team, &req).await?;
+    let stages = crate::engine::stages(engine.db(), team, &period).await?;
+    Ok(shape(team, def, period, result, &stages))
+}
+
+/// Everything but the queries, so it can be tested on made-up numbers.
+pub fn shape(
+    team: &Team,
+    def: &ReportDefinition,
+    period: PeriodKey,
+    result: KpiResult,
+    stages: &BTreeMap<&'static str, u64>,
+) -> Report {
+    let value_of = |key: &str| {
+        result
+            .kpis
+            .iter()
+            .find(|k| k.key == key)
+            .and_then(|k| k.value)
+    };
+    let empty = !ACTIVITY
+        .iter()
+        .any(|k| value_of(k).is_some_and(|v| v != 0.0))
+        && result
+            .kpis
+            .iter()
+            .all(|k| k.source == "builtin" || k.value.is_none());
+    let funnel = funnel(&FUNNEL.map(|(key, label)| (key, label, value_of(key))));
+    let stages = stage_counts(stages);
+
+    let shown: Vec<&KpiValue> = match &def.kpis {
+        KpiSelection::All => result.kpis.iter().collect(),
+        KpiSelection::Keys(keys) => keys
+            .iter()
+            .filter_map(|key| result.kpis.iter().find(|k| &k.key == key))
+            .collect(),
+    };
+    let segments = def
+        .segment_by
+        .as_ref()
+        .map(|dim| segment_table(dim, &def.kpis, &shown));
+    let sections = sections(&shown, &def.targets);
+
+    Report {
+        team: TeamView {
+            slug: team.slug.clone(),
+            name: team.name.clone(),
+            timezone: team.timezone.to_string(),
+        },
+        definition: def.clone(),
+        label: period_label(&period),
+        period: result.period,
+        previous_period: result.previous_period,
+        next_period: period.next().to_string(),
+        empty,
+        sections,
+        segments,
+        funnel,
+        stages,
+    }
+}
+
+fn card(k: &KpiValue, target: Option<&Target>) -> Card {
+    Card {
+        key: k.key.clone(),
+        name: k.name.clone(),
+        unit: k.unit,
+        direction: k.direction,
+        kind: k.kind,
+        category: k.category.clone(),
+        source: k.source,
+        formula: Builtin::from_key(&k.key)
+            .filter(|_| k.source == "builtin")
+            .map(Builtin::formula),
+        value: k.value,
+        previous: k.previous,
+        change_pct: k.change_pct,
+        display: CardText {
+            value: format_value(k.unit, k.value),
+            previous: format_value(k.unit, k.previous),
+            change: format_change(k.change_pct),
+        },
+        tone: Tone::of(k.direction, k.change_pct),
+        target: target.map(|t| CardTarget {
+            bounds: *t,
+            status: t.status(k.value),
+            text: t.describe(k.unit),
+        }),
+        trend: k.trend.clone(),
+        segments: k.segments.clone(),
+        unsupported: k.unsupported.clone(),
+        error: k.error.as_ref().map(|e| e.to_string()),
+    }
+}
+
+/// The five branches in tree order, then any other (custom) category in order of appearance.
+fn sections(shown: &[&KpiValue], targets: &BTreeMap<String, Target>) -> Vec<Section> {
+    let mut order: Vec<String> = Branch::ALL.iter().map(|b| b.title().to_owned()).collect();
+    for k in shown {
+        if !order.contains(&k.category) {
+            order.push(k.category.clone());
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|title| {
+            let kpis: Vec<Card> = shown
+                .iter()
+                .filter(|k| k.category == title)
+                .map(|k| card(k, targets.get(&k.key)))
+                .collect();
+            let kind = Branch::ALL
+                .iter()
+                .find(|b| b.title() == title)
+                .map(|b| b.kind())
+                .or_else(|| kpis.first().map(|c| c.kind))?;
+            (!kpis.is_empty()).then_some(Section { title, kind, kpis })
+        })
+        .collect()
+}
+
+fn segment_table(dim: &Dimension, selection: &KpiSelection, shown: &[&KpiValue]) -> SegmentTable {
+    let candidates: Vec<&KpiValue> = match selection {
+        KpiSelection::All => SEGMENT_COLUMNS
+            .iter()
+            .filter_map(|key| shown.iter().copied().find(|k| k.key == *key))
+            .collect(),
+        KpiSelection::Keys(_) => shown.to_vec(),
+    };
+    let unsupported = shown
+        .iter()
+        .filter(|k| {
+            matches!(selection, KpiSelection::Keys(_)) || SEGMENT_COLUMNS.contains(&k.key.as_str())
+        })
+        .filter_map(|k| k.unsupported.clone())
+        .collect();
+    let split: Vec<(&KpiValue, &Vec<SegmentValue>)> = candidates
+        .into_iter()
+        .filter_map(|k| match &k.segments {
+            Some(Some(list)) => Some((k, list)),
+            _ => None,
+        })
+        .collect();
+
+    let mut names: Vec<&str> = Vec::new();
+    for (_, list) in &split {
+        for s in list.iter() {
+            if !names.contains(&s.segment.as_str()) {
+                names.push(&s.segment);
+            }
+        }
+    }
+    let value = |list: &Vec<SegmentValue>, name: &str| {
+        list.iter()
+            .find(|s| s.segment == name)
+            .and_then(|s| s.value)
+    };
+    let mut rows: Vec<SegmentRow> = names
+        .into_iter()
+        .map(|name| SegmentRow {
+            segment: name.to_owned(),
+            cells: split
+                .iter()
+                .map(|(k, list)| {
+                    let v = value(list, name);
+                    SegmentCell {
+                        value: v,
+                        text: format_value(k.unit, v),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let first = |r: &SegmentRow| {
+        r.cells
+            .first()
+            .and_then(|c| c.value)
+            .unwrap_or(f64::NEG_INFINITY)
+    };
+    rows.sort_by(|a, b| {
+        (a.segment == NONE_SEGMENT)
+            .cmp(&(b.segment == NONE_SEGMENT))
+            .then(first(b).total_cmp(&first(a)))
+            .then_with(|| a.segment.cmp(&b.segment))
+    });
+    SegmentTable {
+        dimension: dim.clone(),
+        columns: split
+            .iter()
+            .map(|(k, _)| SegmentColumn {
+                key: k.key.clone(),
+                name: k.name.clone(),
+                unit: k.unit,
+            })
+            .collect(),
+        rows,
+        unsupported,
+    }
+}
+
+fn funnel(steps: &[(&'static str, &'static str, Option<f64>)]) -> Vec<FunnelStep> {
+    let max = steps
+        .iter()
+        .filter_map(|(_, _, v)| *v)
+        .fold(0.0_f64, f64::max);
+    steps
+        .iter()
+        .map(|&(key, label, count)| FunnelStep {
+            key,
+            label,
+            count,
+            text: format_value(Unit::Count, count),
+            width_pct: match count {
+                Some(c) if max > 0.0 => (c / max * 100.0).clamp(0.0, 100.0),
+                _ => 0.0,
+            },
+        })
+        .collect()
+}
+
+fn stage_label(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Lead => "Lead",
+        Stage::Mql => "MQL",
+        Stage::Sal => "SAL",
+        Stage::Sql => "SQL",
+        Stage::Opportunity => "Opportunity",
+        Stage::Customer => "Customer",
+        Stage::Lost => "Lost",
+        Stage::Churned => "Churned",
+    }
+}
+
+fn stage_counts(stages: &BTreeMap<&'static str, u64>) -> Vec<StageCount> {
+    let order = Stage::FUNNEL
+        .iter()
+        .copied()
+        .chain([Stage::Lost, Stage::Churned]);
+    let total: u64 = stages.values().sum();
+    order
+        .map(|stage| {
+            let count = stages.get(stage.key()).copied().unwrap_or(0);
+            StageCount {
+                stage: stage.key(),
+                label: stage_label(stage),
+                count,
+                share_pct: if total == 0 {
+                    0.0
+                } else {
+                    count as f64 / total as f64 * 100.0
+                },
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

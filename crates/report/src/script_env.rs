@@ -1,0 +1,345 @@
+//! What a running KPI script sees: the prefetched numbers of one request, with built-in KPIs
+//! computed from them, other custom KPIs evaluated on demand (memoised, cycles refused), and one
+//! more batched query for anything that was not prefetched.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use lodestar_core::catalog::Builtin;
+use lodestar_core::dimension::{Dimension, Table};
+use lodestar_core::formula;
+use lodestar_core::measure::{Measure, MeasureValues};
+use lodestar_core::period::PeriodKey;
+use lodestar_script::{
+    EvalStack, RunOutcome, ScriptContext, ScriptData, ScriptEngine, ScriptError,
+};
+use lodestar_store::Db;
+use lodestar_store::measures::{self, Bounds, KindTotals, MeasureQuery, Measured, TOTAL};
+
+use crate::custom::CustomSet;
+
+/// Which batch a value comes from: totals (the trend buckets), or segments (the last three).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Which {
+    Totals,
+    Segments,
+}
+
+type KindMap = HashMap<(usize, String, String), KindTotals>;
+
+struct Batch {
+    bounds: Bounds,
+    measured: Option<Measured>,
+    kinds: Mutex<KindMap>,
+    /// Every measure, fetched the first time a script reads a KPI that was not prefetched.
+    complete: Mutex<Option<Arc<Measured>>>,
+}
+
+pub struct Env {
+    engine: Arc<ScriptEngine>,
+    customs: CustomSet,
+    db: Db,
+    team_id: i32,
+    dimension: Option<Dimension>,
+    periods: Vec<PeriodKey>,
+    seg_offset: usize,
+    needed: BTreeSet<Measure>,
+    totals: Batch,
+    segments: Batch,
+    kinds_loaded: Mutex<BTreeSet<String>>,
+    memo: Mutex<HashMap<(String, Which, usize, String), Result<Option<f64>, String>>>,
+    stack: EvalStack,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Env {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        engine: Arc<ScriptEngine>,
+        customs: CustomSet,
+        db: Db,
+        team_id: i32,
+        dimension: Option<Dimension>,
+        periods: Vec<PeriodKey>,
+        seg_offset: usize,
+        needed: BTreeSet<Measure>,
+        totals: (Bounds, Measured, KindMap),
+        segments: (Bounds, Option<(Measured, KindMap)>),
+        kinds: Vec<String>,
+    ) -> Env {
+        let (seg_measured, seg_kinds) = match segments.1 {
+            Some((m, k)) => (Some(m), k),
+            None => (None, KindMap::new()),
+        };
+        Env {
+            engine,
+            customs,
+            db,
+            team_id,
+            dimension,
+            periods,
+            seg_offset,
+            needed,
+            totals: Batch {
+                bounds: totals.0,
+                measured: Some(totals.1),
+                kinds: Mutex::new(totals.2),
+                complete: Mutex::new(None),
+            },
+            segments: Batch {
+                bounds: segments.0,
+                measured: seg_measured,
+                kinds: Mutex::new(seg_kinds),
+                complete: Mutex::new(None),
+            },
+            kinds_loaded: Mutex::new(kinds.into_iter().collect()),
+            memo: Mutex::new(HashMap::new()),
+            stack: EvalStack::new(),
+        }
+    }
+
+    pub fn customs(&self) -> &CustomSet {
+        &self.customs
+    }
+
+    pub fn dimension(&self) -> Option<&Dimension> {
+        self.dimension.as_ref()
+    }
+
+    fn batch(&self, which: Which) -> &Batch {
+        match which {
+            Which::Totals => &self.totals,
+            Which::Segments => &self.segments,
+        }
+    }
+
+    /// The segments of the current or previous period, sorted.
+    pub fn segments(&self) -> Vec<String> {
+        self.segments
+            .measured
+            .as_ref()
+            .map(|m| m.segments([1, 2]))
+            .unwrap_or_default()
+    }
+
+    fn dimension_of(&self, which: Which) -> Option<&Dimension> {
+        match which {
+            Which::Totals => None,
+            Which::Segments => self.dimension.as_ref(),
+        }
+    }
+
+    /// Runs `f` on the async runtime from this blocking thread (entered by the caller).
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        tokio::runtime::Handle::current().block_on(f)
+    }
+
+    fn measures_for(&self, b: Builtin, which: Which) -> Result<Arc<Measured>, String> {
+        let batch = self.batch(which);
+        let mut complete = lock(&batch.complete);
+        if let Some(m) = complete.as_ref() {
+            return Ok(Arc::clone(m));
+        }
+        tracing::debug!(kpi = b.key(), "fetching every measure for a script");
+        let all: BTreeSet<Measure> = Measure::ALL.iter().copied().collect();
+        let m = self
+            .block_on(measures::compute(
+                &self.db,
+                &MeasureQuery {
+                    team_id: self.team_id,
+                    bounds: &batch.bounds,
+                    dimension: self.dimension_of(which),
+                    measures: &all,
+                },
+            ))
+            .map_err(|e| e.to_string())?;
+        let m = Arc::new(m);
+        *complete = Some(Arc::clone(&m));
+        Ok(m)
+    }
+
+    /// A built-in KPI in a bucket and segment.
+    pub fn builtin(
+        &self,
+        b: Builtin,
+        which: Which,
+        bucket: usize,
+        seg: &str,
+    ) -> Result<Option<f64>, String> {
+        if let Some(dim) = self.dimension_of(which)
+            && let Some(reason) = b.unsupported_reason(dim)
+        {
+            return Err(reason);
+        }
+        let compute = |m: &Measured| {
+            let prev = match bucket {
+                0 => MeasureValues::default(),
+                _ => m.get(bucket - 1, seg),
+            };
+            formula::value(b, &m.get(bucket, seg), &prev)
+        };
+        let prefetched = b.measures().iter().all(|m| self.needed.contains(m));
+        match (&self.batch(which).measured, prefetched) {
+            (Some(m), true) => Ok(compute(m)),
+            _ => Ok(compute(self.measures_for(b, which)?.as_ref())),
+        }
+    }
+
+    fn context(&self, which: Which, bucket: usize, seg: &str) -> ScriptContext {
+        let index = match which {
+            Which::Totals => bucket,
+            Which::Segments => self.seg_offset + bucket,
+        };
+        let period = self.periods[index];
+        ScriptContext {
+            period_key: period.to_string(),
+            period_days: period.days(),
+            segment: (which == Which::Segments).then(|| seg.to_owned()),
+        }
+    }
+
+    /// The top-level run of a custom KPI, with its logs and positioned error.
+    pub fn run_top(&self, key: &str, which: Which, bucket: usize, seg: &str) -> RunOutcome {
+        let Some(kpi) = self.customs.kpis.get(key) else {
+            return RunOutcome {
+                value: None,
+                logs: Vec::new(),
+                error: Some(ScriptError::new(format!("unknown KPI `{key}`"))),
+            };
+        };
+        let _guard = match self.stack.enter(key) {
+            Ok(g) => g,
+            Err(cycle) => {
+                return RunOutcome {
+                    value: None,
+                    logs: Vec::new(),
+                    error: Some(ScriptError::new(cycle)),
+                };
+            }
+        };
+        let data = Run {
+            env: self,
+            which,
+            bucket,
+            seg,
+        };
+        let outcome = self
+            .engine
+            .run(&kpi.script, &self.context(which, bucket, seg), &data);
+        let result = match &outcome.error {
+            None => Ok(outcome.value),
+            Some(e) => Err(format!("{key}: {e}")),
+        };
+        lock(&self.memo).insert((key.to_owned(), which, bucket, seg.to_owned()), result);
+        outcome
+    }
+
+    /// A custom KPI's value, memoised for the request.
+    pub fn custom(
+        &self,
+        key: &str,
+        which: Which,
+        bucket: usize,
+        seg: &str,
+    ) -> Result<Option<f64>, String> {
+        let memo_key = (key.to_owned(), which, bucket, seg.to_owned());
+        if let Some(v) = lock(&self.memo).get(&memo_key) {
+            return v.clone();
+        }
+        let outcome = self.run_top(key, which, bucket, seg);
+        match outcome.error {
+            None => Ok(outcome.value),
+            Some(e) => Err(format!("{key}: {e}")),
+        }
+    }
+
+    fn value(
+        &self,
+        key: &str,
+        which: Which,
+        bucket: usize,
+        seg: &str,
+    ) -> Result<Option<f64>, String> {
+        match Builtin::from_key(key) {
+            Some(b) => self.builtin(b, which, bucket, seg),
+            None if self.customs.kpis.contains_key(key) => self.custom(key, which, bucket, seg),
+            None => Err(format!("unknown KPI `{key}`")),
+        }
+    }
+
+    fn kind(
+        &self,
+        kind: &str,
+        which: Which,
+        bucket: usize,
+        seg: &str,
+    ) -> Result<KindTotals, String> {
+        if let Some(dim) = self.dimension_of(which)
+            && !dim.supported_by(Table::Events)
+        {
+            return Err(format!("events have no dimension {dim}"));
+        }
+        if !lock(&self.kinds_loaded).contains(kind) {
+            // Not named literally in any script: one more batched query for every bucket and
+            // segment of both batches, then it is known for the rest of the request.
+            let kinds = [kind.to_owned()];
+            for w in [Which::Totals, Which::Segments] {
+                let batch = self.batch(w);
+                if w == Which::Segments && batch.measured.is_none() {
+                    continue;
+                }
+                let found = self
+                    .block_on(measures::event_kinds(
+                        &self.db,
+                        self.team_id,
+                        &batch.bounds,
+                        self.dimension_of(w),
+                        &kinds,
+                    ))
+                    .map_err(|e| e.to_string())?;
+                lock(&batch.kinds).extend(found);
+            }
+            lock(&self.kinds_loaded).insert(kind.to_owned());
+        }
+        let seg = if which == Which::Totals { TOTAL } else { seg };
+        Ok(lock(&self.batch(which).kinds)
+            .get(&(bucket, seg.to_owned(), kind.to_owned()))
+            .copied()
+            .unwrap_or_default())
+    }
+}
+
+/// One run's view: a bucket and a segment of one batch.
+struct Run<'a> {
+    env: &'a Env,
+    which: Which,
+    bucket: usize,
+    seg: &'a str,
+}
+
+impl ScriptData for Run<'_> {
+    fn metric(&self, key: &str) -> Result<Option<f64>, String> {
+        self.env.value(key, self.which, self.bucket, self.seg)
+    }
+
+    fn previous(&self, key: &str) -> Result<Option<f64>, String> {
+        match self.bucket {
+            0 => Ok(None),
+            b => self.env.value(key, self.which, b - 1, self.seg),
+        }
+    }
+
+    fn count_events(&self, kind: &str) -> Result<f64, String> {
+        Ok(self
+            .env
+            .kind(kind, self.which, self.bucket, self.seg)?
+            .count)
+    }
+
+    fn sum_events(&self, kind: &str) -> Result<f64, String> {
+        Ok(self.env.kind(kind, self.which, self.bucket, self.seg)?.sum)
+    }
+}

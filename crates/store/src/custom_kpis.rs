@@ -1,0 +1,169 @@
+//! A team's custom KPIs: the current version of each, and every version ever saved.
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, QueryResult};
+use serde::Serialize;
+
+use crate::Db;
+use crate::error::Result;
+use crate::sql::Sql;
+use crate::teams;
+
+/// A custom KPI as stored. Unit, direction and kind are kept as their API strings; the layers
+/// above parse them into domain types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredKpi {
+    pub key: String,
+    pub name: String,
+    pub unit: String,
+    pub direction: String,
+    pub category: String,
+    pub kind: String,
+    pub script: String,
+    pub version: i32,
+    /// Epoch milliseconds of the save (or, in history, of the deletion when `deleted`).
+    pub updated_at: i64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+const COLUMNS: &str = "key, name, unit, direction, category, kind, script, version";
+
+fn read(row: &QueryResult, updated_at: i64, deleted: bool) -> Result<StoredKpi> {
+    Ok(StoredKpi {
+        key: row.try_get_by_index(0)?,
+        name: row.try_get_by_index(1)?,
+        unit: row.try_get_by_index(2)?,
+        direction: row.try_get_by_index(3)?,
+        category: row.try_get_by_index(4)?,
+        kind: row.try_get_by_index(5)?,
+        script: row.try_get_by_index(6)?,
+        version: row.try_get_by_index(7)?,
+        updated_at,
+        deleted,
+    })
+}
+
+pub async fn list(db: &Db, team_id: i32) -> Result<Vec<StoredKpi>> {
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT {COLUMNS}, updated_at FROM custom_kpis WHERE team_id = "
+    ))
+    .param(team_id)
+    .push(" ORDER BY key");
+    let rows = db.conn().query_all_raw(sql.build()).await?;
+    rows.iter()
+        .map(|r| read(r, r.try_get_by_index(8)?, false))
+        .collect()
+}
+
+pub async fn get(db: &Db, team_id: i32, key: &str) -> Result<Option<StoredKpi>> {
+    Ok(list(db, team_id).await?.into_iter().find(|k| k.key == key))
+}
+
+/// Creates or replaces the KPI; the previous version stays in history. Returns the new version.
+pub async fn save(db: &Db, team_id: i32, kpi: &StoredKpi) -> Result<i32> {
+    let tx = db.begin_write().await?;
+    // Locks the team row on PostgreSQL: two saves of one team never pick the same version.
+    teams::bump_data_version(&tx, team_id).await?;
+    let mut sql = Sql::new(tx.get_database_backend());
+    sql.push("SELECT COALESCE(MAX(version), 0) FROM custom_kpi_versions WHERE team_id = ")
+        .param(team_id)
+        .push(" AND key = ")
+        .param(kpi.key.as_str());
+    let last: i32 = match tx.query_one_raw(sql.build()).await? {
+        Some(row) => row.try_get_by_index(0)?,
+        None => 0,
+    };
+    let version = last + 1;
+    let now = Utc::now().timestamp_millis();
+    let values = |sql: &mut Sql| {
+        sql.param(team_id)
+            .push(", ")
+            .param(kpi.key.as_str())
+            .push(", ")
+            .param(kpi.name.as_str())
+            .push(", ")
+            .param(kpi.unit.as_str())
+            .push(", ")
+            .param(kpi.direction.as_str())
+            .push(", ")
+            .param(kpi.category.as_str())
+            .push(", ")
+            .param(kpi.kind.as_str())
+            .push(", ")
+            .param(kpi.script.as_str())
+            .push(", ")
+            .param(version)
+            .push(", ")
+            .param(now);
+    };
+    let mut sql = Sql::new(tx.get_database_backend());
+    sql.push(&format!(
+        "INSERT INTO custom_kpi_versions (team_id, {COLUMNS}, created_at) VALUES ("
+    ));
+    values(&mut sql);
+    sql.push(")");
+    tx.execute_raw(sql.build()).await?;
+    let mut sql = Sql::new(tx.get_database_backend());
+    sql.push(&format!(
+        "INSERT INTO custom_kpis (team_id, {COLUMNS}, updated_at) VALUES ("
+    ));
+    values(&mut sql);
+    sql.push(
+        ") ON CONFLICT (team_id, key) DO UPDATE SET name = excluded.name, unit = excluded.unit, \
+         direction = excluded.direction, category = excluded.category, kind = excluded.kind, \
+         script = excluded.script, version = excluded.version, updated_at = excluded.updated_at",
+    );
+    tx.execute_raw(sql.build()).await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+/// Deletes the KPI (its history stays, the last version marked deleted). False if it did not exist.
+pub async fn delete(db: &Db, team_id: i32, key: &str) -> Result<bool> {
+    let tx = db.begin_write().await?;
+    teams::bump_data_version(&tx, team_id).await?;
+    let mut sql = Sql::new(tx.get_database_backend());
+    sql.push("DELETE FROM custom_kpis WHERE team_id = ")
+        .param(team_id)
+        .push(" AND key = ")
+        .param(key);
+    let deleted = tx.execute_raw(sql.build()).await?.rows_affected() > 0;
+    if deleted {
+        let mut sql = Sql::new(tx.get_database_backend());
+        sql.push("UPDATE custom_kpi_versions SET deleted_at = ")
+            .param(Utc::now().timestamp_millis())
+            .push(" WHERE team_id = ")
+            .param(team_id)
+            .push(" AND key = ")
+            .param(key)
+            .push(" AND version = (SELECT MAX(version) FROM custom_kpi_versions WHERE team_id = ")
+            .param(team_id)
+            .push(" AND key = ")
+            .param(key)
+            .push(")");
+        tx.execute_raw(sql.build()).await?;
+    }
+    tx.commit().await?;
+    Ok(deleted)
+}
+
+/// Every saved version of the KPI, newest first (empty if the team never had it).
+pub async fn history(db: &Db, team_id: i32, key: &str) -> Result<Vec<StoredKpi>> {
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT {COLUMNS}, created_at, deleted_at FROM custom_kpi_versions WHERE team_id = "
+    ))
+    .param(team_id)
+    .push(" AND key = ")
+    .param(key)
+    .push(" ORDER BY version DESC");
+    let rows = db.conn().query_all_raw(sql.build()).await?;
+    rows.iter()
+        .map(|r| {
+            let deleted_at: Option<i64> = r.try_get_by_index(9)?;
+            read(r, r.try_get_by_index(8)?, deleted_at.is_some())
+        })
+        .collect()
+}
