@@ -1,0 +1,309 @@
+//! A digest: the report of one period, shaped by `report` exactly as the HTML page shows it,
+//! turned into the e-mail's view model and rendered once for all recipients.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use lodestar_core::period::PeriodKey;
+use lodestar_mail::{DigestKpi, DigestSection, DigestView, Trend, render_digest};
+use lodestar_report::KpiEngine;
+use lodestar_report::definition::ReportDefinition;
+use lodestar_report::format::{Tone, UNDEFINED};
+use lodestar_report::report::{Card, Report, assemble};
+use lodestar_report::share::{self, ShareClaims};
+use lodestar_store::teams::Team;
+
+use crate::error::SchedulerError;
+
+/// A rendered digest, the same for every recipient but for To and Message-ID.
+#[derive(Debug, Clone)]
+pub struct Digest {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    /// The period had no data at all.
+    pub empty: bool,
+    pub view: DigestView,
+}
+
+/// Where the digest's links go and how long they work.
+#[derive(Debug, Clone)]
+pub struct Links<'a> {
+    pub public_url: &'a str,
+    pub secret: &'a [u8],
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `{public_url}/reports/{slug}?period=KEY&share=TOKEN`: opens the report without signing in
+/// until the token expires.
+pub fn share_url(links: &Links<'_>, team_id: i32, report: &str, period: &PeriodKey) -> String {
+    let token = share::sign(
+        links.secret,
+        &ShareClaims {
+            team_id,
+            report: report.to_owned(),
+            period: period.to_string(),
+            expires_at: links.expires_at,
+        },
+    );
+    format!(
+        "{}/reports/{report}?period={period}&share={token}",
+        links.public_url.trim_end_matches('/')
+    )
+}
+
+/// Evaluates and renders the report `def` of `team` for `period`.
+pub async fn build(
+    engine: &KpiEngine,
+    team: &Team,
+    def: &ReportDefinition,
+    period: PeriodKey,
+    links: &Links<'_>,
+) -> Result<Digest, SchedulerError> {
+    let report = assemble(engine, team, def, period).await?;
+    let newest = lodestar_store::ingest::newest_data(engine.db(), team.id).await?;
+    let view = view(
+        &report,
+        share_url(links, team.id, &def.slug, &period),
+        newest.map(|at| freshness(at, team.timezone.0)),
+    );
+    let (html, text, subject) = render_digest(&view)?;
+    Ok(Digest {
+        subject,
+        html,
+        text,
+        empty: report.empty,
+        view,
+    })
+}
+
+/// "Newest data: 2026-11-08 18:41 EST", in the team's timezone.
+pub fn freshness(at: DateTime<Utc>, tz: Tz) -> String {
+    format!(
+        "Newest data: {}",
+        at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z")
+    )
+}
+
+/// The e-mail's view of a shaped report.
+pub fn view(report: &Report, share_url: String, freshness: Option<String>) -> DigestView {
+    let sections = report
+        .sections
+        .iter()
+        .map(|s| DigestSection {
+            title: s.title.clone(),
+            kpis: s.kpis.iter().map(kpi).collect(),
+        })
+        .collect();
+    let mut explanations: Vec<String> = report
+        .cards()
+        .filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.name)))
+        .collect();
+    let undefined: Vec<&str> = report
+        .cards()
+        .filter(|c| c.value.is_none() && c.error.is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    if !report.empty && !undefined.is_empty() {
+        explanations.push(format!(
+            "{UNDEFINED} means there was nothing to divide by this period: {}",
+            undefined.join(", ")
+        ));
+    }
+    DigestView {
+        team_name: report.team.name.clone(),
+        report_title: report.definition.title.clone(),
+        period_label: report.label.clone(),
+        period_key: report.period.key.clone(),
+        sections,
+        share_url,
+        freshness,
+        empty: report.empty,
+        explanations,
+    }
+}
+
+fn kpi(card: &Card) -> DigestKpi {
+    DigestKpi {
+        name: card.name.clone(),
+        value: card.display.value.clone(),
+        change: Some(card.display.change.clone()).filter(|c| c != UNDEFINED),
+        trend: match card.tone {
+            Tone::Good => Trend::Good,
+            Tone::Bad => Trend::Bad,
+            Tone::Flat => Trend::Flat,
+            Tone::None => Trend::None,
+        },
+        target: card
+            .target
+            .as_ref()
+            .map(|t| format!("Target {} — {}", t.text, t.status.as_str())),
+        bar_pct: bar(card.value, card.previous),
+    }
+}
+
+/// The bar's length: this period's value against the larger of it and the previous one, so the
+/// bar is full when the KPI grew and shorter by as much as it fell.
+pub fn bar(value: Option<f64>, previous: Option<f64>) -> f64 {
+    match (value, previous) {
+        (Some(v), Some(p)) if v.abs().max(p.abs()) > 0.0 => v.abs() / v.abs().max(p.abs()) * 100.0,
+        (Some(v), _) if v != 0.0 => 100.0,
+        _ => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use lodestar_core::catalog::Builtin;
+    use lodestar_core::period::Timezone;
+    use lodestar_report::engine::PeriodView;
+    use lodestar_report::report::shape;
+    use lodestar_report::{KpiResult, KpiValue};
+
+    use super::*;
+
+    fn team() -> Team {
+        Team {
+            id: 3,
+            slug: "acme".to_owned(),
+            name: "Acme Growth".to_owned(),
+            timezone: Timezone::parse("America/New_York").expect("a zone"),
+            data_version: 0,
+        }
+    }
+
+    fn kpi_value(key: &str, value: Option<f64>, previous: Option<f64>) -> KpiValue {
+        let b = Builtin::from_key(key).expect("a built-in");
+        KpiValue {
+            key: key.to_owned(),
+            name: b.name().to_owned(),
+            unit: b.unit(),
+            direction: b.direction(),
+            kind: b.kind(),
+            category: b.branch().title().to_owned(),
+            source: "builtin",
+            value,
+            previous,
+            change_pct: lodestar_core::formula::change_pct(value, previous),
+            segments: None,
+            unsupported: None,
+            trend: Vec::new(),
+            error: None,
+        }
+    }
+
+    fn period_view(key: &str) -> PeriodView {
+        PeriodView {
+            key: key.to_owned(),
+            start: String::new(),
+            end: String::new(),
+            timezone: "America/New_York".to_owned(),
+            days: 7,
+        }
+    }
+
+    fn report(kpis: Vec<KpiValue>) -> Report {
+        let result = KpiResult {
+            period: period_view("2026-W45"),
+            previous_period: period_view("2026-W44"),
+            segment_by: None,
+            kpis,
+        };
+        let period = PeriodKey::parse("2026-W45").expect("a key");
+        shape(
+            &team(),
+            &ReportDefinition::weekly(),
+            period,
+            result,
+            &BTreeMap::new(),
+        )
+    }
+
+    #[test]
+    fn cards_become_digest_kpis_with_text_trend_and_bar() {
+        let r = report(vec![
+            kpi_value("leads", Some(17.0), Some(18.0)),
+            kpi_value("cpl", Some(400.925_882), Some(500.0)),
+            kpi_value("clv", None, None),
+        ]);
+        let v = view(&r, "https://x.example/r".to_owned(), None);
+        assert_eq!(v.team_name, "Acme Growth");
+        assert_eq!(v.period_label, "Week 45, 2026 (Nov 2 – Nov 8)");
+        assert_eq!(v.period_key, "2026-W45");
+        let all: Vec<&DigestKpi> = v.sections.iter().flat_map(|s| &s.kpis).collect();
+        let leads = all.iter().find(|k| k.name == "Leads").expect("leads");
+        assert_eq!(leads.value, "17");
+        assert_eq!(leads.change.as_deref(), Some("-5.6%"));
+        assert_eq!(leads.trend, Trend::Bad);
+        assert!((leads.bar_pct - 17.0 / 18.0 * 100.0).abs() < 1e-9);
+        let cpl = all.iter().find(|k| k.value == "400.93").expect("cpl");
+        assert_eq!(
+            cpl.trend,
+            Trend::Good,
+            "a falling cost per lead is good news"
+        );
+        let clv = all.iter().find(|k| k.value == UNDEFINED).expect("clv");
+        assert_eq!(clv.change, None);
+        assert!(
+            v.explanations.iter().any(|e| e.contains(&clv.name)),
+            "{:?}",
+            v.explanations
+        );
+    }
+
+    #[test]
+    fn a_period_without_data_is_empty_and_explains_nothing() {
+        let zeros = Builtin::ALL
+            .iter()
+            .map(|b| kpi_value(b.key(), Some(0.0), Some(0.0)))
+            .collect();
+        let v = view(&report(zeros), String::new(), None);
+        assert!(v.empty);
+        assert!(v.explanations.is_empty(), "{:?}", v.explanations);
+    }
+
+    #[test]
+    fn the_share_link_verifies_for_its_team_report_and_period() {
+        let expires_at = DateTime::from_timestamp(1_900_000_000, 0).expect("an instant");
+        let links = Links {
+            public_url: "https://lodestar.example.com/",
+            secret: b"s3cret",
+            expires_at,
+        };
+        let period = PeriodKey::parse("2026-W45").expect("a key");
+        let url = share_url(&links, 3, "weekly", &period);
+        let prefix = "https://lodestar.example.com/reports/weekly?period=2026-W45&share=";
+        assert!(url.starts_with(prefix), "{url}");
+        let claims = share::verify(
+            b"s3cret",
+            &url[prefix.len()..],
+            expires_at - chrono::TimeDelta::days(1),
+        )
+        .expect("a valid token");
+        assert_eq!(
+            (
+                claims.team_id,
+                claims.report.as_str(),
+                claims.period.as_str()
+            ),
+            (3, "weekly", "2026-W45")
+        );
+    }
+
+    #[test]
+    fn freshness_is_told_in_the_team_timezone() {
+        let at = DateTime::from_timestamp(1_794_181_260, 0).expect("an instant"); // 2026-11-08T23:41Z
+        let ny: Tz = "America/New_York".parse().expect("a zone");
+        assert_eq!(freshness(at, ny), "Newest data: 2026-11-08 18:41 EST");
+    }
+
+    #[test]
+    fn the_bar_is_full_for_growth_and_shorter_for_a_fall() {
+        assert_eq!(bar(Some(20.0), Some(10.0)), 100.0);
+        assert_eq!(bar(Some(5.0), Some(10.0)), 50.0);
+        assert_eq!(bar(Some(0.0), Some(0.0)), 0.0);
+        assert_eq!(bar(Some(3.0), None), 100.0);
+        assert_eq!(bar(None, Some(3.0)), 0.0);
+    }
+}
