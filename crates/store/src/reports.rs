@@ -1,0 +1,203 @@
+//! Report definitions, per team and slug. Saving one bumps the team's data version, so cached
+//! reports keyed on it miss on every replica.
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, QueryResult};
+use serde::Serialize;
+
+use crate::Db;
+use crate::error::Result;
+use crate::sql::Sql;
+use crate::teams;
+
+/// A report definition as stored: the layers above parse the strings into domain types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredReport {
+    pub slug: String,
+    pub title: String,
+    /// `day`, `week`, `month`, `quarter` or `year`.
+    pub period_kind: String,
+    /// A JSON array of KPI keys; `None` for every KPI of the team.
+    pub kpis: Option<String>,
+    pub segment_by: Option<String>,
+    /// A JSON object: KPI key → `{"min": x, "max": y}`.
+    pub targets: String,
+    /// 1 on creation, one more on each replacement.
+    pub version: i32,
+    /// Epoch milliseconds.
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "slug, title, period_kind, kpis, segment_by, targets, version, updated_at";
+
+fn read(row: &QueryResult) -> Result<StoredReport> {
+    Ok(StoredReport {
+        slug: row.try_get_by_index(0)?,
+        title: row.try_get_by_index(1)?,
+        period_kind: row.try_get_by_index(2)?,
+        kpis: row.try_get_by_index(3)?,
+        segment_by: row.try_get_by_index(4)?,
+        targets: row.try_get_by_index(5)?,
+        version: row.try_get_by_index(6)?,
+        updated_at: row.try_get_by_index(7)?,
+    })
+}
+
+/// The team's stored reports, by slug.
+pub async fn list(db: &Db, team_id: i32) -> Result<Vec<StoredReport>> {
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!("SELECT {COLUMNS} FROM reports WHERE team_id = "))
+        .param(team_id)
+        .push(" ORDER BY slug");
+    let rows = db.conn().query_all_raw(sql.build()).await?;
+    rows.iter().map(read).collect()
+}
+
+pub async fn find(db: &Db, team_id: i32, slug: &str) -> Result<Option<StoredReport>> {
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!("SELECT {COLUMNS} FROM reports WHERE team_id = "))
+        .param(team_id)
+        .push(" AND slug = ")
+        .param(slug);
+    match db.conn().query_one_raw(sql.build()).await? {
+        Some(row) => Ok(Some(read(&row)?)),
+        None => Ok(None),
+    }
+}
+
+/// Creates or replaces the report `report.slug` (its `version` and `updated_at` are set here).
+/// Returns what was stored and whether it was new.
+pub async fn save(db: &Db, team_id: i32, report: &StoredReport) -> Result<(StoredReport, bool)> {
+    let tx = db.begin_write().await?;
+    // Locks the team row on PostgreSQL, so two saves of one report never pick the same version.
+    teams::bump_data_version(&tx, team_id).await?;
+    let mut sql = Sql::new(tx.get_database_backend());
+    sql.push("SELECT version FROM reports WHERE team_id = ")
+        .param(team_id)
+        .push(" AND slug = ")
+        .param(report.slug.as_str());
+    let previous: Option<i32> = match tx.query_one_raw(sql.build()).await? {
+        Some(row) => Some(row.try_get_by_index(0)?),
+        None => None,
+    };
+    let now = Utc::now().timestamp_millis();
+    let stored = StoredReport {
+        version: previous.unwrap_or(0) + 1,
+        updated_at: now,
+        ..report.clone()
+    };
+    let mut sql = Sql::new(tx.get_database_backend());
+    sql.push(&format!(
+        "INSERT INTO reports (team_id, {COLUMNS}, created_at) VALUES ("
+    ))
+    .param(team_id)
+    .push(", ")
+    .param(stored.slug.as_str())
+    .push(", ")
+    .param(stored.title.as_str())
+    .push(", ")
+    .param(stored.period_kind.as_str())
+    .push(", ")
+    .param(stored.kpis.clone())
+    .push(", ")
+    .param(stored.segment_by.clone())
+    .push(", ")
+    .param(stored.targets.as_str())
+    .push(", ")
+    .param(stored.version)
+    .push(", ")
+    .param(now)
+    .push(", ")
+    .param(now)
+    .push(
+        ") ON CONFLICT (team_id, slug) DO UPDATE SET title = excluded.title, \
+         period_kind = excluded.period_kind, kpis = excluded.kpis, \
+         segment_by = excluded.segment_by, targets = excluded.targets, \
+         version = excluded.version, updated_at = excluded.updated_at",
+    );
+    tx.execute_raw(sql.build()).await?;
+    tx.commit().await?;
+    Ok((stored, previous.is_none()))
+}
+
+/// Removes the report; `false` when there was none.
+pub async fn delete(db: &Db, team_id: i32, slug: &str) -> Result<bool> {
+    let tx = db.begin_write().await?;
+    let mut sql = Sql::new(tx.get_database_backend());
+    sql.push("DELETE FROM reports WHERE team_id = ")
+        .param(team_id)
+        .push(" AND slug = ")
+        .param(slug);
+    let deleted = tx.execute_raw(sql.build()).await?.rows_affected() > 0;
+    if deleted {
+        teams::bump_data_version(&tx, team_id).await?;
+    }
+    tx.commit().await?;
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lodestar_core::period::Timezone;
+
+    async fn db() -> (Db, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        let db = Db::connect(&url).await.expect("sqlite opens");
+        db.migrate().await.expect("migrations run");
+        (db, dir)
+    }
+
+    fn report(slug: &str, title: &str) -> StoredReport {
+        StoredReport {
+            slug: slug.to_owned(),
+            title: title.to_owned(),
+            period_kind: "month".to_owned(),
+            kpis: Some(r#"["leads","cpl"]"#.to_owned()),
+            segment_by: Some("channel".to_owned()),
+            targets: r#"{"cpl":{"max":400}}"#.to_owned(),
+            version: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_saved_report_is_versioned_scoped_to_its_team_and_bumps_the_data_version() {
+        let (db, _dir) = db().await;
+        let tz = Timezone::default();
+        let a = teams::create(&db, "a", "A", &tz).await.expect("team a");
+        let b = teams::create(&db, "b", "B", &tz).await.expect("team b");
+
+        let (first, created) = save(&db, a.id, &report("paid", "Paid"))
+            .await
+            .expect("save");
+        assert!(created);
+        assert_eq!(first.version, 1);
+        let (second, created) = save(&db, a.id, &report("paid", "Paid v2"))
+            .await
+            .expect("save");
+        assert!(!created);
+        assert_eq!(second.version, 2);
+
+        let found = find(&db, a.id, "paid").await.expect("find");
+        assert_eq!(found.as_ref().map(|r| r.title.as_str()), Some("Paid v2"));
+        assert_eq!(
+            found.and_then(|r| r.kpis),
+            Some(r#"["leads","cpl"]"#.to_owned())
+        );
+        assert_eq!(find(&db, b.id, "paid").await.expect("find"), None);
+        assert!(list(&db, b.id).await.expect("list").is_empty());
+        assert_eq!(list(&db, a.id).await.expect("list").len(), 1);
+
+        let version = teams::find_by_id(&db, a.id)
+            .await
+            .expect("team")
+            .map(|t| t.data_version);
+        assert_eq!(version, Some(2));
+
+        assert!(!delete(&db, b.id, "paid").await.expect("delete"));
+        assert!(delete(&db, a.id, "paid").await.expect("delete"));
+        assert_eq!(find(&db, a.id, "paid").await.expect("find"), None);
+    }
+}
