@@ -1,8 +1,12 @@
 //! `serve` and `demo`: the long-running server.
 
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use lodestar_mail::{MailSettings, Mailer};
+use lodestar_scheduler::{Scheduler, SchedulerConfig};
 use lodestar_store::Db;
 use lodestar_web::{AppState, WebSettings};
 
@@ -17,6 +21,34 @@ pub fn web_settings(settings: &Settings) -> WebSettings {
     }
 }
 
+/// Test-only: with this set to 1, a process kills itself (SIGKILL) right after it claims a
+/// delivery and before sending it, so tests can prove the claim's lease is taken over.
+const CRASH_AFTER_CLAIM: &str = "LODESTAR_TEST_CRASH_AFTER_CLAIM";
+
+pub fn mailer(settings: &Settings) -> anyhow::Result<Mailer> {
+    let smtp = settings.smtp.url.trim();
+    Ok(Mailer::new(&MailSettings {
+        smtp_url: (!smtp.is_empty()).then(|| smtp.to_owned()),
+        from: settings.mail.from.clone(),
+        outbox_dir: settings.mail.outbox_dir.clone(),
+    })?)
+}
+
+pub fn scheduler_config(settings: &Settings) -> SchedulerConfig {
+    let s = &settings.scheduler;
+    SchedulerConfig {
+        public_url: settings.server.public_url.trim_end_matches('/').to_owned(),
+        grace: Duration::from_secs(s.grace_window_secs),
+        lease_timeout: Duration::from_secs(s.lease_timeout_secs),
+        retry_initial: Duration::from_millis(s.retry_initial_ms),
+        retry_max_attempts: s.retry_max_attempts,
+        resync_interval: Duration::from_secs(s.resync_interval_secs),
+        share_link_ttl: Duration::from_secs(s.share_link_days.saturating_mul(86_400)),
+        concurrency: s.concurrency,
+        test_crash_after_claim: std::env::var(CRASH_AFTER_CLAIM).is_ok_and(|v| v == "1"),
+    }
+}
+
 pub async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
     let addr = settings.bind_addr()?;
     let listener = TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
@@ -27,10 +59,20 @@ pub async fn serve(db: Db, settings: &Settings) -> anyhow::Result<()> {
         n => n,
     };
     tracing::info!(%addr, "serving");
-    let state = AppState::new(db, web_settings(settings));
-    lodestar_web::server(state, listener, workers)?
+    let state = AppState::new(db.clone(), web_settings(settings));
+    let scheduler = Arc::new(Scheduler::new(
+        db,
+        state.kpis.clone(),
+        Arc::new(mailer(settings)?),
+        scheduler_config(settings),
+    ));
+    scheduler.start().await.context("starting the scheduler")?;
+    let state = state.with_scheduler(Arc::clone(&scheduler));
+    let served = lodestar_web::server(state, listener, workers)?
         .await
-        .context("HTTP server")
+        .context("HTTP server");
+    scheduler.shutdown().await;
+    served
 }
 
 pub async fn demo(settings: &Settings) -> anyhow::Result<()> {

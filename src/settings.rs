@@ -17,6 +17,8 @@ pub struct Settings {
     pub mail: MailSettings,
     pub scripts: ScriptSettings,
     pub log: LogSettings,
+    #[serde(default)]
+    pub scheduler: SchedulerSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +62,40 @@ pub struct ScriptSettings {
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub filter: String,
+}
+
+/// Digest delivery (config.toml `[scheduler]`, `LODESTAR_SCHEDULER__*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerSettings {
+    /// A firing missed while no server ran is sent at start-up when at most this old.
+    pub grace_window_secs: u64,
+    /// A claimed delivery whose sender gave no news for this long is taken over (once).
+    pub lease_timeout_secs: u64,
+    /// First wait after a transient SMTP failure; doubles on each retry.
+    pub retry_initial_ms: u64,
+    /// Attempts per delivery in all, the first included.
+    pub retry_max_attempts: u32,
+    /// How often schedules are re-read and missed due times and expired leases swept up.
+    pub resync_interval_secs: u64,
+    /// How long a digest's "view in browser" link works.
+    pub share_link_days: u64,
+    /// Digests made and sent at once.
+    pub concurrency: usize,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        SchedulerSettings {
+            grace_window_secs: 86_400,
+            lease_timeout_secs: 300,
+            retry_initial_ms: 30_000,
+            retry_max_attempts: 6,
+            resync_interval_secs: 30,
+            share_link_days: 30,
+            concurrency: 8,
+        }
+    }
 }
 
 /// The defaults compiled in, so the binary runs from any directory even without config.toml.
@@ -121,7 +157,7 @@ impl Settings {
             bail!("server.max_body_bytes (LODESTAR_SERVER__MAX_BODY_BYTES) must be at least 1024");
         }
         let smtp = self.smtp.url.trim();
-        if !smtp.is_empty() && !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
+        if !smtp.is_empty() && !smtp.starts_with("smtp://") && !smtp.starts_with("smtps://") {
             bail!(
                 "smtp.url (LODESTAR_SMTP__URL) must start with smtp:// or smtps://, got `{smtp}`"
             );
@@ -129,6 +165,19 @@ impl Settings {
         if self.scripts.deadline_ms == 0 || self.scripts.deadline_ms > 60_000 {
             bail!(
                 "scripts.deadline_ms (LODESTAR_SCRIPTS__DEADLINE_MS) must be between 1 and 60000"
+            );
+        }
+        let s = &self.scheduler;
+        if s.lease_timeout_secs < 1 || s.resync_interval_secs < 1 {
+            bail!(
+                "scheduler.lease_timeout_secs and scheduler.resync_interval_secs \
+                 (LODESTAR_SCHEDULER__LEASE_TIMEOUT_SECS, …__RESYNC_INTERVAL_SECS) must be at least 1"
+            );
+        }
+        if s.retry_max_attempts < 1 || s.concurrency < 1 {
+            bail!(
+                "scheduler.retry_max_attempts and scheduler.concurrency \
+                 (LODESTAR_SCHEDULER__RETRY_MAX_ATTEMPTS, …__CONCURRENCY) must be at least 1"
             );
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.filter).map_err(|e| {

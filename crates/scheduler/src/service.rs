@@ -135,9 +135,28 @@ fn due_at(
     now: DateTime<Utc>,
     grace: Duration,
 ) -> Option<DateTime<Utc>> {
+    due_since(cron, tz, now, grace, schedule.active_since)
+}
+
+fn due_since(
+    cron: &CronSpec,
+    tz: Tz,
+    now: DateTime<Utc>,
+    grace: Duration,
+    active_since: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     let due = cron.latest_at_or_before(tz, now)?;
     let grace = TimeDelta::from_std(grace).unwrap_or(TimeDelta::MAX);
-    (due >= schedule.active_since && now.signed_duration_since(due) <= grace).then_some(due)
+    (due >= active_since && now.signed_duration_since(due) <= grace).then_some(due)
+}
+
+/// Which occurrences a run may serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Firing {
+    /// A job's trigger or a sweep: only occurrences since the schedule became active.
+    Scheduled,
+    /// [`Scheduler::fire_at`]: the caller says the schedule fired at that instant.
+    Explicit,
 }
 
 fn parse_schedule(schedule: &Schedule) -> Result<(CronSpec, Tz), SchedulerError> {
@@ -408,7 +427,7 @@ impl Scheduler {
                 let Some(schedule) = schedules::find(&me.inner.db, schedule_id).await? else {
                     return Ok(FireReport::default());
                 };
-                me.process(&schedule, me.now()).await
+                me.process(&schedule, me.now(), Firing::Scheduled).await
             }
             .await;
             lock(&me.inner.in_flight).remove(&schedule_id);
@@ -418,8 +437,10 @@ impl Scheduler {
         });
     }
 
-    /// Fires one schedule as if the time were `at`: serves its occurrence due at `at` (if any),
-    /// and waits for the sends, retries included. What a cron job triggers, callable directly.
+    /// Fires one schedule as if the time were `at`: serves its latest occurrence at or before
+    /// `at` (within the grace window, whenever the schedule was created) and waits for the sends,
+    /// retries included. What a cron job triggers, callable directly; the claim still holds, so
+    /// a period already delivered is not delivered again.
     pub async fn fire_at(
         &self,
         schedule_id: i32,
@@ -428,20 +449,25 @@ impl Scheduler {
         let Some(schedule) = schedules::find(&self.inner.db, schedule_id).await? else {
             return Ok(FireReport::default());
         };
-        self.process(&schedule, at).await
+        self.process(&schedule, at, Firing::Explicit).await
     }
 
     async fn process(
         &self,
         schedule: &Schedule,
         at: DateTime<Utc>,
+        firing: Firing,
     ) -> Result<FireReport, SchedulerError> {
         let mut report = FireReport::default();
         if schedule.paused {
             return Ok(report);
         }
         let (cron, tz) = parse_schedule(schedule)?;
-        let Some(due) = due_at(schedule, &cron, tz, at, self.inner.config.grace) else {
+        let active_since = match firing {
+            Firing::Scheduled => schedule.active_since,
+            Firing::Explicit => DateTime::<Utc>::MIN_UTC,
+        };
+        let Some(due) = due_since(&cron, tz, at, self.inner.config.grace, active_since) else {
             return Ok(report);
         };
         report.due = Some(due);
