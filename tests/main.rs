@@ -5,6 +5,7 @@
 mod common;
 
 mod cli;
+mod digests;
 mod fixture_kpis;
 mod ingest;
 mod kpi_api;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use lodestar_core::catalog::Builtin;
 use lodestar_report::KpiEngine;
+use lodestar_scheduler::Scheduler;
 use lodestar_script::{Limits, PackWatcher, ScriptEngine};
 use lodestar_store::Db;
 
@@ -40,6 +41,8 @@ pub struct AppState {
     /// Evaluates built-in and custom KPIs; hand it to anything else that needs numbers.
     pub kpis: KpiEngine,
     pub(crate) metrics: Arc<Metrics>,
+    /// Digest schedules: jobs, send-now and re-sends. `None` in processes that only serve pages.
+    pub scheduler: Option<Arc<Scheduler>>,
 }
 
 /// How often the packs folder is checked for changes.
@@ -66,6 +69,13 @@ impl AppState {
             db,
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
+            scheduler: None,
         }
+    }
+
+    /// Hands the running scheduler to the schedule routes.
+    pub fn with_scheduler(mut self, scheduler: Arc<Scheduler>) -> AppState {
+        self.scheduler = Some(scheduler);
+        self
     }
 }
