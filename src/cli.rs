@@ -44,6 +44,11 @@ pub enum Command {
     },
     /// Generate a large deterministic team and time the KPI engine on it (see BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
+    /// Custom KPI scripts.
+    Kpi {
+        #[command(subcommand)]
+        command: KpiCommand,
+    },
     /// Bulk-load a CSV or JSON file into a team, with a progress bar.
     Import {
         table: Table,
@@ -75,6 +80,12 @@ pub enum TokenCommand {
         #[arg(long)]
         role: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum KpiCommand {
+    /// Compile a KPI script and report errors as `file:line:column: message`.
+    Check { file: PathBuf },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -141,6 +152,21 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => crate::bench::run(args, &settings).await,
+        Command::Kpi {
+            command: KpiCommand::Check { file },
+        } => {
+            let engine = lodestar_script::ScriptEngine::new(lodestar_script::Limits {
+                deadline: std::time::Duration::from_millis(settings.scripts.deadline_ms),
+                ..Default::default()
+            });
+            match lodestar_script::check_file(&engine, &file) {
+                Ok(()) => {
+                    println!("{}: ok", file.display());
+                    Ok(())
+                }
+                Err(e) => bail!("{}", e.located(&file)),
+            }
+        }
         Command::Import { table, file, team } => {
             let db = open_db(&settings).await?;
             let Some(team) = teams::find_by_slug(&db, &team).await? else {

@@ -122,3 +122,25 @@ fn a_bad_configuration_value_stops_start_up_naming_the_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("LODESTAR_SERVER__BIND"), "{err}");
 }
+
+#[test]
+fn kpi_check_reports_errors_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.rhai");
+    std::fs::write(&good, "ratio(metric(\"sqls\"), metric(\"leads\")) * 100\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lodestar"))
+        .args(["kpi", "check", good.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let bad = dir.path().join("bad.rhai");
+    std::fs::write(&bad, "let a = 1;\nlet b = (a + ;\nb\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lodestar"))
+        .args(["kpi", "check", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:2:", bad.display())), "{err}");
+}

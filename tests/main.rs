@@ -5,6 +5,7 @@
 mod common;
 
 mod cli;
+mod custom_kpis;
 mod digests;
 mod fixture_kpis;
 mod ingest;

@@ -137,3 +137,32 @@ impl CustomSet {
         None
     }
 }
+
+impl CustomSet {
+    /// A cycle through `key` among the literal reads of the scripts (`a -> b -> a`), if any.
+    pub fn cycle_through(&self, key: &str) -> Option<String> {
+        fn walk(set: &CustomSet, target: &str, at: &str, path: &mut Vec<String>) -> bool {
+            let Some(kpi) = set.kpis.get(at) else {
+                return false;
+            };
+            let deps = kpi.script.dependencies();
+            for dep in deps.metrics.iter().chain(&deps.previous) {
+                if dep == target {
+                    path.push(dep.clone());
+                    return true;
+                }
+                if path.iter().any(|p| p == dep) {
+                    continue;
+                }
+                path.push(dep.clone());
+                if walk(set, target, dep, path) {
+                    return true;
+                }
+                path.pop();
+            }
+            false
+        }
+        let mut path = vec![key.to_owned()];
+        walk(self, key, key, &mut path).then(|| format!("cycle: {}", path.join(" -> ")))
+    }
+}

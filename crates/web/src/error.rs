@@ -46,6 +46,12 @@ pub enum ApiError {
     /// 422: rows that do not validate; nothing of the batch was stored.
     #[error("{} invalid row(s); nothing of this batch was stored", .0.len())]
     Validation(Vec<RowError>),
+    /// 422: a script that does not compile, with where.
+    #[error("{}", .0.message)]
+    Script(lodestar_script::ScriptError),
+    /// 422: a well-formed request whose content is not acceptable (unknown unit, a cycle…).
+    #[error("{message}")]
+    Unprocessable { field: String, message: String },
     /// 500: logged with its cause chain, shown opaquely.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -64,7 +70,8 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::Validation(_) => "validation",
+            ApiError::Validation(_) | ApiError::Unprocessable { .. } => "validation",
+            ApiError::Script(_) => "script",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -102,7 +109,9 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::Script(_) | ApiError::Unprocessable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -122,6 +131,14 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Validation(rows) => body["rows"] = json!(rows),
             ApiError::TooLarge { limit } => body["limit"] = json!(limit),
+            ApiError::Script(e) => {
+                body["line"] = json!(e.line);
+                body["column"] = json!(e.column);
+                if let Some(kpi) = &e.kpi {
+                    body["kpi"] = json!(kpi);
+                }
+            }
+            ApiError::Unprocessable { field, .. } => body["field"] = json!(field),
             _ => {}
         }
         let mut resp = HttpResponse::build(self.status_code());

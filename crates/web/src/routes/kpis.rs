@@ -1,9 +1,7 @@
 //! `GET /api/v1/kpis`, `/api/v1/catalog`, `/api/v1/stages`.
 
 use actix_web::{HttpResponse, get, web};
-use lodestar_core::catalog::Builtin;
 use lodestar_core::dimension::Dimension;
-use lodestar_core::formula::{Definition, definition};
 use lodestar_core::period::{PeriodKey, PeriodKind};
 use lodestar_report::{KpiRequest, stages};
 use serde::Deserialize;
@@ -75,26 +73,15 @@ async fn get_kpis(
 }
 
 #[get("/api/v1/catalog")]
-async fn get_catalog(_auth: Auth) -> HttpResponse {
-    let kpis: Vec<_> = Builtin::ALL
-        .iter()
-        .map(|b| {
-            let inputs: Vec<&str> = b.measures().iter().map(|m| m.key()).collect();
-            json!({
-                "key": b.key(),
-                "name": b.name(),
-                "unit": b.unit(),
-                "direction": b.direction(),
-                "kind": b.kind(),
-                "category": b.branch().title(),
-                "source": "builtin",
-                "formula": b.formula(),
-                "base": matches!(definition(*b), Definition::Base(_)),
-                "inputs": inputs,
-            })
-        })
-        .collect();
-    HttpResponse::Ok().json(json!({ "kpis": kpis, "tree": lodestar_core::tree::default_tree() }))
+async fn get_catalog(auth: Auth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let kpis = lodestar_report::catalog::catalog(&state.kpis, &auth.0.team).await?;
+    // Broken packs are listed beside the KPIs so authors see them without reading server logs.
+    let problems = state.kpis.custom_kpis(&auth.0.team).await?.problems;
+    Ok(HttpResponse::Ok().json(json!({
+        "kpis": kpis,
+        "tree": lodestar_core::tree::default_tree(),
+        "problems": problems,
+    })))
 }
 
 #[derive(Deserialize)]

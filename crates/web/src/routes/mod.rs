@@ -2,12 +2,14 @@
 
 use actix_web::web;
 
+mod custom;
 mod health;
 mod ingest;
 mod kpis;
 mod schedules;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
+    custom::config(cfg);
     health::config(cfg);
     ingest::config(cfg);
     kpis::config(cfg);
