@@ -101,6 +101,9 @@ pub async fn load(
     let mut reported = 0u64;
     let written: anyhow::Result<()> = async {
         while let Some(chunk) = rx.recv().await {
+            if chunk.is_empty() {
+                continue;
+            }
             let open = match txn.as_ref() {
                 Some(t) => t,
                 None => {
@@ -158,4 +161,90 @@ async fn write<'a, R: StoredRow>(
     ingest::upsert(txn, team_id, rows).await?;
     stats.rows += rows.len() as u64;
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, NaiveDate};
+
+    use super::*;
+
+    async fn fresh_db(dir: &tempfile::TempDir) -> Db {
+        let url = format!("sqlite://{}/lodestar.db?mode=rwc", dir.path().display());
+        let db = Db::connect(&url).await.expect("connects");
+        db.migrate().await.expect("migrates");
+        db
+    }
+
+    #[tokio::test]
+    async fn the_demo_team_is_created_once_and_then_reused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = fresh_db(&dir).await;
+        let team = ensure_demo_team(&db).await.expect("demo team");
+        assert_eq!(
+            (team.slug.as_str(), team.name.as_str()),
+            ("demo", "Demo team")
+        );
+        assert_eq!(team.timezone.to_string(), "Europe/Berlin");
+        let counts = ingest::table_counts(&db, team.id).await.expect("counts");
+        let [leads, spend, events] = counts.clone().map(|(_, n)| n);
+        assert!(
+            leads > 8_000 && spend > 1_000 && events > 40_000,
+            "{counts:?}"
+        );
+
+        let again = ensure_demo_team(&db).await.expect("demo team again");
+        assert_eq!(again, team, "reused as it was, not loaded again");
+        assert_eq!(
+            ingest::table_counts(&db, team.id).await.expect("counts"),
+            counts
+        );
+    }
+
+    #[tokio::test]
+    async fn loading_in_several_transactions_stores_every_generated_row() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = fresh_db(&dir).await;
+        let tz = Timezone::parse("UTC").expect("tz");
+        let team = teams::create(&db, "t", "T", &tz).await.expect("team");
+        let start = NaiveDate::from_ymd_opt(2025, 1, 6).expect("date");
+        let spec = GenSpec {
+            start,
+            days: 21,
+            as_of: crate::generate::GenSpec::bench().as_of,
+            ..GenSpec::demo(
+                start.and_hms_opt(0, 0, 0).expect("time").and_utc() + Duration::days(21),
+            )
+        };
+        let mut generated = [0u64; 3];
+        generate(&spec, |chunk| {
+            match chunk {
+                Chunk::Leads(r) => generated[0] += r.len() as u64,
+                Chunk::Spend(r) => generated[1] += r.len() as u64,
+                Chunk::Events(r) => generated[2] += r.len() as u64,
+            }
+            Ok(())
+        })
+        .expect("generated");
+        let stats = load(&db, team.id, &spec, 500, |_| {})
+            .await
+            .expect("loaded");
+        assert_eq!(
+            [stats.leads.rows, stats.spend.rows, stats.events.rows],
+            generated
+        );
+        let stored = ingest::table_counts(&db, team.id)
+            .await
+            .expect("counts")
+            .map(|(_, n)| n);
+        assert_eq!(stored, generated);
+        let team = teams::find_by_id(&db, team.id)
+            .await
+            .expect("query")
+            .expect("team");
+        assert!(
+            team.data_version > 1,
+            "each transaction bumps the data version"
+        );
+    }
 }

@@ -101,14 +101,6 @@ impl Chunk {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    pub fn table(&self) -> &'static str {
-        match self {
-            Chunk::Leads(_) => "leads",
-            Chunk::Spend(_) => "spend",
-            Chunk::Events(_) => "events",
-        }
-    }
 }
 
 /// Channels in the order a spec takes them, with their share of leads, how well their leads
@@ -221,7 +213,7 @@ const ENGAGEMENTS: [&str; 5] = [
 const SPEND_PER_LEAD: f64 = 110.0;
 /// Non-visit events per lead that the funnel produces on average (engagements, revenue, nps,
 /// demos), measured on the bench data; visits make up the rest of `events_per_lead`.
-const OTHER_EVENTS_PER_LEAD: f64 = 1.9;
+const OTHER_EVENTS_PER_LEAD: f64 = 2.15;
 
 struct Campaign {
     name: String,
@@ -865,9 +857,10 @@ impl<'s> Generator<'s> {
                         amount,
                     ))?;
                 }
-                // Paid campaigns need creatives too.
-                if ch.paid && !weekend {
-                    let amount = c.daily * 0.1 * rng.random_range(0.5..1.5);
+                // Paid campaigns need creatives and ad operations every day they run.
+                if ch.paid {
+                    let amount =
+                        c.daily * if weekend { 0.03 } else { 0.1 } * rng.random_range(0.5..1.5);
                     out.spend(row(
                         Some(ch.name),
                         Some(&c.name),
@@ -878,14 +871,21 @@ impl<'s> Generator<'s> {
             }
             let amount = base * 0.01 * ch.lead_share * rng.random_range(0.9..1.1) + 5.0;
             out.spend(row(Some(ch.name), None, SpendCategory::Tools, amount))?;
+            // The sales team's cost, attributed to channels by their share of leads.
+            if !weekend {
+                let amount = base * 0.22 / WEEK_NORM * ch.lead_share * rng.random_range(0.95..1.05);
+                out.spend(row(Some(ch.name), None, SpendCategory::Sales, amount))?;
+            }
+            // Agency retainers and the like, invoiced weekly.
+            if day.weekday() == Weekday::Mon {
+                let amount = base * 0.25 * ch.lead_share * rng.random_range(0.5..1.5);
+                out.spend(row(Some(ch.name), None, SpendCategory::Other, amount))?;
+            }
         }
+        // What no channel explains: recruiting, travel, the sales manager.
         if !weekend {
-            let amount = base * 0.25 / WEEK_NORM * rng.random_range(0.95..1.05);
+            let amount = base * 0.03 / WEEK_NORM * rng.random_range(0.9..1.1);
             out.spend(row(None, None, SpendCategory::Sales, amount))?;
-        }
-        if day.weekday() == Weekday::Mon {
-            let amount = base * 0.3 * rng.random_range(0.5..1.5);
-            out.spend(row(None, None, SpendCategory::Other, amount))?;
         }
         Ok(())
     }
