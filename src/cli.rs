@@ -44,6 +44,8 @@ pub enum Command {
     },
     /// Generate a large deterministic team and time the KPI engine on it (see BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
+    /// Digests of many teams due in the same minute, sent to a local SMTP sink (BENCHMARKS.md).
+    BenchDigests(crate::bench_digests::BenchDigestsArgs),
     /// Custom KPI scripts.
     Kpi {
         #[command(subcommand)]
@@ -152,6 +154,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => crate::bench::run(args, &settings).await,
+        Command::BenchDigests(args) => crate::bench_digests::run(args, &settings).await,
         Command::Kpi {
             command: KpiCommand::Check { file },
         } => {

@@ -1,6 +1,7 @@
 //! `lodestar`: read the settings, build the application, run the command.
 
 mod bench;
+mod bench_digests;
 mod cli;
 mod demo;
 mod generate;
