@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dimension::Dimension;
 use crate::measure::Measure;
@@ -51,7 +51,7 @@ impl Direction {
 }
 
 /// Leading KPIs move before revenue does; trailing ones report what already happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Leading,
@@ -222,7 +222,7 @@ impl Builtin {
                     "{} needs {}, which has no dimension {}",
                     self.key(),
                     m.table(),
-                    dimension
+                    dimension.missing_on(m.table())
                 )
             })
     }

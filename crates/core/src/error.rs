@@ -14,9 +14,11 @@ pub enum CoreError {
     )]
     InvalidTimezone(String),
     #[error(
-        "unknown dimension `{0}`: expected channel, campaign, source, category or attrs.<key> (key of letters, digits, _ or -)"
+        "unknown dimension `{0}`: expected channel, campaign, source, category, attrs.<key> (key of letters, digits, _ or -) or set:<name> (a segment set)"
     )]
     InvalidDimension(String),
     #[error("unknown KPI `{0}`")]
     UnknownKpi(String),
+    #[error("no segment set `{0}`: define it with PUT /api/v1/segments/{0}")]
+    UnknownSegmentSet(String),
 }

@@ -2,6 +2,7 @@
 //! is zero or an input is null (spec/KPIS.md).
 
 use crate::catalog::Builtin;
+use crate::expr::{Expr, normal_form};
 use crate::measure::{Measure, MeasureValues};
 
 /// An input of a derived KPI.
@@ -73,6 +74,61 @@ pub fn definition(kpi: Builtin) -> Definition {
         B::Clv => Derived(&[K(B::Arpa), K(B::ChurnRate), K(B::Cac)]),
         B::CacPaybackPeriods => Derived(&[K(B::Cac), K(B::Arpa)]),
     }
+}
+
+/// The formula as an expression over KPI and measure keys (a base KPI is itself). It states
+/// structurally what `value` computes; a test checks the two agree.
+pub fn expr(kpi: Builtin) -> Expr {
+    use Builtin as B;
+    let m = |x: Measure| Expr::kpi(x.key());
+    let k = |b: Builtin| Expr::kpi(b.key());
+    let n = Expr::Num;
+    match kpi {
+        B::Ctr => m(Measure::Clicks) / m(Measure::Impressions) * n(100.0),
+        B::Cpc => m(Measure::AdSpend) / m(Measure::Clicks),
+        B::Cpm => m(Measure::AdSpend) / m(Measure::Impressions) * n(1000.0),
+        B::Cpl => m(Measure::MarketingSpend) / m(Measure::Leads),
+        B::Cac => m(Measure::TotalSpend) / m(Measure::CustomersWon),
+        B::VisitorConversionRate => m(Measure::Leads) / m(Measure::Visits) * n(100.0),
+        B::ConversionRate => m(Measure::CustomersWon) / m(Measure::Leads) * n(100.0),
+        B::MqlToSqlRate => m(Measure::Sqls) / m(Measure::Mqls) * n(100.0),
+        B::MqlToCustomerRate => m(Measure::CustomersWon) / m(Measure::Mqls) * n(100.0),
+        B::ClosingRate => {
+            m(Measure::CustomersWon) / (m(Measure::CustomersWon) + m(Measure::DealsLost)) * n(100.0)
+        }
+        B::LeadVelocityRate => {
+            let before = Expr::Previous(Measure::Leads.key().to_owned());
+            (m(Measure::Leads) - before.clone()) / before * n(100.0)
+        }
+        B::Revenue => m(Measure::WonRevenue) + m(Measure::RecurringRevenue),
+        B::Roas => m(Measure::WonRevenue) / m(Measure::AdSpend),
+        B::Roi => (k(B::Revenue) - m(Measure::TotalSpend)) / m(Measure::TotalSpend) * n(100.0),
+        B::AvgDealSize => m(Measure::WonRevenue) / m(Measure::CustomersWon),
+        B::Arpa => k(B::Revenue) / m(Measure::ActiveCustomers),
+        B::ChurnRate => m(Measure::ChurnedOfActiveAtStart) / m(Measure::ActiveAtStart) * n(100.0),
+        B::RetentionRate => n(100.0) - k(B::ChurnRate),
+        B::Clv => k(B::Arpa) / (k(B::ChurnRate) / n(100.0)) - k(B::Cac),
+        B::CacPaybackPeriods => k(B::Cac) / k(B::Arpa),
+        base => match definition(base) {
+            Definition::Base(measure) => m(measure),
+            Definition::Derived(_) => Expr::kpi(base.key()),
+        },
+    }
+}
+
+/// The formula of a derived built-in, for expanding references while normalising; `None` for
+/// base KPIs, measures and keys that are not built-ins.
+pub fn expansion(key: &str) -> Option<Expr> {
+    let b = Builtin::from_key(key)?;
+    match definition(b) {
+        Definition::Base(_) => None,
+        Definition::Derived(_) => Some(expr(b)),
+    }
+}
+
+/// A built-in's normal form (see `expr::normal_form`).
+pub fn signature(kpi: Builtin) -> String {
+    normal_form(&expr(kpi), &expansion)
 }
 
 /// `a / b`, or null on a zero or null denominator or a null numerator.
@@ -199,6 +255,60 @@ mod tests {
         ]);
         // arpa 100, churn 10 % -> 1000 lifetime, minus cac 100.
         assert_eq!(value(Builtin::Clv, &v, &v), Some(900.0));
+    }
+
+    #[test]
+    fn every_formula_expression_computes_what_value_computes() {
+        // Distinct, awkward values so a swapped input or a wrong constant shows.
+        let mut cur = MeasureValues::empty();
+        let mut prev = MeasureValues::empty();
+        for (i, m) in Measure::ALL.iter().enumerate() {
+            cur.set(*m, Some(3.0 + i as f64 * 1.37));
+            prev.set(*m, Some(2.0 + i as f64 * 0.91));
+        }
+        for &b in Builtin::ALL {
+            let lookup = |key: &str, previous: bool| {
+                let m = Measure::from_key(key).expect("expressions read measures");
+                if previous { prev.get(m) } else { cur.get(m) }
+            };
+            let expanded = |e: &Expr| -> Option<f64> {
+                fn inline(e: &Expr) -> Expr {
+                    match e {
+                        Expr::Kpi(k) => expansion(k).map_or(e.clone(), |f| inline(&f)),
+                        Expr::Add(a, b) => inline(a) + inline(b),
+                        Expr::Sub(a, b) => inline(a) - inline(b),
+                        Expr::Mul(a, b) => inline(a) * inline(b),
+                        Expr::Div(a, b) => inline(a) / inline(b),
+                        Expr::Neg(a) => -inline(a),
+                        other => other.clone(),
+                    }
+                }
+                inline(e).eval(&lookup)
+            };
+            let want = value(b, &cur, &prev).expect("defined for these inputs");
+            let got = expanded(&expr(b)).expect("defined for these inputs");
+            assert!(
+                (want - got).abs() <= 1e-9 * want.abs().max(1.0),
+                "{}: value {want}, expression {got}",
+                b.key()
+            );
+        }
+    }
+
+    #[test]
+    fn no_two_builtins_share_a_normal_form_and_cpa_is_cac() {
+        let mut seen = std::collections::BTreeMap::new();
+        for &b in Builtin::ALL {
+            if let Some(other) = seen.insert(signature(b), b) {
+                panic!("{} and {} normalise alike", other.key(), b.key());
+            }
+        }
+        let cpa = Expr::kpi("total_spend") / Expr::kpi("customers_won");
+        assert_eq!(normal_form(&cpa, &expansion), signature(Builtin::Cac));
+        assert_eq!(
+            normal_form(&Expr::kpi("cac"), &expansion),
+            signature(Builtin::Cac)
+        );
     }
 
     #[test]

@@ -3,12 +3,15 @@
 
 pub mod catalog;
 pub mod dimension;
+pub mod drivers;
 pub mod error;
+pub mod expr;
 pub mod formula;
 pub mod measure;
 pub mod money;
 pub mod period;
 pub mod rows;
+pub mod segment_set;
 pub mod stage;
 pub mod tree;
 

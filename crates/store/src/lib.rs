@@ -11,10 +11,13 @@ pub mod measures;
 pub mod reports;
 pub mod schedules;
 pub mod secrets;
+pub mod segment_sets;
+mod segment_sql;
 mod sql;
 pub mod stages;
 pub mod teams;
 pub mod tokens;
+pub mod trees;
 
 pub use db::Db;
 pub use error::StoreError;

@@ -6,12 +6,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
-use lodestar_core::dimension::{Dimension, NONE_SEGMENT, Table};
+use lodestar_core::dimension::{Dimension, Table};
 use lodestar_core::measure::{Measure, MeasureValues};
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
+use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::Db;
 use crate::error::Result;
+use crate::segment_sql::Segments;
 use crate::sql::Sql;
 
 /// The segment key used when nothing is segmented.
@@ -47,6 +48,8 @@ pub struct Measured {
     pub buckets: Vec<HashMap<String, MeasureValues>>,
     /// Which tables were queried: measures of other tables are left undefined.
     pub tables: BTreeSet<Table>,
+    /// The segments of a segment set, in its order: each is listed even without rows.
+    pub declared: Vec<String>,
 }
 
 impl Measured {
@@ -69,8 +72,12 @@ impl Measured {
         v
     }
 
-    /// Segments with rows in any of the given buckets, sorted.
+    /// Segments with rows in any of the given buckets, sorted; a segment set's segments, all of
+    /// them in its order.
     pub fn segments(&self, buckets: impl IntoIterator<Item = usize>) -> Vec<String> {
+        if !self.declared.is_empty() {
+            return self.declared.clone();
+        }
         let mut out: BTreeSet<&String> = BTreeSet::new();
         for b in buckets {
             if let Some(map) = self.buckets.get(b) {
@@ -196,6 +203,11 @@ impl Acc {
     }
 }
 
+/// The segmentation of a query over rows of `alias`.
+fn segments<'a>(db: &Db, alias: &'a str, q: &MeasureQuery<'a>) -> Result<Segments<'a>> {
+    Segments::new(db.backend(), alias, q.dimension)
+}
+
 /// Computes the requested measures for every bucket (and segment).
 pub async fn compute(db: &Db, q: &MeasureQuery<'_>) -> Result<Measured> {
     let n = q.bounds.buckets();
@@ -231,17 +243,22 @@ pub async fn compute(db: &Db, q: &MeasureQuery<'_>) -> Result<Measured> {
             spend(db, q, &mut acc).await?;
         }
     }
+    let seg = segments(db, "l", q)?;
     let buckets = acc
         .raw
         .into_iter()
         .map(|segments| {
             segments
                 .into_iter()
-                .map(|(s, raw)| (s, raw.finish(&tables)))
+                .map(|(s, raw)| (seg.name(s), raw.finish(&tables)))
                 .collect()
         })
         .collect();
-    Ok(Measured { buckets, tables })
+    Ok(Measured {
+        buckets,
+        tables,
+        declared: seg.declared(),
+    })
 }
 
 /// `CASE WHEN col < b1 THEN 0 … END`: which bucket an in-range value falls in.
@@ -268,23 +285,6 @@ fn bound_of<T: std::fmt::Display>(bucket_col: &str, bounds: &[T]) -> String {
     s
 }
 
-/// The SQL expression of a row's segment, `(none)` for a missing value.
-fn segment_of(backend: DbBackend, alias: &str, dimension: Option<&Dimension>) -> String {
-    let raw = match dimension {
-        None => return format!("'{TOTAL}'"),
-        Some(Dimension::Channel) => format!("{alias}.channel"),
-        Some(Dimension::Campaign) => format!("{alias}.campaign"),
-        Some(Dimension::Source) => format!("{alias}.source"),
-        Some(Dimension::Category) => format!("{alias}.category"),
-        // Attribute keys are validated to [A-Za-z0-9_-] by `Dimension::parse`, so inlining is safe.
-        Some(Dimension::Attr(key)) => match backend {
-            DbBackend::Postgres => format!("(CAST({alias}.attrs AS jsonb) ->> '{key}')"),
-            _ => format!("json_extract({alias}.attrs, '$.\"{key}\"')"),
-        },
-    };
-    format!("COALESCE(NULLIF({raw}, ''), '{NONE_SEGMENT}')")
-}
-
 fn get_i64(row: &QueryResult, idx: usize) -> Result<i64> {
     let v: Option<i64> = row.try_get_by_index(idx)?;
     Ok(v.unwrap_or(0))
@@ -299,34 +299,24 @@ fn get_bucket(row: &QueryResult, idx: usize) -> Result<usize> {
 async fn lead_flows(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     let b = &q.bounds.instants;
     let (lo, hi) = (b[0], b[b.len() - 1]);
-    let seg = segment_of(db.backend(), "l", q.dimension);
-    let branch = |anchor: &str, col: &str, cols: &str, extra: &str| {
-        format!(
-            "SELECT '{anchor}' AS anchor, {bucket} AS bucket, {seg} AS segment, {cols} \
-             FROM leads l WHERE l.team_id = {team} AND l.{col} >= {lo} AND l.{col} < {hi}{extra} \
-             GROUP BY 2, 3",
-            bucket = bucket_of(&format!("l.{col}"), b),
-            team = q.team_id,
-        )
-    };
+    let seg = segments(db, "l", q)?;
     let zero3 = "0 AS c, 0 AS d, 0 AS e";
-    let counted = |anchor: &str, col: &str| {
-        branch(anchor, col, &format!("COUNT(*) AS a, 0 AS b, {zero3}"), "")
-    };
-    let parts = [
-        branch(
+    let counted = format!("COUNT(*) AS a, 0 AS b, {zero3}");
+    // (anchor, timestamp column, aggregates, extra condition)
+    let parts: [(&str, &str, &str, &str); 8] = [
+        (
             "created",
             "created_at",
             "COUNT(*) AS a, CAST(SUM(COALESCE(l.value, 0)) AS BIGINT) AS b, \
              SUM(CASE WHEN l.won_at IS NOT NULL THEN 1 ELSE 0 END) AS c, 0 AS d, 0 AS e",
             "",
         ),
-        counted("mql", "mql_at"),
-        counted("sal", "sal_at"),
-        counted("sql", "sql_at"),
-        counted("opportunity", "opportunity_at"),
-        counted("lost", "lost_at"),
-        branch(
+        ("mql", "mql_at", &counted, ""),
+        ("sal", "sal_at", &counted, ""),
+        ("sql", "sql_at", &counted, ""),
+        ("opportunity", "opportunity_at", &counted, ""),
+        ("lost", "lost_at", &counted, ""),
+        (
             "won",
             "won_at",
             "COUNT(*) AS a, CAST(SUM(COALESCE(l.deal_value, 0)) AS BIGINT) AS b, \
@@ -335,15 +325,29 @@ async fn lead_flows(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> 
              SUM(CASE WHEN l.sql_at IS NOT NULL THEN 1 ELSE 0 END) AS e",
             "",
         ),
-        branch(
+        (
             "churned",
             "churned_at",
-            &format!("COUNT(*) AS a, 0 AS b, {zero3}"),
+            &counted,
             " AND l.won_at IS NOT NULL",
         ),
     ];
     let mut sql = Sql::new(db.backend());
-    sql.push(&parts.join(" UNION ALL "));
+    for (i, (anchor, col, cols, extra)) in parts.iter().enumerate() {
+        if i > 0 {
+            sql.push(" UNION ALL ");
+        }
+        sql.push(&format!(
+            "SELECT '{anchor}' AS anchor, {bucket} AS bucket, {expr} AS segment, {cols} \
+             FROM leads l{join} WHERE l.team_id = {team} AND l.{col} >= {lo} AND l.{col} < {hi}{extra}",
+            bucket = bucket_of(&format!("l.{col}"), b),
+            expr = seg.expr(),
+            join = seg.join(),
+            team = q.team_id,
+        ));
+        seg.push_where(&mut sql);
+        sql.push(" GROUP BY 2, 3");
+    }
     for row in db.conn().query_all_raw(sql.build()).await? {
         let anchor: String = row.try_get_by_index(0)?;
         let bucket = get_bucket(&row, 1)?;
@@ -385,7 +389,7 @@ async fn lead_flows(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> 
 async fn customers(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     let b = &q.bounds.instants;
     let n = b.len() - 1;
-    let seg = segment_of(db.backend(), "l", q.dimension);
+    let seg = segments(db, "l", q)?;
     let mut cols = Vec::with_capacity(2 * n + 1);
     for t in b {
         cols.push(format!(
@@ -401,11 +405,15 @@ async fn customers(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     }
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
-        "SELECT {seg}, {cols} FROM leads l WHERE l.team_id = {team} AND l.won_at < {hi} GROUP BY 1",
+        "SELECT {expr}, {cols} FROM leads l{join} WHERE l.team_id = {team} AND l.won_at < {hi}",
+        expr = seg.expr(),
+        join = seg.join(),
         cols = cols.join(", "),
         team = q.team_id,
         hi = b[n],
     ));
+    seg.push_where(&mut sql);
+    sql.push(" GROUP BY 1");
     for row in db.conn().query_all_raw(sql.build()).await? {
         let segment: String = row.try_get_by_index(0)?;
         let active: Vec<i64> = (0..=n)
@@ -429,7 +437,7 @@ async fn customers(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
 async fn reach(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     let b = &q.bounds.instants;
     let n = b.len() - 1;
-    let seg = segment_of(db.backend(), "l", q.dimension);
+    let seg = segments(db, "l", q)?;
     let cols: Vec<String> = (0..n)
         .map(|i| {
             format!(
@@ -442,14 +450,17 @@ async fn reach(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
         .collect();
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
-        "SELECT {seg}, {cols} FROM leads l WHERE l.team_id = {team} AND l.created_at < {hi} \
-         AND (l.won_at IS NULL OR l.won_at >= {lo}) AND (l.lost_at IS NULL OR l.lost_at >= {lo}) \
-         GROUP BY 1",
+        "SELECT {expr}, {cols} FROM leads l{join} WHERE l.team_id = {team} AND l.created_at < {hi} \
+         AND (l.won_at IS NULL OR l.won_at >= {lo}) AND (l.lost_at IS NULL OR l.lost_at >= {lo})",
+        expr = seg.expr(),
+        join = seg.join(),
         cols = cols.join(", "),
         team = q.team_id,
         lo = b[0],
         hi = b[n],
     ));
+    seg.push_where(&mut sql);
+    sql.push(" GROUP BY 1");
     for row in db.conn().query_all_raw(sql.build()).await? {
         let segment: String = row.try_get_by_index(0)?;
         for i in 0..n {
@@ -466,16 +477,18 @@ async fn reach(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
 async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     let b = &q.bounds.instants;
     let n = b.len() - 1;
-    let seg = segment_of(db.backend(), "l", q.dimension);
+    let seg = segments(db, "l", q)?;
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
-        "SELECT e.bucket, {seg}, COUNT(*) FROM (\
+        "SELECT e.bucket, {expr}, COUNT(*) FROM (\
            SELECT DISTINCT ev.lead_id, {bucket} AS bucket FROM events ev \
            WHERE ev.team_id = {team} AND ev.kind = 'engagement' AND ev.lead_id IS NOT NULL \
            AND ev.occurred_at >= {lo} AND ev.occurred_at < {hi}\
-         ) e JOIN leads l ON l.team_id = {team} AND l.ext_id = e.lead_id \
+         ) e JOIN leads l ON l.team_id = {team} AND l.ext_id = e.lead_id{join} \
          WHERE l.created_at < {end} AND (l.won_at IS NULL OR l.won_at >= {start}) \
-         AND (l.lost_at IS NULL OR l.lost_at >= {start}) GROUP BY 1, 2",
+         AND (l.lost_at IS NULL OR l.lost_at >= {start})",
+        expr = seg.expr(),
+        join = seg.join(),
         bucket = bucket_of("ev.occurred_at", b),
         team = q.team_id,
         lo = b[0],
@@ -483,6 +496,8 @@ async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
         start = bound_of("e.bucket", &b[..n]),
         end = bound_of("e.bucket", &b[1..]),
     ));
+    seg.push_where(&mut sql);
+    sql.push(" GROUP BY 1, 2");
     for row in db.conn().query_all_raw(sql.build()).await? {
         let bucket = get_bucket(&row, 0)?;
         let segment: String = row.try_get_by_index(1)?;
@@ -494,10 +509,10 @@ async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
 async fn events(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     let b = &q.bounds.instants;
     let n = b.len() - 1;
-    let seg = segment_of(db.backend(), "ev", q.dimension);
+    let seg = segments(db, "ev", q)?;
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
-        "SELECT {bucket}, {seg}, \
+        "SELECT {bucket}, {expr}, \
            SUM(CASE WHEN ev.kind = 'session' THEN 1 ELSE 0 END), \
            SUM(CASE WHEN ev.kind = 'visit' THEN 1 ELSE 0 END), \
            SUM(CASE WHEN ev.kind = 'engagement' THEN 1 ELSE 0 END), \
@@ -505,14 +520,18 @@ async fn events(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
            SUM(CASE WHEN ev.kind = 'nps' THEN 1 ELSE 0 END), \
            SUM(CASE WHEN ev.kind = 'nps' AND ev.value >= 9000000 THEN 1 ELSE 0 END), \
            SUM(CASE WHEN ev.kind = 'nps' AND ev.value <= 6000000 THEN 1 ELSE 0 END) \
-         FROM events ev WHERE ev.team_id = {team} \
+         FROM events ev{join} WHERE ev.team_id = {team} \
          AND ev.kind IN ('session', 'visit', 'engagement', 'revenue', 'nps') \
-         AND ev.occurred_at >= {lo} AND ev.occurred_at < {hi} GROUP BY 1, 2",
+         AND ev.occurred_at >= {lo} AND ev.occurred_at < {hi}",
         bucket = bucket_of("ev.occurred_at", b),
+        expr = seg.expr(),
+        join = seg.join(),
         team = q.team_id,
         lo = b[0],
         hi = b[n],
     ));
+    seg.push_where(&mut sql);
+    sql.push(" GROUP BY 1, 2");
     for row in db.conn().query_all_raw(sql.build()).await? {
         let bucket = get_bucket(&row, 0)?;
         let segment: String = row.try_get_by_index(1)?;
@@ -531,21 +550,25 @@ async fn events(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
 async fn spend(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     let d = &q.bounds.days;
     let n = d.len() - 1;
-    let seg = segment_of(db.backend(), "s", q.dimension);
+    let seg = segments(db, "s", q)?;
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
-        "SELECT {bucket}, {seg}, \
+        "SELECT {bucket}, {expr}, \
            CAST(SUM(CASE WHEN s.category = 'advertising' THEN s.amount ELSE 0 END) AS BIGINT), \
            CAST(SUM(CASE WHEN s.category <> 'sales' THEN s.amount ELSE 0 END) AS BIGINT), \
            CAST(SUM(s.amount) AS BIGINT), \
            CAST(SUM(COALESCE(s.impressions, 0)) AS BIGINT), \
            CAST(SUM(COALESCE(s.clicks, 0)) AS BIGINT) \
-         FROM spend s WHERE s.team_id = {team} AND s.day >= {lo} AND s.day < {hi} GROUP BY 1, 2",
+         FROM spend s{join} WHERE s.team_id = {team} AND s.day >= {lo} AND s.day < {hi}",
         bucket = bucket_of("s.day", d),
+        expr = seg.expr(),
+        join = seg.join(),
         team = q.team_id,
         lo = d[0],
         hi = d[n],
     ));
+    seg.push_where(&mut sql);
+    sql.push(" GROUP BY 1, 2");
     for row in db.conn().query_all_raw(sql.build()).await? {
         let bucket = get_bucket(&row, 0)?;
         let segment: String = row.try_get_by_index(1)?;
@@ -581,13 +604,15 @@ pub async fn event_kinds(
         return Ok(out);
     }
     let n = b.len() - 1;
-    let seg = segment_of(db.backend(), "ev", dimension);
+    let seg = Segments::new(db.backend(), "ev", dimension)?;
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
-        "SELECT {bucket}, {seg}, ev.kind, COUNT(*), CAST(SUM(COALESCE(ev.value, 0)) AS BIGINT) \
-         FROM events ev WHERE ev.team_id = {team_id} AND ev.occurred_at >= {lo} \
+        "SELECT {bucket}, {expr}, ev.kind, COUNT(*), CAST(SUM(COALESCE(ev.value, 0)) AS BIGINT) \
+         FROM events ev{join} WHERE ev.team_id = {team_id} AND ev.occurred_at >= {lo} \
          AND ev.occurred_at < {hi} AND ev.kind IN (",
         bucket = bucket_of("ev.occurred_at", b),
+        expr = seg.expr(),
+        join = seg.join(),
         lo = b[0],
         hi = b[n],
     ));
@@ -597,10 +622,12 @@ pub async fn event_kinds(
         }
         sql.param(kind.as_str());
     }
-    sql.push(") GROUP BY 1, 2, 3");
+    sql.push(")");
+    seg.push_where(&mut sql);
+    sql.push(" GROUP BY 1, 2, 3");
     for row in db.conn().query_all_raw(sql.build()).await? {
         let bucket = get_bucket(&row, 0)?;
-        let segment: String = row.try_get_by_index(1)?;
+        let segment = seg.name(row.try_get_by_index(1)?);
         let kind: String = row.try_get_by_index(2)?;
         out.insert(
             (bucket, segment, kind),
