@@ -37,6 +37,7 @@ mod data;
 mod deps;
 mod engine;
 mod error;
+mod normalise;
 mod pack;
 mod stack;
 mod watch;
@@ -46,6 +47,7 @@ pub use data::{RunOutcome, ScriptContext, ScriptData};
 pub use deps::Dependencies;
 pub use engine::{CompiledScript, Limits, ScriptEngine};
 pub use error::ScriptError;
+pub use normalise::{ScriptShape, script_shape};
 pub use pack::{
     Direction, KpiKind, KpiMeta, PLUGIN_FILE, Pack, PackKpi, PackProblem, PackSet, Unit,
     is_valid_kpi_key, load_packs,

@@ -4,6 +4,8 @@ use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use lodestar_core::drivers::DriverTree;
+use lodestar_core::tree::KpiTree;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{CompiledScript, ScriptEngine};
@@ -83,6 +85,10 @@ pub struct Pack {
     pub dir: PathBuf,
     /// The pack's KPIs that loaded; the broken ones are in [`PackSet::problems`].
     pub kpis: Vec<PackKpi>,
+    /// `[[tree]]` sections: KPI trees (with `[[tree.branch]]`, nested as deep as needed).
+    pub trees: Vec<KpiTree>,
+    /// `[[driver]]` sections: KPIs declared as a product (`factors`) or sum (`terms`) of others.
+    pub drivers: Vec<DriverTree>,
 }
 
 /// Something wrong in a pack: the pack (or one KPI of it) is left out, the rest still loads.
@@ -130,6 +136,16 @@ impl PackSet {
         self.kpis().find(|kpi| kpi.meta.key == key)
     }
 
+    /// Every loaded tree, pack by pack.
+    pub fn trees(&self) -> impl Iterator<Item = &KpiTree> {
+        self.packs.iter().flat_map(|pack| pack.trees.iter())
+    }
+
+    /// Every loaded driver tree, pack by pack.
+    pub fn drivers(&self) -> impl Iterator<Item = &DriverTree> {
+        self.packs.iter().flat_map(|pack| pack.drivers.iter())
+    }
+
     /// The keys of every loaded KPI.
     pub fn keys(&self) -> BTreeSet<&str> {
         self.kpis().map(|kpi| kpi.meta.key.as_str()).collect()
@@ -166,7 +182,11 @@ struct PluginFile {
     pack: PackHeader,
     #[serde(default)]
     kpi: Vec<toml::Spanned<toml::Table>>,
-    // Other tables (`[[tree]]`, …) belong to later features and are ignored here.
+    #[serde(default)]
+    tree: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    driver: Vec<toml::Spanned<toml::Table>>,
+    // Other tables belong to later features and are ignored here.
 }
 
 #[derive(Deserialize)]
@@ -203,8 +223,10 @@ pub fn load_packs(dir: &Path, engine: &ScriptEngine) -> PackSet {
             return set;
         }
     };
-    // Key -> the pack that declared it first.
+    // Key -> the pack that declared it first; the same for tree slugs and driver trees.
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    let mut tree_owners: BTreeMap<String, String> = BTreeMap::new();
+    let mut driver_owners: BTreeMap<String, String> = BTreeMap::new();
     for folder in folders {
         let mut loader = PackLoader {
             folder: folder_name(&folder),
@@ -243,6 +265,33 @@ pub fn load_packs(dir: &Path, engine: &ScriptEngine) -> PackSet {
             }
         }
         pack.kpis = kept;
+        let plugin = loader.dir.join(PLUGIN_FILE);
+        pack.trees.retain(|tree| match tree_owners.get(&tree.slug) {
+            Some(owner) => {
+                let message = format!("tree `{}` is already declared by pack `{owner}`", tree.slug);
+                loader.problem(None, plugin.clone(), None, message);
+                false
+            }
+            None => {
+                tree_owners.insert(tree.slug.clone(), pack.name.clone());
+                true
+            }
+        });
+        pack.drivers
+            .retain(|tree| match driver_owners.get(&tree.kpi) {
+                Some(owner) => {
+                    let message = format!(
+                        "the drivers of `{}` are already declared by pack `{owner}`",
+                        tree.kpi
+                    );
+                    loader.problem(Some(tree.kpi.clone()), plugin.clone(), None, message);
+                    false
+                }
+                None => {
+                    driver_owners.insert(tree.kpi.clone(), pack.name.clone());
+                    true
+                }
+            });
         set.packs.push(pack);
     }
     set
@@ -349,12 +398,63 @@ impl PackLoader<'_> {
             }
         }
 
+        let mut trees: Vec<KpiTree> = Vec::with_capacity(plugin.tree.len());
+        for entry in plugin.tree {
+            let position = line_column(&text, entry.span().start);
+            let parsed = toml::Value::Table(entry.into_inner())
+                .try_into::<KpiTree>()
+                .map_err(|err| err.message().to_string())
+                .and_then(|tree| tree.validate().map(|()| tree));
+            match parsed {
+                Ok(tree) if trees.iter().any(|t| t.slug == tree.slug) => self.problem(
+                    None,
+                    plugin_path.clone(),
+                    Some(position),
+                    format!("tree `{}` is declared twice in this pack", tree.slug),
+                ),
+                Ok(tree) => trees.push(tree),
+                Err(message) => self.problem(
+                    None,
+                    plugin_path.clone(),
+                    Some(position),
+                    format!("[[tree]]: {message}"),
+                ),
+            }
+        }
+        let mut drivers: Vec<DriverTree> = Vec::with_capacity(plugin.driver.len());
+        for entry in plugin.driver {
+            let position = line_column(&text, entry.span().start);
+            let parsed = toml::Value::Table(entry.into_inner())
+                .try_into::<DriverTree>()
+                .map_err(|err| err.message().to_string());
+            match parsed {
+                Ok(tree) if drivers.iter().any(|t| t.kpi == tree.kpi) => self.problem(
+                    Some(tree.kpi.clone()),
+                    plugin_path.clone(),
+                    Some(position),
+                    format!(
+                        "the drivers of `{}` are declared twice in this pack",
+                        tree.kpi
+                    ),
+                ),
+                Ok(tree) => drivers.push(tree),
+                Err(message) => self.problem(
+                    None,
+                    plugin_path.clone(),
+                    Some(position),
+                    format!("[[driver]]: {message}"),
+                ),
+            }
+        }
+
         Some(Pack {
             name: plugin.pack.name,
             version: plugin.pack.version,
             description: plugin.pack.description,
             dir: self.dir.clone(),
             kpis,
+            trees,
+            drivers,
         })
     }
 

@@ -220,7 +220,13 @@ fn bad_kpi_declarations_are_reported_at_their_line() {
         .iter()
         .map(|p| (p.kpi.as_deref(), p.line, p.message.as_str()))
         .collect();
-    assert_eq!(messages.len(), 5, "{messages:#?}");
+    // The last problem is the `[[tree]]` without slug or title: trees are read, not ignored.
+    assert_eq!(messages.len(), 6, "{messages:#?}");
+    assert_eq!(messages[5].1, Some(54));
+    assert!(
+        messages[5].2.contains("unknown field `name`"),
+        "{messages:#?}"
+    );
     assert_eq!(messages[0].0, Some("Bad-Key"));
     assert_eq!(messages[0].1, Some(5));
     assert!(messages[0].2.contains("must be lowercase"), "{messages:#?}");
@@ -341,4 +347,87 @@ fn every_example_in_the_scripts_readme_runs() {
         assert_eq!(outcome.error, None, "{example}");
         assert!(outcome.value.is_some(), "{example}");
     }
+}
+
+#[test]
+fn trees_and_driver_trees_load_from_their_sections_and_bad_ones_are_reported_at_their_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugin = format!(
+        r#"[pack]
+name = "trees"
+version = "0.1.0"
+{GOOD_KPI}
+[[tree]]
+slug = "funnel"
+title = "Funnel"
+[[tree.branch]]
+title = "Top"
+kpis = ["leads", "double_leads"]
+[[tree.branch.branch]]
+title = "Quality"
+kpis = ["mqls"]
+
+[[tree]]
+slug = "Not A Slug"
+title = "Broken"
+
+[[driver]]
+kpi = "double_leads"
+scale = 2.0
+factors = [{{ kpi = "leads" }}]
+
+[[driver]]
+kpi = "revenue_split"
+factors = [{{ kpi = "leads" }}]
+terms = [{{ kpi = "mqls" }}]
+"#
+    );
+    write(&dir.path().join("p").join("plugin.toml"), &plugin);
+    write(
+        &dir.path().join("p").join("double.rhai"),
+        "metric(\"leads\") * 2\n",
+    );
+    let set = load_packs(dir.path(), &ScriptEngine::default());
+    let trees: Vec<_> = set.trees().collect();
+    assert_eq!(trees.len(), 1);
+    assert_eq!(trees[0].slug, "funnel");
+    assert_eq!(trees[0].branches[0].branches[0].kpis, ["mqls"]);
+    let drivers: Vec<_> = set.drivers().collect();
+    assert_eq!(drivers.len(), 1);
+    assert_eq!(drivers[0].kpi, "double_leads");
+    assert_eq!(drivers[0].scale, 2.0);
+    let lines: Vec<_> = set
+        .problems
+        .iter()
+        .map(|p| (p.line, p.message.clone()))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0].0, Some(24));
+    assert!(lines[0].1.contains("tree slug `Not A Slug`"), "{lines:?}");
+    assert_eq!(lines[1].0, Some(33));
+    assert!(lines[1].1.contains("either `factors`"), "{lines:?}");
+    // The KPIs of the pack are unaffected by its broken trees.
+    assert!(set.kpi("double_leads").is_some());
+}
+
+#[test]
+fn a_tree_slug_declared_by_two_packs_loads_from_the_first() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (folder, name) in [("a", "first"), ("b", "second")] {
+        write(
+            &dir.path().join(folder).join("plugin.toml"),
+            &format!(
+                "[pack]\nname = \"{name}\"\nversion = \"1\"\n[[tree]]\nslug = \"t\"\ntitle = \"{name}\"\n"
+            ),
+        );
+    }
+    let set = load_packs(dir.path(), &ScriptEngine::default());
+    let titles: Vec<_> = set.trees().map(|t| t.title.as_str()).collect();
+    assert_eq!(titles, ["first"]);
+    assert_eq!(set.problems.len(), 1);
+    assert!(
+        set.problems[0]
+            .message
+            .contains("already declared by pack `first`")
+    );
 }
