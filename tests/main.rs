@@ -10,3 +10,4 @@ mod digests;
 mod fixture_kpis;
 mod ingest;
 mod kpi_api;
+mod pages;

@@ -1,13 +1,20 @@
 //! `Authorization: Bearer <token>` → the token's team and role. Every data handler takes an
 //! `Auth`, so no query can run without a team to scope it to.
+//!
+//! Without an `Authorization` header, a browser session cookie authenticates too (the pages'
+//! scripts call the JSON API with it). A cookie is sent by the browser on its own, so a
+//! cookie-authenticated write must also carry the session's `X-CSRF-Token` header, which only
+//! Lodestar's pages know.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::Method, http::header, web};
+use lodestar_store::teams;
 use lodestar_store::tokens::{self, Principal};
 
 use crate::error::ApiError;
+use crate::session::{self, CSRF_HEADER, Session};
 use crate::state::AppState;
 
 pub struct Auth(pub Principal);
@@ -42,12 +49,43 @@ impl FromRequest for Auth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let cookie = match req.headers().contains_key(header::AUTHORIZATION) {
+            true => None,
+            false => session::cookie_value(req),
+        };
+        let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let csrf = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         Box::pin(async move {
-            let (Some(token), Some(state)) = (token, state) else {
+            let Some(state) = state else {
                 return Err(ApiError::Unauthorized);
             };
-            match tokens::authenticate(&state.db, &token).await? {
-                Some(p) => Ok(Auth(p)),
+            if let Some(token) = token {
+                return match tokens::authenticate(&state.db, &token).await? {
+                    Some(p) => Ok(Auth(p)),
+                    None => Err(ApiError::Unauthorized),
+                };
+            }
+            let Some(cookie) = cookie else {
+                return Err(ApiError::Unauthorized);
+            };
+            let secret = state.keys.session(&state.db).await?;
+            let Some(session) = Session::decode(secret, &cookie, chrono::Utc::now()) else {
+                return Err(ApiError::Unauthorized);
+            };
+            if writes && !session.csrf_ok(secret, csrf.as_deref()) {
+                return Err(ApiError::Forbidden(
+                    "a write with a session cookie needs the page's X-CSRF-Token header".to_owned(),
+                ));
+            }
+            match teams::find_by_id(&state.db, session.team_id).await? {
+                Some(team) => Ok(Auth(Principal {
+                    team,
+                    role: session.role,
+                })),
                 None => Err(ApiError::Unauthorized),
             }
         })

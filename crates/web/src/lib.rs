@@ -3,10 +3,15 @@
 
 mod auth;
 mod body;
+mod defs;
 pub mod error;
+mod html;
 mod metrics;
 mod routes;
+mod session;
 mod state;
+mod viewer;
+mod views;
 
 use std::net::TcpListener;
 

@@ -4,11 +4,14 @@ use std::time::Duration;
 
 use lodestar_core::catalog::Builtin;
 use lodestar_report::KpiEngine;
+use lodestar_report::cache::ReportCache;
 use lodestar_scheduler::Scheduler;
 use lodestar_script::{Limits, PackWatcher, ScriptEngine};
 use lodestar_store::Db;
 
+use crate::defs::Definitions;
 use crate::metrics::Metrics;
+use crate::session::Keys;
 
 #[derive(Debug, Clone)]
 pub struct WebSettings {
@@ -41,9 +44,17 @@ pub struct AppState {
     /// Evaluates built-in and custom KPIs; hand it to anything else that needs numbers.
     pub kpis: KpiEngine,
     pub(crate) metrics: Arc<Metrics>,
+    /// Server secrets for sessions and share links, read once.
+    pub(crate) keys: Arc<Keys>,
+    /// Assembled reports by (team, report, period, data version): a bounded LRU.
+    pub(crate) reports: Arc<ReportCache>,
+    pub(crate) defs: Arc<Definitions>,
     /// Digest schedules: jobs, send-now and re-sends. `None` in processes that only serve pages.
     pub scheduler: Option<Arc<Scheduler>>,
 }
+
+/// Reports kept in memory; one is a few tens of kilobytes.
+const REPORT_CACHE_ENTRIES: usize = 512;
 
 /// How often the packs folder is checked for changes.
 const PACK_POLL: Duration = Duration::from_secs(2);
@@ -69,6 +80,9 @@ impl AppState {
             db,
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
+            keys: Arc::new(Keys::default()),
+            reports: Arc::new(ReportCache::new(REPORT_CACHE_ENTRIES)),
+            defs: Arc::new(Definitions::default()),
             scheduler: None,
         }
     }

@@ -1,0 +1,147 @@
+//! The signed-in pages besides reports: the team's home, the KPI catalog and the script editor.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::Utc;
+use lodestar_core::catalog::Branch;
+use lodestar_core::period::{PeriodKey, PeriodKind};
+use lodestar_report::catalog::catalog;
+use lodestar_report::definition::{ReportDefinition, WEEKLY};
+use lodestar_report::report::{HEADLINE, default_period};
+
+use crate::defs::Definitions;
+use crate::html::{PageError, render};
+use crate::routes::reports::report_for;
+use crate::state::AppState;
+use crate::viewer;
+use crate::views::{
+    CardView, CatalogPage, CatalogRow, CatalogSection, HomePage, ReportLink, ScriptOption,
+    ScriptsPage, UNITS, direction_str, kind_str, unit_str,
+};
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(home)
+        .service(catalog_page)
+        .service(scripts_page);
+}
+
+/// The cache name of the home page's report when the team replaced its `weekly`: the home page
+/// always shows the built-in selection.
+const HOME: &str = "(home)";
+
+#[get("/")]
+async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    let me = viewer::require(&req, &state).await?;
+    let defs = Definitions::list(&state.db, &me.team).await?;
+    let builtin = ReportDefinition::weekly();
+    let replaced = defs.iter().any(|d| d.slug == WEEKLY && !d.builtin);
+    let period = default_period(&builtin, &me.team, Utc::now());
+    let cache_slug = if replaced { HOME } else { WEEKLY };
+    let report = report_for(&state, &me.team, &builtin, cache_slug, period).await?;
+    let headline = HEADLINE
+        .iter()
+        .filter_map(|key| report.card(key))
+        .map(CardView::new)
+        .collect();
+    let reports = defs
+        .iter()
+        .map(|d| ReportLink {
+            href: format!("/reports/{}", d.slug),
+            title: d.title.clone(),
+            detail: format!(
+                "{} · {}{}",
+                d.period_kind,
+                match d.keys() {
+                    None => "all KPIs".to_owned(),
+                    Some(k) => format!("{} KPIs", k.len()),
+                },
+                d.segment_by
+                    .as_ref()
+                    .map(|s| format!(" · by {s}"))
+                    .unwrap_or_default()
+            ),
+        })
+        .collect();
+    let tz = me.team.timezone.to_string();
+    let page = HomePage {
+        layout: me.layout("Home", "home"),
+        team_name: &me.team.name,
+        timezone: &tz,
+        week_label: &report.label,
+        weekly_href: format!("/reports/{WEEKLY}?period={period}"),
+        empty: report.empty,
+        headline,
+        reports,
+    };
+    render(StatusCode::OK, &page)
+}
+
+#[get("/catalog")]
+async fn catalog_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let me = viewer::require(&req, &state).await?;
+    let entries = catalog(&state.kpis, &me.team).await?;
+    let count = entries.len();
+    let mut titles: Vec<String> = Branch::ALL.iter().map(|b| b.title().to_owned()).collect();
+    for e in &entries {
+        if !titles.contains(&e.category) {
+            titles.push(e.category.clone());
+        }
+    }
+    let mut sections: Vec<CatalogSection> = titles
+        .into_iter()
+        .map(|title| CatalogSection {
+            title,
+            entries: Vec::new(),
+        })
+        .collect();
+    for e in entries {
+        if let Some(s) = sections.iter_mut().find(|s| s.title == e.category) {
+            s.entries.push(CatalogRow::from(e));
+        }
+    }
+    sections.retain(|s| !s.entries.is_empty());
+    let page = CatalogPage {
+        layout: me.layout("KPI catalog", "catalog"),
+        team_name: &me.team.name,
+        count,
+        sections,
+    };
+    render(StatusCode::OK, &page)
+}
+
+#[get("/scripts")]
+async fn scripts_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let me = viewer::require(&req, &state).await?;
+    let custom = catalog(&state.kpis, &me.team)
+        .await?
+        .into_iter()
+        .filter_map(|e| {
+            let script = e.script?;
+            Some(ScriptOption {
+                unit: unit_str(e.unit),
+                direction: direction_str(e.direction),
+                kind: kind_str(e.kind),
+                key: e.key,
+                name: e.name,
+                category: e.category,
+                script,
+            })
+        })
+        .collect();
+    let period = PeriodKey::last_complete(PeriodKind::Week, Utc::now(), me.team.timezone.0);
+    let page = ScriptsPage {
+        layout: me.layout("Scripts", "scripts"),
+        team_name: &me.team.name,
+        period: period.to_string(),
+        custom,
+        units: UNITS,
+        categories: Branch::ALL.iter().map(|b| b.title()).collect(),
+    };
+    render(StatusCode::OK, &page)
+}

@@ -1,0 +1,441 @@
+//! Reports: the HTML page (`/reports/{slug}`), its CSV (`/reports/{slug}.csv`), its JSON
+//! (`/api/v1/reports/{slug}`) and report definitions (`PUT /api/v1/reports/{slug}`). All three
+//! renderings come from one assembled `Report`, cached per (team, report, period, data version).
+
+use std::sync::Arc;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
+use chrono::Utc;
+use lodestar_core::period::PeriodKey;
+use lodestar_report::KpiRequest;
+use lodestar_report::ReportError;
+use lodestar_report::cache::CacheKey;
+use lodestar_report::definition::{ReportDefinition, ReportInput};
+use lodestar_report::report::{Report, assemble, default_period, has_started};
+use lodestar_report::share::{self, ShareClaims, ShareError};
+use lodestar_store::reports;
+use lodestar_store::teams::{self, Team};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::Auth;
+use crate::defs::Definitions;
+use crate::error::ApiError;
+use crate::html::{PageError, render};
+use crate::state::AppState;
+use crate::viewer::{self, SignedIn};
+use crate::views::{Layout, PeriodNav, ReportPage, raw_number};
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    // The CSV route first: `/reports/{slug}` would also match `weekly.csv`.
+    cfg.service(report_csv)
+        .service(report_page)
+        .service(list_reports)
+        .service(get_report)
+        .service(put_report)
+        .service(delete_report);
+}
+
+/// The assembled report, from the cache when the team's data has not changed since.
+pub(crate) async fn report_for(
+    state: &AppState,
+    team: &Team,
+    def: &ReportDefinition,
+    cache_slug: &str,
+    period: PeriodKey,
+) -> Result<Arc<Report>, ReportError> {
+    let key = CacheKey {
+        team_id: team.id,
+        report: cache_slug.to_owned(),
+        period,
+        data_version: team.data_version,
+    };
+    if let Some(report) = state.reports.get(&key) {
+        return Ok(report);
+    }
+    let report = Arc::new(assemble(&state.kpis, team, def, period).await?);
+    state.reports.insert(key, Arc::clone(&report));
+    Ok(report)
+}
+
+#[derive(Deserialize)]
+struct ReportQuery {
+    period: Option<String>,
+    share: Option<String>,
+}
+
+impl ReportQuery {
+    fn period(&self) -> Result<Option<PeriodKey>, lodestar_core::CoreError> {
+        self.period
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(PeriodKey::parse)
+            .transpose()
+    }
+}
+
+/// How the page was reached: a session, or a share link (just that team, report and period).
+enum Access {
+    Session(SignedIn),
+    Share {
+        team: Team,
+        claims: ShareClaims,
+        token: String,
+    },
+}
+
+impl Access {
+    fn team(&self) -> &Team {
+        match self {
+            Access::Session(me) => &me.team,
+            Access::Share { team, .. } => team,
+        }
+    }
+}
+
+fn refused(e: ShareError) -> PageError {
+    match e {
+        ShareError::Expired(at) => PageError::forbidden(
+            "This link has expired",
+            format!(
+                "The shared link stopped working on {}. Ask for a new one, or sign in to see the report.",
+                at.format("%b %-d, %Y at %H:%M UTC")
+            ),
+        ),
+        ShareError::BadSignature | ShareError::Malformed => PageError::forbidden(
+            "This link is not valid",
+            "The shared link is damaged or was not issued by this server. Ask for a new one, or sign in.",
+        ),
+    }
+}
+
+async fn access(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+    q: &ReportQuery,
+) -> Result<Access, PageError> {
+    let Some(token) = q.share.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(Access::Session(viewer::require(req, state).await?));
+    };
+    let secret = state.keys.share(&state.db).await?;
+    let claims = share::verify(secret, token, Utc::now()).map_err(refused)?;
+    if claims.report != slug {
+        return Err(PageError::forbidden(
+            "This link is for another report",
+            "The shared link opens a different report. Sign in to see this one.",
+        ));
+    }
+    let shared_period =
+        PeriodKey::parse(&claims.period).map_err(|_| refused(ShareError::Malformed))?;
+    if q.period()?.is_some_and(|p| p != shared_period) {
+        return Err(PageError::forbidden(
+            "This link is for another period",
+            format!(
+                "The shared link opens {} only. Sign in to see other periods.",
+                shared_period
+            ),
+        ));
+    }
+    let team = teams::find_by_id(&state.db, claims.team_id)
+        .await?
+        .ok_or_else(|| refused(ShareError::Malformed))?;
+    Ok(Access::Share {
+        team,
+        claims,
+        token: token.to_owned(),
+    })
+}
+
+/// The report a page or CSV asks for: its definition, its period, its numbers.
+async fn page_report(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+    q: &ReportQuery,
+) -> Result<(Access, Arc<Report>), PageError> {
+    let access = access(req, state, slug, q).await?;
+    let team = access.team();
+    let def = state
+        .defs
+        .get(&state.db, team, slug)
+        .await?
+        .ok_or_else(|| {
+            PageError::NotFound(format!("There is no report `{slug}` for this team."))
+        })?;
+    let period = match (&access, q.period()?) {
+        (Access::Share { claims, .. }, _) => {
+            PeriodKey::parse(&claims.period).map_err(|_| refused(ShareError::Malformed))?
+        }
+        (Access::Session(_), Some(p)) => p,
+        (Access::Session(me), None) => default_period(&def, &me.team, Utc::now()),
+    };
+    let report = report_for(state, team, &def, slug, period).await?;
+    Ok((access, report))
+}
+
+#[get("/reports/{slug}")]
+async fn report_page(
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<ReportQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let slug = path.into_inner();
+    let (access, report) = page_report(&req, &state, &slug, &q).await?;
+    let key = PeriodKey::parse(&report.period.key)?;
+    let base = format!("/reports/{slug}");
+    let title = format!("{} · {}", report.definition.title, report.label);
+    let page = match &access {
+        Access::Session(me) => {
+            let next = key.next();
+            ReportPage::new(
+                me.layout(&title, if slug == "weekly" { "reports" } else { "" }),
+                &report,
+                Some(PeriodNav {
+                    action: base.clone(),
+                    prev_href: format!("{base}?period={}", key.previous()),
+                    prev_key: key.previous().to_string(),
+                    next_href: has_started(&next, &me.team, Utc::now())
+                        .then(|| format!("{base}?period={next}")),
+                    next_key: next.to_string(),
+                }),
+                None,
+                format!("{base}.csv?period={key}"),
+                Some(format!("/api/v1/reports/{slug}?period={key}")),
+            )
+        }
+        Access::Share {
+            team,
+            claims,
+            token,
+        } => ReportPage::new(
+            Layout {
+                title,
+                team: Some(team.name.clone()),
+                active: "",
+                csrf: None,
+                shared: true,
+            },
+            &report,
+            None,
+            Some(claims.expires_at.format("%b %-d, %Y %H:%M UTC").to_string()),
+            format!("{base}.csv?period={key}&share={token}"),
+            None,
+        ),
+    };
+    render(StatusCode::OK, &page)
+}
+
+#[get("/reports/{slug}.csv")]
+async fn report_csv(
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<ReportQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let slug = path.into_inner();
+    let (_, report) = page_report(&req, &state, &slug, &q).await?;
+    let body = csv(&report).map_err(PageError::internal)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"{}-{}.csv\"",
+                report.definition.slug, report.period.key
+            ),
+        ))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .body(body))
+}
+
+/// Spreadsheets run cells that start like a formula: such text gets a leading quote.
+fn cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// One row per KPI (segment empty), then one per KPI and segment when the report is split.
+pub(crate) fn csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "period",
+        "section",
+        "key",
+        "name",
+        "unit",
+        "direction",
+        "source",
+        "segment",
+        "value",
+        "previous",
+        "change_pct",
+        "target_min",
+        "target_max",
+        "target_status",
+    ])?;
+    let unit = |c: &lodestar_report::report::Card| crate::views::unit_str(c.unit);
+    for section in &report.sections {
+        for c in &section.kpis {
+            let target = c.target.as_ref();
+            w.write_record([
+                report.period.key.as_str(),
+                &cell(&section.title),
+                &c.key,
+                &cell(&c.name),
+                unit(c),
+                crate::views::direction_str(c.direction),
+                c.source,
+                "",
+                &raw_number(c.value),
+                &raw_number(c.previous),
+                &raw_number(c.change_pct),
+                &raw_number(target.and_then(|t| t.bounds.min)),
+                &raw_number(target.and_then(|t| t.bounds.max)),
+                target.map(|t| t.status.as_str()).unwrap_or_default(),
+            ])?;
+        }
+    }
+    for section in &report.sections {
+        for c in &section.kpis {
+            let Some(Some(segments)) = &c.segments else {
+                continue;
+            };
+            for s in segments {
+                w.write_record([
+                    report.period.key.as_str(),
+                    &cell(&section.title),
+                    &c.key,
+                    &cell(&c.name),
+                    unit(c),
+                    crate::views::direction_str(c.direction),
+                    c.source,
+                    &cell(&s.segment),
+                    &raw_number(s.value),
+                    &raw_number(s.previous),
+                    "",
+                    "",
+                    "",
+                    "",
+                ])?;
+            }
+        }
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+#[get("/api/v1/reports")]
+async fn list_reports(auth: Auth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let defs = Definitions::list(&state.db, &auth.0.team).await?;
+    let reports: Vec<_> = defs
+        .iter()
+        .map(|d| {
+            let mut v = json!(d);
+            v["href"] = json!(format!("/reports/{}", d.slug));
+            v
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "reports": reports })))
+}
+
+#[derive(Deserialize)]
+struct ApiReportQuery {
+    period: Option<String>,
+}
+
+#[get("/api/v1/reports/{slug}")]
+async fn get_report(
+    auth: Auth,
+    path: web::Path<String>,
+    q: web::Query<ApiReportQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let slug = path.into_inner();
+    let team = &auth.0.team;
+    let def = state
+        .defs
+        .get(&state.db, team, &slug)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no report `{slug}`")))?;
+    let period = match q.period.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => PeriodKey::parse(p)?,
+        None => default_period(&def, team, Utc::now()),
+    };
+    let report = report_for(&state, team, &def, &slug, period).await?;
+    Ok(HttpResponse::Ok().json(&*report))
+}
+
+#[put("/api/v1/reports/{slug}")]
+async fn put_report(
+    auth: Auth,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let slug = path.into_inner();
+    let input: ReportInput = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("report definition: {e}")))?;
+    let def = input
+        .validate(&slug)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let team = &auth.0.team;
+    // The engine knows which keys exist (built-in and custom): ask it about the named ones.
+    let mut named: Vec<String> = def.keys().map(<[String]>::to_vec).unwrap_or_default();
+    named.extend(
+        def.targets
+            .keys()
+            .filter(|k| !named.contains(k))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    if !named.is_empty() {
+        let probe = KpiRequest {
+            period: default_period(&def, team, Utc::now()),
+            segment_by: None,
+            keys: Some(named),
+            trend: 0,
+        };
+        match state.kpis.evaluate(team, &probe).await {
+            Ok(_) => {}
+            Err(ReportError::Input(e)) => {
+                return Err(ApiError::BadRequest(format!("report definition: {e}")));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let (stored, created) = reports::save(&state.db, team.id, &def.to_stored()).await?;
+    state.reports.invalidate_team(team.id);
+    let saved = ReportDefinition::from_stored(&stored)?;
+    let mut reply = json!(saved);
+    reply["href"] = json!(format!("/reports/{slug}"));
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(HttpResponse::build(status).json(reply))
+}
+
+#[delete("/api/v1/reports/{slug}")]
+async fn delete_report(
+    auth: Auth,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let slug = path.into_inner();
+    if reports::delete(&state.db, auth.0.team.id, &slug).await? {
+        state.reports.invalidate_team(auth.0.team.id);
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound(format!("no stored report `{slug}`")))
+    }
+}

@@ -1,0 +1,42 @@
+//! The stylesheet, the editor's script and the icon, compiled into the binary: pages load
+//! nothing from anywhere else.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, web};
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(asset);
+}
+
+/// (name, content type, bytes).
+const ASSETS: [(&str, &str, &[u8]); 3] = [
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/app.css"),
+    ),
+    (
+        "scripts.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/scripts.js"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/favicon.svg"),
+    ),
+];
+
+#[get("/static/{name}")]
+async fn asset(name: web::Path<String>) -> HttpResponse {
+    match ASSETS.iter().find(|(n, _, _)| *n == name.as_str()) {
+        Some((_, content_type, bytes)) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, *content_type))
+            .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .body(*bytes),
+        None => HttpResponse::NotFound()
+            .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+            .body("no such file"),
+    }
+}

@@ -1,0 +1,61 @@
+//! Who is looking at a page: a signed-in session, found from its cookie.
+
+use actix_web::HttpRequest;
+use lodestar_store::teams::{self, Team};
+
+use crate::html::PageError;
+use crate::session::{self, Session};
+use crate::state::AppState;
+use crate::views::Layout;
+
+pub struct SignedIn {
+    pub session: Session,
+    pub team: Team,
+    /// The session's CSRF token, for forms and the page's scripts.
+    pub csrf: String,
+}
+
+impl SignedIn {
+    pub fn layout(&self, title: &str, active: &'static str) -> Layout {
+        Layout {
+            title: title.to_owned(),
+            team: Some(self.team.name.clone()),
+            active,
+            csrf: Some(self.csrf.clone()),
+            shared: false,
+        }
+    }
+}
+
+/// The session of the request, if it has a valid one whose team still exists.
+pub async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<Option<SignedIn>, PageError> {
+    let Some(value) = session::cookie_value(req) else {
+        return Ok(None);
+    };
+    let secret = state.keys.session(&state.db).await?;
+    let Some(session) = Session::decode(secret, &value, chrono::Utc::now()) else {
+        return Ok(None);
+    };
+    let Some(team) = teams::find_by_id(&state.db, session.team_id).await? else {
+        return Ok(None);
+    };
+    let csrf = session.csrf_token(secret);
+    Ok(Some(SignedIn {
+        session,
+        team,
+        csrf,
+    }))
+}
+
+/// The session, or a redirect to sign in that comes back to this very address.
+pub async fn require(req: &HttpRequest, state: &AppState) -> Result<SignedIn, PageError> {
+    signed_in(req, state)
+        .await?
+        .ok_or_else(|| PageError::SignIn {
+            next: req
+                .uri()
+                .path_and_query()
+                .map(|pq| pq.as_str().to_owned())
+                .unwrap_or_else(|| "/".to_owned()),
+        })
+}

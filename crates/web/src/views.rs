@@ -1,0 +1,462 @@
+//! Page view models: what each askama template reads. Numbers arrive formatted from
+//! `lodestar_report::format`; this file only adds presentation (sparkline geometry, bar widths,
+//! links). Templates escape every value, so user text (channel names, KPI names, script output)
+//! is always shown as text.
+
+use askama::Template;
+use lodestar_core::catalog::{Direction, Kind, Unit};
+use lodestar_report::catalog::CatalogEntry;
+use lodestar_report::definition::TargetStatus;
+use lodestar_report::engine::TrendPoint;
+use lodestar_report::format::{Tone, format_value};
+use lodestar_report::report::{Card, Report};
+
+/// What the base layout needs.
+pub struct Layout {
+    pub title: String,
+    pub team: Option<String>,
+    /// Which main navigation entry is current: `home`, `reports`, `catalog`, `scripts` or "".
+    pub active: &'static str,
+    /// The session's CSRF token: present when signed in (it also shows the navigation).
+    pub csrf: Option<String>,
+    /// Opened through a share link.
+    pub shared: bool,
+}
+
+impl Layout {
+    pub fn bare(title: &str) -> Layout {
+        Layout {
+            title: title.to_owned(),
+            team: None,
+            active: "",
+            csrf: None,
+            shared: false,
+        }
+    }
+}
+
+pub fn unit_str(u: Unit) -> &'static str {
+    match u {
+        Unit::Count => "count",
+        Unit::Currency => "currency",
+        Unit::Percent => "percent",
+        Unit::Ratio => "ratio",
+        Unit::Days => "days",
+        Unit::Score => "score",
+    }
+}
+
+pub fn direction_str(d: Direction) -> &'static str {
+    match d {
+        Direction::HigherIsBetter => "higher_is_better",
+        Direction::LowerIsBetter => "lower_is_better",
+    }
+}
+
+pub fn kind_str(k: Kind) -> &'static str {
+    match k {
+        Kind::Leading => "leading",
+        Kind::Trailing => "trailing",
+    }
+}
+
+/// A number as JSON and CSV write it: whole values without `.0`.
+pub fn raw_number(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 => {
+            format!("{}", x as i64)
+        }
+        Some(x) if x.is_finite() => format!("{x}"),
+        _ => String::new(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/login.html")]
+pub struct LoginPage {
+    pub layout: Layout,
+    pub csrf: String,
+    pub next: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/error.html")]
+pub struct ErrorPage {
+    pub layout: Layout,
+    pub status: u16,
+    pub heading: String,
+    pub message: String,
+    pub sign_in: bool,
+}
+
+/// A sparkline: one polyline per run of defined values, and a dot on the latest one.
+pub struct Spark {
+    pub width: u32,
+    pub height: u32,
+    pub lines: Vec<String>,
+    pub areas: Vec<String>,
+    pub dot: Option<(String, String)>,
+    pub label: String,
+}
+
+const SPARK_W: f64 = 120.0;
+const SPARK_H: f64 = 30.0;
+const SPARK_PAD: f64 = 3.0;
+
+impl Spark {
+    pub fn new(name: &str, trend: &[TrendPoint]) -> Spark {
+        let values: Vec<Option<f64>> = trend
+            .iter()
+            .map(|p| p.value.filter(|v| v.is_finite()))
+            .collect();
+        let defined = values.iter().flatten().copied();
+        let (min, max) = defined.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        let n = values.len();
+        let x = |i: usize| {
+            if n <= 1 {
+                SPARK_W / 2.0
+            } else {
+                SPARK_PAD + i as f64 * (SPARK_W - 2.0 * SPARK_PAD) / (n - 1) as f64
+            }
+        };
+        let y = |v: f64| {
+            if max > min {
+                SPARK_PAD + (max - v) / (max - min) * (SPARK_H - 2.0 * SPARK_PAD)
+            } else {
+                SPARK_H / 2.0
+            }
+        };
+        // Runs of consecutive defined points: (first index, last index, "x,y x,y …").
+        let mut runs: Vec<(usize, usize, Vec<String>)> = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            match (v, runs.last_mut()) {
+                (Some(v), Some((_, last, points))) if *last + 1 == i => {
+                    points.push(format!("{:.1},{:.1}", x(i), y(*v)));
+                    *last = i;
+                }
+                (Some(v), _) => runs.push((i, i, vec![format!("{:.1},{:.1}", x(i), y(*v))])),
+                (None, _) => {}
+            }
+        }
+        let lines = runs.iter().map(|(_, _, p)| p.join(" ")).collect();
+        // The area under each run, down to the bottom edge.
+        let areas = runs
+            .iter()
+            .filter(|(first, last, _)| last > first)
+            .map(|(first, last, p)| {
+                format!(
+                    "{:.1},{SPARK_H:.1} {} {:.1},{SPARK_H:.1}",
+                    x(*first),
+                    p.join(" "),
+                    x(*last)
+                )
+            })
+            .collect();
+        let dot = values
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, v)| v.map(|v| (format!("{:.1}", x(i)), format!("{:.1}", y(v)))));
+        let label = match (trend.first(), trend.last()) {
+            (Some(first), Some(last)) => {
+                format!("{name} from {} to {}", first.period, last.period)
+            }
+            _ => format!("{name}: no history"),
+        };
+        Spark {
+            width: SPARK_W as u32,
+            height: SPARK_H as u32,
+            lines,
+            areas,
+            dot,
+            label,
+        }
+    }
+}
+
+pub struct CardView<'a> {
+    pub c: &'a Card,
+    pub tone: &'static str,
+    pub arrow: &'static str,
+    pub raw_value: String,
+    pub target_class: &'static str,
+    pub spark: Spark,
+}
+
+impl<'a> CardView<'a> {
+    pub fn new(c: &'a Card) -> CardView<'a> {
+        CardView {
+            c,
+            tone: c.tone.as_str(),
+            arrow: match c.tone {
+                Tone::None | Tone::Flat => "",
+                _ if c.change_pct.is_some_and(|p| p > 0.0) => "▲ ",
+                _ => "▼ ",
+            },
+            raw_value: raw_number(c.value),
+            target_class: match c.target.as_ref().map(|t| t.status) {
+                Some(TargetStatus::Met) => "met",
+                Some(TargetStatus::Missed) => "missed",
+                _ => "novalue",
+            },
+            spark: Spark::new(&c.name, &c.trend),
+        }
+    }
+}
+
+pub struct SectionView<'a> {
+    pub title: &'a str,
+    pub kind: &'static str,
+    pub cards: Vec<CardView<'a>>,
+}
+
+pub struct PeriodNav {
+    pub action: String,
+    pub prev_href: String,
+    pub prev_key: String,
+    pub next_href: Option<String>,
+    pub next_key: String,
+}
+
+pub struct FunnelRow {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub text: String,
+    pub width: String,
+}
+
+pub struct LegendRow {
+    pub stage: &'static str,
+    pub label: &'static str,
+    pub count: String,
+    pub share: String,
+}
+
+pub struct StackSegment {
+    pub stage: &'static str,
+    pub x: String,
+    pub width: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/report.html")]
+pub struct ReportPage<'a> {
+    pub layout: Layout,
+    pub r: &'a Report,
+    pub sections: Vec<SectionView<'a>>,
+    pub nav: Option<PeriodNav>,
+    /// When opened through a share link: when it expires.
+    pub share: Option<String>,
+    pub csv_href: String,
+    pub json_href: Option<String>,
+    pub funnel: Vec<FunnelRow>,
+    pub legend: Vec<LegendRow>,
+    pub stack: Vec<StackSegment>,
+    pub stage_total: String,
+}
+
+impl<'a> ReportPage<'a> {
+    pub fn new(
+        layout: Layout,
+        r: &'a Report,
+        nav: Option<PeriodNav>,
+        share: Option<String>,
+        csv_href: String,
+        json_href: Option<String>,
+    ) -> ReportPage<'a> {
+        let sections = r
+            .sections
+            .iter()
+            .map(|s| SectionView {
+                title: &s.title,
+                kind: kind_str(s.kind),
+                cards: s.kpis.iter().map(CardView::new).collect(),
+            })
+            .collect();
+        let funnel = r
+            .funnel
+            .iter()
+            .map(|f| FunnelRow {
+                key: f.key,
+                label: f.label,
+                text: f.text.clone(),
+                width: format!("{:.1}", f.width_pct),
+            })
+            .collect();
+        let legend = r
+            .stages
+            .iter()
+            .map(|s| LegendRow {
+                stage: s.stage,
+                label: s.label,
+                count: format_value(Unit::Count, Some(s.count as f64)),
+                share: format!("{:.0}%", s.share_pct),
+            })
+            .collect();
+        let mut x = 0.0;
+        let mut stack = Vec::new();
+        for s in &r.stages {
+            if s.share_pct > 0.0 {
+                stack.push(StackSegment {
+                    stage: s.stage,
+                    x: format!("{x:.2}"),
+                    width: format!("{:.2}", s.share_pct),
+                });
+                x += s.share_pct;
+            }
+        }
+        ReportPage {
+            layout,
+            r,
+            sections,
+            nav,
+            share,
+            csv_href,
+            json_href,
+            funnel,
+            legend,
+            stack,
+            stage_total: format_value(
+                Unit::Count,
+                Some(r.stages.iter().map(|s| s.count).sum::<u64>() as f64),
+            ),
+        }
+    }
+}
+
+pub struct ReportLink {
+    pub href: String,
+    pub title: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/home.html")]
+pub struct HomePage<'a> {
+    pub layout: Layout,
+    pub team_name: &'a str,
+    pub timezone: &'a str,
+    pub week_label: &'a str,
+    pub weekly_href: String,
+    pub empty: bool,
+    pub headline: Vec<CardView<'a>>,
+    pub reports: Vec<ReportLink>,
+}
+
+pub struct CatalogRow {
+    pub key: String,
+    pub name: String,
+    pub formula: String,
+    pub script: Option<String>,
+    pub unit: &'static str,
+    pub direction: &'static str,
+    pub direction_text: &'static str,
+    pub source: &'static str,
+    pub source_text: &'static str,
+}
+
+impl From<CatalogEntry> for CatalogRow {
+    fn from(e: CatalogEntry) -> CatalogRow {
+        CatalogRow {
+            unit: unit_str(e.unit),
+            direction: direction_str(e.direction),
+            direction_text: match e.direction {
+                Direction::HigherIsBetter => "higher",
+                Direction::LowerIsBetter => "lower",
+            },
+            source: e.source,
+            source_text: if e.source == "builtin" {
+                "built-in"
+            } else {
+                "script"
+            },
+            key: e.key,
+            name: e.name,
+            formula: e.formula,
+            script: e.script,
+        }
+    }
+}
+
+pub struct CatalogSection {
+    pub title: String,
+    pub entries: Vec<CatalogRow>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/catalog.html")]
+pub struct CatalogPage<'a> {
+    pub layout: Layout,
+    pub team_name: &'a str,
+    pub count: usize,
+    pub sections: Vec<CatalogSection>,
+}
+
+pub struct ScriptOption {
+    pub key: String,
+    pub name: String,
+    pub unit: &'static str,
+    pub direction: &'static str,
+    pub kind: &'static str,
+    pub category: String,
+    pub script: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/scripts.html")]
+pub struct ScriptsPage<'a> {
+    pub layout: Layout,
+    pub team_name: &'a str,
+    pub period: String,
+    pub custom: Vec<ScriptOption>,
+    pub units: [&'static str; 6],
+    pub categories: Vec<&'static str>,
+}
+
+pub const UNITS: [&str; 6] = ["count", "currency", "percent", "ratio", "days", "score"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(period: &str, value: Option<f64>) -> TrendPoint {
+        TrendPoint {
+            period: period.to_owned(),
+            value,
+        }
+    }
+
+    #[test]
+    fn a_sparkline_breaks_at_undefined_values_and_marks_the_latest_one() {
+        let trend = [
+            point("2026-W42", Some(10.0)),
+            point("2026-W43", Some(20.0)),
+            point("2026-W44", None),
+            point("2026-W45", Some(15.0)),
+        ];
+        let s = Spark::new("Leads", &trend);
+        assert_eq!(s.lines, ["3.0,27.0 41.0,3.0", "117.0,15.0"]);
+        assert_eq!(s.areas, ["3.0,30.0 3.0,27.0 41.0,3.0 41.0,30.0"]);
+        assert_eq!(s.dot, Some(("117.0".to_owned(), "15.0".to_owned())));
+        assert_eq!(s.label, "Leads from 2026-W42 to 2026-W45");
+    }
+
+    #[test]
+    fn a_flat_or_empty_sparkline_stays_inside_its_box() {
+        let flat = Spark::new("x", &[point("a", Some(5.0)), point("b", Some(5.0))]);
+        assert_eq!(flat.lines, ["3.0,15.0 117.0,15.0"]);
+        let none = Spark::new("x", &[point("a", None)]);
+        assert!(none.lines.is_empty() && none.dot.is_none());
+    }
+
+    #[test]
+    fn raw_numbers_read_like_json() {
+        assert_eq!(raw_number(Some(17.0)), "17");
+        assert_eq!(raw_number(Some(400.9258823529412)), "400.9258823529412");
+        assert_eq!(raw_number(None), "");
+        assert_eq!(raw_number(Some(f64::NAN)), "");
+    }
+}
