@@ -881,8 +881,9 @@ fn outcome(
 /// and its take-over are exercised on a real process.
 fn crash_after_claim() -> ! {
     tracing::error!("LODESTAR_TEST_CRASH_AFTER_CLAIM is set: killing this process after the claim");
-    let _ = std::process::Command::new("kill")
-        .args(["-9", &std::process::id().to_string()])
+    // Through the shell's builtin: a `kill` binary is not on every machine.
+    let _ = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -9 {}", std::process::id())])
         .status();
     std::process::abort()
 }
