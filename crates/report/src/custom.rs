@@ -123,7 +123,10 @@ impl CustomSet {
         let kpi = self.kpis.get(key)?;
         let deps = kpi.script.dependencies();
         if !deps.event_kinds.is_empty() && !dim.supported_by(Table::Events) {
-            return Some(format!("{key} reads events, which have no dimension {dim}"));
+            return Some(format!(
+                "{key} reads events, which have no dimension {}",
+                dim.missing_on(Table::Events)
+            ));
         }
         for dep in deps.metrics.iter().chain(&deps.previous) {
             if let Some(b) = Builtin::from_key(dep) {

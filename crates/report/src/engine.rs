@@ -15,7 +15,7 @@ use lodestar_core::formula;
 use lodestar_core::measure::Measure;
 use lodestar_core::period::{Period, PeriodKey};
 use lodestar_core::stage::Stage;
-use lodestar_script::{PackWatcher, ScriptEngine, ScriptError};
+use lodestar_script::{PackSet, PackWatcher, ScriptEngine, ScriptError};
 use lodestar_store::measures::{self, Bounds, MeasureQuery, TOTAL};
 use lodestar_store::teams::Team;
 use lodestar_store::{Db, custom_kpis, ingest::day_number};
@@ -168,6 +168,11 @@ impl KpiEngine {
         &self.scripts
     }
 
+    /// The packs as loaded now (their trees and driver trees too); `None` without a packs folder.
+    pub fn packs(&self) -> Option<Arc<PackSet>> {
+        self.packs.as_ref().map(|p| p.current())
+    }
+
     /// The KPIs of the packs, then the team's own (which win on a shared key).
     pub async fn custom_kpis(&self, team: &Team) -> Result<CustomSet, ReportError> {
         let mut set = CustomSet::default();
@@ -265,6 +270,18 @@ impl KpiEngine {
         customs: CustomSet,
         logs_of: Option<&str>,
     ) -> Result<(KpiResult, Vec<String>), ReportError> {
+        // `set:<name>` arrives as a name: the team's definition decides what it splits.
+        let resolved;
+        let req = match &req.segment_by {
+            Some(dim @ Dimension::Set(_)) => {
+                resolved = KpiRequest {
+                    segment_by: Some(crate::segments::resolve(&self.db, team, dim).await?),
+                    ..req.clone()
+                };
+                &resolved
+            }
+            _ => req,
+        };
         let requested: Vec<Requested> = match &req.keys {
             None => Builtin::ALL
                 .iter()

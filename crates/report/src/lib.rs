@@ -6,13 +6,16 @@ pub mod cache;
 pub mod catalog;
 pub mod custom;
 pub mod definition;
+pub mod drivers;
 pub mod engine;
 pub mod error;
 pub mod format;
 mod number;
 pub mod report;
 mod script_env;
+pub mod segments;
 pub mod share;
+pub mod trees;
 
 pub use engine::{KpiEngine, KpiRequest, KpiResult, KpiValue, ScriptEval, SegmentValue, stages};
 pub use error::ReportError;

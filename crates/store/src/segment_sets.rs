@@ -276,11 +276,17 @@ pub async fn coverage(
     let key_cols: Vec<String> = (0..keys(table).len()).map(|i| format!("k{i}")).collect();
     let flag_cols: Vec<String> = (0..n).map(|i| format!("f{i}")).collect();
     let cols = format!("{}, {}", key_cols.join(", "), flag_cols.join(", "));
+    // Flags are 32-bit on PostgreSQL; rows are read as 64-bit.
+    let outer: Vec<String> = flag_cols
+        .iter()
+        .map(|f| format!("CAST({f} AS BIGINT)"))
+        .collect();
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
-        "SELECT {cols}, n FROM (SELECT {cols}, n, ROW_NUMBER() OVER (PARTITION BY \
+        "SELECT {keys}, {outer} FROM (SELECT {cols}, n, ROW_NUMBER() OVER (PARTITION BY \
          CASE WHEN n = 0 THEN 0 ELSE 1 END ORDER BY {keys}) AS rn FROM (SELECT b0.*, {sum} AS n FROM (",
         keys = key_cols.join(", "),
+        outer = outer.join(", "),
         sum = flag_sum(n),
     ));
     push_flags(&mut sql, db.backend(), team_id, set, table, window);
