@@ -178,22 +178,47 @@ impl Poly {
         self.mul(&inverse)
     }
 
+    /// `100 * sqls / mqls + …`: terms in monomial order, factors by name, coefficients at 12
+    /// significant digits, so the text is both canonical and readable.
     fn text(&self) -> String {
         if self.0.is_empty() {
             return "0".to_owned();
         }
-        let terms: Vec<String> = self
-            .0
-            .iter()
-            .map(|(m, c)| {
-                let mut t = coefficient(*c);
-                for (atom, power) in m {
-                    t.push_str(&format!(" * {atom}^{power}"));
-                }
-                t
-            })
-            .collect();
-        terms.join(" + ")
+        let mut out = String::new();
+        for (i, (m, c)) in self.0.iter().enumerate() {
+            let c = coefficient(*c).parse::<f64>().unwrap_or(*c);
+            let (sign, c) = if c < 0.0 { ("-", -c) } else { ("+", c) };
+            let power = |atom: &str, p: i32| match p.abs() {
+                1 => atom.to_owned(),
+                n => format!("{atom}^{n}"),
+            };
+            let num: Vec<String> = m
+                .iter()
+                .filter(|(_, p)| **p > 0)
+                .map(|(a, p)| power(a, *p))
+                .collect();
+            let den: Vec<String> = m
+                .iter()
+                .filter(|(_, p)| **p < 0)
+                .map(|(a, p)| power(a, *p))
+                .collect();
+            let mut term = match (c == 1.0, num.is_empty()) {
+                (true, false) => num.join(" * "),
+                (_, true) => format!("{c}"),
+                (false, false) => format!("{c} * {}", num.join(" * ")),
+            };
+            for d in den {
+                term.push_str(" / ");
+                term.push_str(&d);
+            }
+            match (i, sign) {
+                (0, "-") => out.push('-'),
+                (0, _) => {}
+                (_, sign) => out.push_str(&format!(" {sign} ")),
+            }
+            out.push_str(&term);
+        }
+        out
     }
 }
 
@@ -286,6 +311,19 @@ mod tests {
             normal_form(&k("x"), &none)
         );
         assert_eq!(normal_form(&(k("x") - k("x")), &none), "0");
+    }
+
+    #[test]
+    fn the_normal_form_reads_like_a_formula() {
+        let roi = (k("won") + k("recurring") - k("spend")) / k("spend") * Expr::Num(100.0);
+        assert_eq!(
+            normal_form(&roi, &none),
+            "-100 + 100 * recurring / spend + 100 * won / spend"
+        );
+        let cpm = k("ad_spend") / (k("impressions") / Expr::Num(1000.0));
+        assert_eq!(normal_form(&cpm, &none), "1000 * ad_spend / impressions");
+        let closing = k("won") / (k("won") + k("lost"));
+        assert_eq!(normal_form(&closing, &none), "won / (lost + won)");
     }
 
     #[test]

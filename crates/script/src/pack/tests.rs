@@ -431,3 +431,22 @@ fn a_tree_slug_declared_by_two_packs_loads_from_the_first() {
             .contains("already declared by pack `first`")
     );
 }
+
+#[test]
+fn the_tree_and_driver_examples_in_the_scripts_readme_load() {
+    let readme = fs::read_to_string(shipped_dir().join("README.md")).expect("README");
+    let example = readme
+        .split("```toml\n")
+        .filter_map(|rest| rest.split("```").next())
+        .find(|block| block.contains("[[tree]]"))
+        .expect("a tree example");
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(
+        &dir.path().join("p").join("plugin.toml"),
+        &format!("[pack]\nname = \"p\"\nversion = \"1\"\n{example}"),
+    );
+    let set = load_packs(dir.path(), &ScriptEngine::default());
+    assert_eq!(set.problems, vec![]);
+    assert_eq!(set.trees().count(), 1);
+    assert_eq!(set.drivers().count(), 2);
+}
