@@ -11,3 +11,4 @@ mod fixture_kpis;
 mod ingest;
 mod kpi_api;
 mod pages;
+mod trees;

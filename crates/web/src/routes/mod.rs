@@ -11,6 +11,7 @@ pub(crate) mod reports;
 mod schedules;
 mod session;
 mod static_files;
+mod trees;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     custom::config(cfg);
@@ -22,4 +23,5 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     schedules::config(cfg);
     session::config(cfg);
     static_files::config(cfg);
+    trees::config(cfg);
 }
