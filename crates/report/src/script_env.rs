@@ -27,6 +27,9 @@ pub enum Which {
 
 type KindMap = HashMap<(usize, String, String), KindTotals>;
 
+/// A custom KPI's value (or why it has none) per (key, batch, bucket, segment).
+type Memo = HashMap<(String, Which, usize, String), Result<Option<f64>, String>>;
+
 struct Batch {
     bounds: Bounds,
     measured: Option<Measured>,
@@ -47,7 +50,7 @@ pub struct Env {
     totals: Batch,
     segments: Batch,
     kinds_loaded: Mutex<BTreeSet<String>>,
-    memo: Mutex<HashMap<(String, Which, usize, String), Result<Option<f64>, String>>>,
+    memo: Mutex<Memo>,
     stack: EvalStack,
 }
 

@@ -58,11 +58,16 @@ async fn put_custom(
     if !is_valid_kpi_key(&key) {
         return Err(invalid(
             "key",
-            format!("KPI key `{key}`: use a lowercase letter, then up to 63 lowercase letters, digits or _"),
+            format!(
+                "KPI key `{key}`: use a lowercase letter, then up to 63 lowercase letters, digits or _"
+            ),
         ));
     }
     if Builtin::from_key(&key).is_some() {
-        return Err(invalid("key", format!("`{key}` is a built-in KPI: pick another key")));
+        return Err(invalid(
+            "key",
+            format!("`{key}` is a built-in KPI: pick another key"),
+        ));
     }
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -70,16 +75,35 @@ async fn put_custom(
     }
     let category = body.category.trim();
     if category.chars().count() > 200 {
-        return Err(invalid("category", "category: at most 200 characters".into()));
+        return Err(invalid(
+            "category",
+            "category: at most 200 characters".into(),
+        ));
     }
     Unit::parse(&body.unit).ok_or_else(|| {
-        invalid("unit", format!("unknown unit `{}`: use count, currency, percent, ratio, days or score", body.unit))
+        invalid(
+            "unit",
+            format!(
+                "unknown unit `{}`: use count, currency, percent, ratio, days or score",
+                body.unit
+            ),
+        )
     })?;
     Direction::parse(&body.direction).ok_or_else(|| {
-        invalid("direction", format!("unknown direction `{}`: use higher_is_better or lower_is_better", body.direction))
+        invalid(
+            "direction",
+            format!(
+                "unknown direction `{}`: use higher_is_better or lower_is_better",
+                body.direction
+            ),
+        )
     })?;
-    Kind::parse(&body.kind)
-        .ok_or_else(|| invalid("kind", format!("unknown kind `{}`: use leading or trailing", body.kind)))?;
+    Kind::parse(&body.kind).ok_or_else(|| {
+        invalid(
+            "kind",
+            format!("unknown kind `{}`: use leading or trailing", body.kind),
+        )
+    })?;
     let stored = StoredKpi {
         key: key.clone(),
         name: name.to_owned(),
@@ -92,13 +116,16 @@ async fn put_custom(
         updated_at: 0,
         deleted: false,
     };
-    let compiled = CustomKpi::from_stored(state.kpis.scripts(), &stored).map_err(ApiError::Script)?;
+    let compiled =
+        CustomKpi::from_stored(state.kpis.scripts(), &stored).map_err(ApiError::Script)?;
     let mut set = state.kpis.custom_kpis(&auth.0.team).await?;
     set.kpis.insert(key.clone(), compiled);
     if let Some(cycle) = set.cycle_through(&key) {
         return Err(invalid("script", cycle));
     }
-    let existed = custom_kpis::get(&state.db, auth.0.team.id, &key).await?.is_some();
+    let existed = custom_kpis::get(&state.db, auth.0.team.id, &key)
+        .await?
+        .is_some();
     let version = custom_kpis::save(&state.db, auth.0.team.id, &stored).await?;
     let reply = json!({"key": key, "version": version});
     Ok(if existed {
