@@ -132,7 +132,11 @@ fn kpi_check_reports_errors_with_file_line_and_column() {
         .args(["kpi", "check", good.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let bad = dir.path().join("bad.rhai");
     std::fs::write(&bad, "let a = 1;\nlet b = (a + ;\nb\n").unwrap();

@@ -79,12 +79,30 @@ fn by_hand(now: &Value, before: &Value) -> BTreeMap<&'static str, Option<f64>> {
         .zip(num(before, "mqls"))
         .map(|(n, b)| n - b);
     BTreeMap::from([
-        ("gross_roi", ratio(num(now, "revenue"), num(now, "total_spend")).map(|r| r * 100.0)),
-        ("revenue_per_lead", ratio(num(now, "revenue"), num(now, "leads"))),
-        ("leads_per_sale", ratio(num(now, "leads"), num(now, "customers_won"))),
-        ("qualified_lead_ratio", ratio(num(now, "sqls"), num(now, "leads")).map(|r| r * 100.0)),
-        ("mql_velocity", ratio(mqls_change, num(before, "mqls")).map(|r| r * 100.0)),
-        ("cost_per_opportunity", ratio(num(now, "total_spend"), num(now, "opportunities"))),
+        (
+            "gross_roi",
+            ratio(num(now, "revenue"), num(now, "total_spend")).map(|r| r * 100.0),
+        ),
+        (
+            "revenue_per_lead",
+            ratio(num(now, "revenue"), num(now, "leads")),
+        ),
+        (
+            "leads_per_sale",
+            ratio(num(now, "leads"), num(now, "customers_won")),
+        ),
+        (
+            "qualified_lead_ratio",
+            ratio(num(now, "sqls"), num(now, "leads")).map(|r| r * 100.0),
+        ),
+        (
+            "mql_velocity",
+            ratio(mqls_change, num(before, "mqls")).map(|r| r * 100.0),
+        ),
+        (
+            "cost_per_opportunity",
+            ratio(num(now, "total_spend"), num(now, "opportunities")),
+        ),
     ])
 }
 
@@ -149,11 +167,17 @@ async fn the_shipped_pack_matches_numbers_computed_by_hand_from_the_fixture(b: B
                     } else {
                         let Some(now_seg) = now.get(&segment) else {
                             // A segment with only demo bookings: every built-in there is empty.
-                            assert!(actual.is_null() || key == "demo_bookings", "{key} {segment}: {actual}");
+                            assert!(
+                                actual.is_null() || key == "demo_bookings",
+                                "{key} {segment}: {actual}"
+                            );
                             continue;
                         };
                         let empty = json!({});
-                        let before_seg = prior.as_ref().and_then(|p| p.get(&segment)).unwrap_or(&empty);
+                        let before_seg = prior
+                            .as_ref()
+                            .and_then(|p| p.get(&segment))
+                            .unwrap_or(&empty);
                         by_hand(now_seg, before_seg)[key]
                     };
                     assert!(
@@ -191,7 +215,10 @@ async fn put_kpi(app: &TestApp, token: &str, key: &str, script: &str) -> (Status
         .await
         .unwrap();
     let bytes = resp.body().await.unwrap();
-    (resp.status(), serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        resp.status(),
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 async fn delete_kpi(app: &TestApp, token: &str, key: &str) -> StatusCode {
@@ -206,26 +233,55 @@ async fn delete_kpi(app: &TestApp, token: &str, key: &str) -> StatusCode {
 
 async fn a_custom_kpi_is_versioned_listed_segmented_and_deleted(b: Backend) {
     let (app, token) = fixture_app(b, WebSettings::default()).await;
-    let (s, body) = put_kpi(&app, &token, "sql_share", r#"metric("sqls") / metric("leads") * 100"#).await;
+    let (s, body) = put_kpi(
+        &app,
+        &token,
+        "sql_share",
+        r#"metric("sqls") / metric("leads") * 100"#,
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     assert_eq!(body, json!({"key": "sql_share", "version": 1}));
     // Floats: 4 SQLs over 31 leads is 12.9 %, not 0.
-    let (s, body) = put_kpi(&app, &token, "sql_share", r#"ratio(metric("sqls"), metric("leads")) * 100"#).await;
+    let (s, body) = put_kpi(
+        &app,
+        &token,
+        "sql_share",
+        r#"ratio(metric("sqls"), metric("leads")) * 100"#,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["version"], 2);
 
     let (_, k) = app
-        .get(Some(&token), "/api/v1/kpis?period=2026-W45&keys=sql_share,sqls,leads&segment_by=channel")
+        .get(
+            Some(&token),
+            "/api/v1/kpis?period=2026-W45&keys=sql_share,sqls,leads&segment_by=channel",
+        )
         .await;
     let kpi = &k["kpis"][0];
     assert_eq!(kpi["source"], "script");
-    let (sqls, leads) = (k["kpis"][1]["value"].as_f64().unwrap(), k["kpis"][2]["value"].as_f64().unwrap());
-    assert!(close(kpi["value"].as_f64().unwrap(), sqls / leads * 100.0), "{kpi}");
+    let (sqls, leads) = (
+        k["kpis"][1]["value"].as_f64().unwrap(),
+        k["kpis"][2]["value"].as_f64().unwrap(),
+    );
+    assert!(
+        close(kpi["value"].as_f64().unwrap(), sqls / leads * 100.0),
+        "{kpi}"
+    );
     // Segments run the script per segment with segment-scoped metric().
-    let seg_sqls: BTreeMap<&str, f64> = k["kpis"][1]["segments"].as_array().unwrap().iter()
-        .map(|s| (s["segment"].as_str().unwrap(), s["value"].as_f64().unwrap())).collect();
-    let seg_leads: BTreeMap<&str, f64> = k["kpis"][2]["segments"].as_array().unwrap().iter()
-        .map(|s| (s["segment"].as_str().unwrap(), s["value"].as_f64().unwrap())).collect();
+    let seg_sqls: BTreeMap<&str, f64> = k["kpis"][1]["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["segment"].as_str().unwrap(), s["value"].as_f64().unwrap()))
+        .collect();
+    let seg_leads: BTreeMap<&str, f64> = k["kpis"][2]["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["segment"].as_str().unwrap(), s["value"].as_f64().unwrap()))
+        .collect();
     for s in kpi["segments"].as_array().unwrap() {
         let name = s["segment"].as_str().unwrap();
         let expected = ratio(Some(seg_sqls[name]), Some(seg_leads[name])).map(|r| r * 100.0);
@@ -233,29 +289,68 @@ async fn a_custom_kpi_is_versioned_listed_segmented_and_deleted(b: Backend) {
     }
 
     let (_, all) = app.get(Some(&token), "/api/v1/kpis?period=2026-W45").await;
-    assert!(all["kpis"].as_array().unwrap().iter().any(|k| k["key"] == "sql_share"));
+    assert!(
+        all["kpis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["key"] == "sql_share")
+    );
     let (_, catalog) = app.get(Some(&token), "/api/v1/catalog").await;
-    let entry = catalog["kpis"].as_array().unwrap().iter().find(|k| k["key"] == "sql_share").unwrap();
+    let entry = catalog["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key"] == "sql_share")
+        .unwrap();
     assert_eq!(entry["source"], "script");
     assert_eq!(entry["origin"]["version"], 2);
 
-    let (s, history) = app.get(Some(&token), "/api/v1/kpis/custom/sql_share/history").await;
+    let (s, history) = app
+        .get(Some(&token), "/api/v1/kpis/custom/sql_share/history")
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let versions: Vec<i64> = history["versions"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    let versions: Vec<i64> = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
     assert_eq!(versions, vec![2, 1]);
-    assert!(history["versions"][1]["script"].as_str().unwrap().starts_with("metric("));
+    assert!(
+        history["versions"][1]["script"]
+            .as_str()
+            .unwrap()
+            .starts_with("metric(")
+    );
 
-    assert_eq!(delete_kpi(&app, &token, "sql_share").await, StatusCode::NO_CONTENT);
-    assert_eq!(delete_kpi(&app, &token, "sql_share").await, StatusCode::NOT_FOUND);
-    let (s, _) = app.get(Some(&token), "/api/v1/kpis?period=2026-W45&keys=sql_share").await;
+    assert_eq!(
+        delete_kpi(&app, &token, "sql_share").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        delete_kpi(&app, &token, "sql_share").await,
+        StatusCode::NOT_FOUND
+    );
+    let (s, _) = app
+        .get(Some(&token), "/api/v1/kpis?period=2026-W45&keys=sql_share")
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (_, history) = app.get(Some(&token), "/api/v1/kpis/custom/sql_share/history").await;
+    let (_, history) = app
+        .get(Some(&token), "/api/v1/kpis/custom/sql_share/history")
+        .await;
     assert_eq!(history["versions"][0]["deleted"], true);
 
     // Keys of built-ins are taken; bad metadata is named; viewers cannot write.
     let (s, body) = put_kpi(&app, &token, "cac", "1").await;
-    assert_eq!((s, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("key")));
-    let team = lodestar_store::teams::find_by_slug(app.db(), "fixture-7").await.unwrap().unwrap();
+    assert_eq!(
+        (s, body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("key"))
+    );
+    let team = lodestar_store::teams::find_by_slug(app.db(), "fixture-7")
+        .await
+        .unwrap()
+        .unwrap();
     let viewer = app.token(team.id, Role::Viewer).await;
     let (s, _) = put_kpi(&app, &viewer, "mine", "1").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -270,10 +365,21 @@ async fn a_cycle_of_two_custom_kpis_is_an_error_naming_it(b: Backend) {
     assert_eq!(body["message"], "cycle: b_kpi -> a_kpi -> b_kpi");
 
     // Keys computed at run time escape the check at save time: the run still stops, naming it.
-    let (s, _) = put_kpi(&app, &token, "b_kpi", r#"let k = "a_" + "kpi"; metric(k) * 2"#).await;
+    let (s, _) = put_kpi(
+        &app,
+        &token,
+        "b_kpi",
+        r#"let k = "a_" + "kpi"; metric(k) * 2"#,
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
     let started = Instant::now();
-    let (s, body) = app.get(Some(&token), "/api/v1/kpis?period=2026-W45&keys=a_kpi,b_kpi,leads").await;
+    let (s, body) = app
+        .get(
+            Some(&token),
+            "/api/v1/kpis?period=2026-W45&keys=a_kpi,b_kpi,leads",
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert!(started.elapsed() < Duration::from_secs(5));
     for kpi in &body["kpis"].as_array().unwrap()[..2] {
@@ -294,25 +400,46 @@ async fn compile_and_runtime_errors_carry_line_and_column(b: Backend) {
 
     let (s, _) = put_kpi(&app, &token, "typo", "let x = 2;\n\nmetric(\"leadz\") * x").await;
     assert_eq!(s, StatusCode::CREATED);
-    let (_, body) = app.get(Some(&token), "/api/v1/kpis?period=2026-W45&keys=typo").await;
+    let (_, body) = app
+        .get(Some(&token), "/api/v1/kpis?period=2026-W45&keys=typo")
+        .await;
     let err = &body["kpis"][0]["error"];
     assert_eq!(err["kpi"], "typo");
     assert_eq!(err["line"], 3);
     assert_eq!(err["column"], 1);
-    assert!(err["message"].as_str().unwrap().contains("unknown KPI `leadz`"), "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown KPI `leadz`"),
+        "{err}"
+    );
 
     let eval = json!({"script": "print(\"hello \" + period.key);\nlet s = metric(\"leads\");\ns / 0.0 + ()", "period": "2026-W45", "segment_by": "channel"});
-    let (s, body) = app.post_json(Some(&token), "/api/v1/scripts/eval", &eval).await;
+    let (s, body) = app
+        .post_json(Some(&token), "/api/v1/scripts/eval", &eval)
+        .await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    assert!(body["logs"].as_array().unwrap().iter().any(|l| l == "hello 2026-W45"), "{body}");
+    assert!(
+        body["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "hello 2026-W45"),
+        "{body}"
+    );
     assert!(body["segments"].as_array().unwrap().len() >= 5, "{body}");
 
     let eval = json!({"script": "let leads = metric(\"leads\");\nleads * 2", "period": "2026-W45"});
-    let (_, body) = app.post_json(Some(&token), "/api/v1/scripts/eval", &eval).await;
+    let (_, body) = app
+        .post_json(Some(&token), "/api/v1/scripts/eval", &eval)
+        .await;
     assert_eq!(body["value"], 62);
     assert!(body["error"].is_null());
     let eval = json!({"script": "1 +", "period": "2026-W45"});
-    let (_, body) = app.post_json(Some(&token), "/api/v1/scripts/eval", &eval).await;
+    let (_, body) = app
+        .post_json(Some(&token), "/api/v1/scripts/eval", &eval)
+        .await;
     assert_eq!(body["error"]["line"], 1, "{body}");
 }
 
@@ -321,20 +448,43 @@ async fn a_team_cannot_read_or_run_another_teams_custom_kpi(b: Backend) {
     let (s, _) = put_kpi(&app, &token_a, "secret_sauce", r#"metric("leads") * 3"#).await;
     assert_eq!(s, StatusCode::CREATED);
     let (_, token_b) = app.team("other", "UTC", Role::Admin).await;
-    let (s, body) = app.get(Some(&token_b), "/api/v1/kpis?period=2026-W45&keys=secret_sauce").await;
+    let (s, body) = app
+        .get(
+            Some(&token_b),
+            "/api/v1/kpis?period=2026-W45&keys=secret_sauce",
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
-    let (s, _) = app.get(Some(&token_b), "/api/v1/kpis/custom/secret_sauce/history").await;
+    let (s, _) = app
+        .get(Some(&token_b), "/api/v1/kpis/custom/secret_sauce/history")
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    assert_eq!(delete_kpi(&app, &token_b, "secret_sauce").await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        delete_kpi(&app, &token_b, "secret_sauce").await,
+        StatusCode::NOT_FOUND
+    );
     let eval = json!({"script": "metric(\"secret_sauce\")", "period": "2026-W45"});
-    let (_, body) = app.post_json(Some(&token_b), "/api/v1/scripts/eval", &eval).await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("unknown KPI"), "{body}");
+    let (_, body) = app
+        .post_json(Some(&token_b), "/api/v1/scripts/eval", &eval)
+        .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown KPI"),
+        "{body}"
+    );
     let (_, list) = app.get(Some(&token_b), "/api/v1/kpis/custom").await;
     assert_eq!(list["kpis"], json!([]));
     // Team B's own KPI of the same key is its own.
     let (s, _) = put_kpi(&app, &token_b, "secret_sauce", "7").await;
     assert_eq!(s, StatusCode::CREATED);
-    let (_, a) = app.get(Some(&token_a), "/api/v1/kpis?period=2026-W45&keys=secret_sauce").await;
+    let (_, a) = app
+        .get(
+            Some(&token_a),
+            "/api/v1/kpis?period=2026-W45&keys=secret_sauce",
+        )
+        .await;
     assert_eq!(a["kpis"][0]["value"], 93);
 }
 
@@ -368,7 +518,11 @@ async fn hostile_scripts_are_stopped_while_the_server_keeps_answering() {
         async move {
             let t = Instant::now();
             let (s, body) = app
-                .post_json(Some(token), "/api/v1/scripts/eval", &json!({"script": script, "period": "2026-W45"}))
+                .post_json(
+                    Some(token),
+                    "/api/v1/scripts/eval",
+                    &json!({"script": script, "period": "2026-W45"}),
+                )
                 .await;
             (script, s, body, t.elapsed())
         }
@@ -378,7 +532,13 @@ async fn hostile_scripts_are_stopped_while_the_server_keeps_answering() {
         assert_eq!(s, StatusCode::OK, "{script}: {body}");
         assert!(body["value"].is_null(), "{script}: {body}");
         assert!(body["error"]["message"].is_string(), "{script}: {body}");
-        assert!(elapsed < Duration::from_secs(1), "{script} took {elapsed:?}");
+        assert!(
+            elapsed < Duration::from_secs(1),
+            "{script} took {elapsed:?}"
+        );
     }
-    assert!(worst_health < Duration::from_millis(500), "healthz took {worst_health:?}");
+    assert!(
+        worst_health < Duration::from_millis(500),
+        "healthz took {worst_health:?}"
+    );
 }
