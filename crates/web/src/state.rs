@@ -12,6 +12,7 @@ use lodestar_store::Db;
 use crate::defs::Definitions;
 use crate::metrics::Metrics;
 use crate::session::Keys;
+use crate::views::CachedReport;
 
 #[derive(Debug, Clone)]
 pub struct WebSettings {
@@ -47,7 +48,7 @@ pub struct AppState {
     /// Server secrets for sessions and share links, read once.
     pub(crate) keys: Arc<Keys>,
     /// Assembled reports by (team, report, period, data version): a bounded LRU.
-    pub(crate) reports: Arc<ReportCache>,
+    pub(crate) reports: Arc<ReportCache<Arc<CachedReport>>>,
     pub(crate) defs: Arc<Definitions>,
     /// Digest schedules: jobs, send-now and re-sends. `None` in processes that only serve pages.
     pub scheduler: Option<Arc<Scheduler>>,

@@ -241,10 +241,19 @@ pub struct StackSegment {
     pub width: String,
 }
 
+/// A report page: the layout around a body rendered by [`ReportBody`].
 #[derive(Template)]
 #[template(path = "pages/report.html")]
 pub struct ReportPage<'a> {
     pub layout: Layout,
+    pub body: &'a str,
+}
+
+/// Everything of a report page inside the layout. For signed-in viewers it depends only on the
+/// report and on whether the next period has started, so it is rendered once per cached report.
+#[derive(Template)]
+#[template(path = "pages/report_body.html")]
+pub struct ReportBody<'a> {
     pub r: &'a Report,
     pub sections: Vec<SectionView<'a>>,
     pub nav: Option<PeriodNav>,
@@ -258,15 +267,14 @@ pub struct ReportPage<'a> {
     pub stage_total: String,
 }
 
-impl<'a> ReportPage<'a> {
+impl<'a> ReportBody<'a> {
     pub fn new(
-        layout: Layout,
         r: &'a Report,
         nav: Option<PeriodNav>,
         share: Option<String>,
         csv_href: String,
         json_href: Option<String>,
-    ) -> ReportPage<'a> {
+    ) -> ReportBody<'a> {
         let sections = r
             .sections
             .iter()
@@ -308,8 +316,7 @@ impl<'a> ReportPage<'a> {
                 x += s.share_pct;
             }
         }
-        ReportPage {
-            layout,
+        ReportBody {
             r,
             sections,
             nav,
@@ -324,6 +331,36 @@ impl<'a> ReportPage<'a> {
                 Some(r.stages.iter().map(|s| s.count).sum::<u64>() as f64),
             ),
         }
+    }
+}
+
+/// A report as the cache keeps it: the numbers, and its page body for signed-in viewers,
+/// rendered on first use (index 1: with a link to the next period, which has started).
+pub struct CachedReport {
+    pub report: Report,
+    bodies: [std::sync::OnceLock<String>; 2],
+}
+
+impl CachedReport {
+    pub fn new(report: Report) -> CachedReport {
+        CachedReport {
+            report,
+            bodies: Default::default(),
+        }
+    }
+
+    /// The body, rendering it the first time.
+    pub fn body(
+        &self,
+        with_next: bool,
+        render: impl FnOnce() -> Result<String, askama::Error>,
+    ) -> Result<&str, askama::Error> {
+        let slot = &self.bodies[usize::from(with_next)];
+        if let Some(body) = slot.get() {
+            return Ok(body);
+        }
+        let body = render()?;
+        Ok(slot.get_or_init(|| body))
     }
 }
 

@@ -37,7 +37,8 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
     let replaced = defs.iter().any(|d| d.slug == WEEKLY && !d.builtin);
     let period = default_period(&builtin, &me.team, Utc::now());
     let cache_slug = if replaced { HOME } else { WEEKLY };
-    let report = report_for(&state, &me.team, &builtin, cache_slug, period).await?;
+    let cached = report_for(&state, &me.team, &builtin, cache_slug, period).await?;
+    let report = &cached.report;
     let headline = HEADLINE
         .iter()
         .filter_map(|key| report.card(key))

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
+use askama::Template;
 use chrono::Utc;
 use lodestar_core::period::PeriodKey;
 use lodestar_report::KpiRequest;
@@ -25,7 +26,7 @@ use crate::error::ApiError;
 use crate::html::{PageError, render};
 use crate::state::AppState;
 use crate::viewer::{self, SignedIn};
-use crate::views::{Layout, PeriodNav, ReportPage, raw_number};
+use crate::views::{CachedReport, Layout, PeriodNav, ReportBody, ReportPage, raw_number};
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     // The CSV route first: `/reports/{slug}` would also match `weekly.csv`.
@@ -44,7 +45,7 @@ pub(crate) async fn report_for(
     def: &ReportDefinition,
     cache_slug: &str,
     period: PeriodKey,
-) -> Result<Arc<Report>, ReportError> {
+) -> Result<Arc<CachedReport>, ReportError> {
     let key = CacheKey {
         team_id: team.id,
         report: cache_slug.to_owned(),
@@ -54,7 +55,9 @@ pub(crate) async fn report_for(
     if let Some(report) = state.reports.get(&key) {
         return Ok(report);
     }
-    let report = Arc::new(assemble(&state.kpis, team, def, period).await?);
+    let report = Arc::new(CachedReport::new(
+        assemble(&state.kpis, team, def, period).await?,
+    ));
     state.reports.insert(key, Arc::clone(&report));
     Ok(report)
 }
@@ -155,7 +158,7 @@ async fn page_report(
     state: &AppState,
     slug: &str,
     q: &ReportQuery,
-) -> Result<(Access, Arc<Report>), PageError> {
+) -> Result<(Access, Arc<CachedReport>), PageError> {
     let access = access(req, state, slug, q).await?;
     let team = access.team();
     let def = state
@@ -184,49 +187,73 @@ async fn report_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let slug = path.into_inner();
-    let (access, report) = page_report(&req, &state, &slug, &q).await?;
+    let (access, cached) = page_report(&req, &state, &slug, &q).await?;
+    let report = &cached.report;
     let key = PeriodKey::parse(&report.period.key)?;
     let base = format!("/reports/{slug}");
     let title = format!("{} · {}", report.definition.title, report.label);
-    let page = match &access {
+    match &access {
         Access::Session(me) => {
             let next = key.next();
-            ReportPage::new(
-                me.layout(&title, if slug == "weekly" { "reports" } else { "" }),
-                &report,
-                Some(PeriodNav {
-                    action: base.clone(),
-                    prev_href: format!("{base}?period={}", key.previous()),
-                    prev_key: key.previous().to_string(),
-                    next_href: has_started(&next, &me.team, Utc::now())
-                        .then(|| format!("{base}?period={next}")),
-                    next_key: next.to_string(),
-                }),
-                None,
-                format!("{base}.csv?period={key}"),
-                Some(format!("/api/v1/reports/{slug}?period={key}")),
+            let started = has_started(&next, &me.team, Utc::now());
+            let body = cached
+                .body(started, || {
+                    ReportBody::new(
+                        report,
+                        Some(PeriodNav {
+                            action: base.clone(),
+                            prev_href: format!("{base}?period={}", key.previous()),
+                            prev_key: key.previous().to_string(),
+                            next_href: started.then(|| format!("{base}?period={next}")),
+                            next_key: next.to_string(),
+                        }),
+                        None,
+                        format!("{base}.csv?period={key}"),
+                        Some(format!("/api/v1/reports/{slug}?period={key}")),
+                    )
+                    .render()
+                })
+                .map_err(PageError::internal)?;
+            let active = if slug == "weekly" { "reports" } else { "" };
+            render(
+                StatusCode::OK,
+                &ReportPage {
+                    layout: me.layout(&title, active),
+                    body,
+                },
             )
         }
         Access::Share {
             team,
             claims,
             token,
-        } => ReportPage::new(
-            Layout {
+        } => {
+            // Rare, and it carries its own token in its links: rendered each time.
+            let body = ReportBody::new(
+                report,
+                None,
+                Some(claims.expires_at.format("%b %-d, %Y %H:%M UTC").to_string()),
+                format!("{base}.csv?period={key}&share={token}"),
+                None,
+            )
+            .render()
+            .map_err(PageError::internal)?;
+            let layout = Layout {
                 title,
                 team: Some(team.name.clone()),
                 active: "",
                 csrf: None,
                 shared: true,
-            },
-            &report,
-            None,
-            Some(claims.expires_at.format("%b %-d, %Y %H:%M UTC").to_string()),
-            format!("{base}.csv?period={key}&share={token}"),
-            None,
-        ),
-    };
-    render(StatusCode::OK, &page)
+            };
+            render(
+                StatusCode::OK,
+                &ReportPage {
+                    layout,
+                    body: &body,
+                },
+            )
+        }
+    }
 }
 
 #[get("/reports/{slug}.csv")]
@@ -237,8 +264,9 @@ async fn report_csv(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let slug = path.into_inner();
-    let (_, report) = page_report(&req, &state, &slug, &q).await?;
-    let body = csv(&report).map_err(PageError::internal)?;
+    let (_, cached) = page_report(&req, &state, &slug, &q).await?;
+    let report = &cached.report;
+    let body = csv(report).map_err(PageError::internal)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
         .insert_header((
@@ -368,8 +396,8 @@ async fn get_report(
         Some(p) => PeriodKey::parse(p)?,
         None => default_period(&def, team, Utc::now()),
     };
-    let report = report_for(&state, team, &def, &slug, period).await?;
-    Ok(HttpResponse::Ok().json(&*report))
+    let cached = report_for(&state, team, &def, &slug, period).await?;
+    Ok(HttpResponse::Ok().json(&cached.report))
 }
 
 #[put("/api/v1/reports/{slug}")]
