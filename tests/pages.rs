@@ -1212,3 +1212,61 @@ async fn a_real_browser_runs_and_saves_a_script_in_the_editor() {
         .collect();
     assert!(errors.is_empty(), "browser errors: {errors:#?}");
 }
+
+/// Finds a KPI card in a report's JSON.
+fn json_card<'v>(report: &'v Value, key: &str) -> Option<&'v Value> {
+    report["sections"]
+        .as_array()?
+        .iter()
+        .flat_map(|s| s["kpis"].as_array().into_iter().flatten())
+        .find(|c| c["key"] == key)
+}
+
+/// A pack reload changes KPIs without touching the team's data version: the cached report must
+/// still follow it.
+#[actix_web::test]
+async fn a_kpi_pack_reload_refreshes_a_cached_report() {
+    let packs = tempfile::tempdir().unwrap();
+    let pack = packs.path().join("constants");
+    std::fs::create_dir_all(&pack).unwrap();
+    std::fs::write(
+        pack.join("plugin.toml"),
+        "[pack]\nname = \"constants\"\nversion = \"1.0.0\"\n\n[[kpi]]\nkey = \"pack_constant\"\n\
+         name = \"Pack constant\"\nunit = \"count\"\ndirection = \"higher_is_better\"\n\
+         kind = \"leading\"\ncategory = \"Lead volume & quality\"\nscript = \"constant.rhai\"\n",
+    )
+    .unwrap();
+    std::fs::write(pack.join("constant.rhai"), "41\n").unwrap();
+    let settings = lodestar_web::WebSettings {
+        scripts_dir: Some(packs.path().to_owned()),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, settings).await;
+    let (_, token) = app.team("packs", "UTC", Role::Viewer).await;
+    let path = "/api/v1/reports/weekly?period=2026-W45";
+
+    let value_soon = |expected: f64| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let started = Instant::now();
+            loop {
+                let (status, report) = app.get(Some(&token), path).await;
+                assert_eq!(status, StatusCode::OK, "{report}");
+                let value = json_card(&report, "pack_constant").and_then(|c| c["value"].as_f64());
+                if value == Some(expected) {
+                    return;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "pack_constant stayed {value:?}, expected {expected}"
+                );
+                actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    value_soon(41.0).await;
+    // Served from the cache now; the reload must still show through.
+    std::fs::write(pack.join("constant.rhai"), "42 // changed\n").unwrap();
+    value_soon(42.0).await;
+}

@@ -1,7 +1,8 @@
-//! Assembled reports, kept per (team, report, period, data version) in a bounded LRU. The team's
-//! data version is bumped on every data load, custom KPI change and report definition change,
-//! and every replica reads it from the database, so a stale entry is never served: its key no
-//! longer matches. Entries of older versions are dropped as soon as a newer one is stored.
+//! Assembled reports, kept per (team, report, period, data version, KPI pack generation) in a
+//! bounded LRU. The team's data version is bumped on every data load, custom KPI change and report
+//! definition change, and every replica reads it from the database; the pack generation counts
+//! this process's reloads of the KPI packs. So a stale entry is never served: its key no longer
+//! matches. Entries of older versions are dropped as soon as a newer one is stored.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,15 @@ pub struct CacheKey {
     pub report: String,
     pub period: PeriodKey,
     pub data_version: i64,
+    /// How many times this process reloaded its KPI packs.
+    pub kpi_generation: u64,
+}
+
+impl CacheKey {
+    /// Built from data and KPIs no older than `other`'s.
+    fn not_older_than(&self, other: &CacheKey) -> bool {
+        self.data_version >= other.data_version && self.kpi_generation >= other.kpi_generation
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,7 +91,7 @@ impl<V: Clone> ReportCache<V> {
         let now = inner.clock;
         inner
             .entries
-            .retain(|k, _| k.team_id != key.team_id || k.data_version >= key.data_version);
+            .retain(|k, _| k.team_id != key.team_id || k.not_older_than(&key));
         if !inner.entries.contains_key(&key) && inner.entries.len() >= self.capacity {
             let oldest = inner
                 .entries
@@ -120,6 +130,7 @@ mod tests {
             report: "weekly".to_owned(),
             period: PeriodKey::parse(period).expect("a valid key"),
             data_version,
+            kpi_generation: 0,
         }
     }
 
@@ -155,5 +166,18 @@ mod tests {
         cache.invalidate_team(2);
         assert_eq!(cache.get(&key(2, "2026-W44", 0)), None);
         assert_eq!(cache.stats().entries, 1);
+    }
+
+    #[test]
+    fn a_pack_reload_retires_entries_built_on_the_old_kpis() {
+        let cache: ReportCache<&str> = ReportCache::new(10);
+        cache.insert(key(1, "2026-W44", 3), "before the reload");
+        let reloaded = CacheKey {
+            kpi_generation: 1,
+            ..key(1, "2026-W45", 3)
+        };
+        cache.insert(reloaded.clone(), "after");
+        assert_eq!(cache.get(&key(1, "2026-W44", 3)), None);
+        assert_eq!(cache.get(&reloaded), Some("after"));
     }
 }

@@ -50,6 +50,8 @@ pub struct AppState {
     /// Assembled reports by (team, report, period, data version): a bounded LRU.
     pub(crate) reports: Arc<ReportCache<Arc<CachedReport>>>,
     pub(crate) defs: Arc<Definitions>,
+    /// The KPI packs, whose reloads change KPIs without touching any team's data version.
+    pub(crate) packs: Option<Arc<PackWatcher>>,
     /// Digest schedules: jobs, send-now and re-sends. `None` in processes that only serve pages.
     pub scheduler: Option<Arc<Scheduler>>,
 }
@@ -77,7 +79,8 @@ impl AppState {
             ))
         });
         AppState {
-            kpis: KpiEngine::new(db.clone(), scripts, packs),
+            kpis: KpiEngine::new(db.clone(), scripts, packs.clone()),
+            packs,
             db,
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
@@ -86,6 +89,11 @@ impl AppState {
             defs: Arc::new(Definitions::default()),
             scheduler: None,
         }
+    }
+
+    /// Counts KPI pack reloads: cached reports key on it besides the team's data version.
+    pub(crate) fn kpi_generation(&self) -> u64 {
+        self.packs.as_ref().map_or(0, |p| p.generation())
     }
 
     /// Hands the running scheduler to the schedule routes.

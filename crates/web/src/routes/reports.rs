@@ -51,6 +51,7 @@ pub(crate) async fn report_for(
         report: cache_slug.to_owned(),
         period,
         data_version: team.data_version,
+        kpi_generation: state.kpi_generation(),
     };
     if let Some(report) = state.reports.get(&key) {
         return Ok(report);
