@@ -1237,6 +1237,9 @@ async fn a_kpi_pack_reload_refreshes_a_cached_report() {
     )
     .unwrap();
     std::fs::write(pack.join("constant.rhai"), "41\n").unwrap();
+    let broken = packs.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("plugin.toml"), "this is not <b>toml</b>\n").unwrap();
     let settings = lodestar_web::WebSettings {
         scripts_dir: Some(packs.path().to_owned()),
         ..Default::default()
@@ -1269,4 +1272,17 @@ async fn a_kpi_pack_reload_refreshes_a_cached_report() {
     // Served from the cache now; the reload must still show through.
     std::fs::write(pack.join("constant.rhai"), "42 // changed\n").unwrap();
     value_soon(42.0).await;
+
+    // The catalog page lists the pack that did not load, as text.
+    let mut me = Browser::new(&app);
+    let page = me.sign_in(&token, "/catalog").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("KPI packs that did not load"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("broken"));
+    assert!(!page.body.contains("<b>toml</b>"));
+    assert!(page.body.contains("data-kpi=\"pack_constant\""));
 }

@@ -430,6 +430,8 @@ pub struct CatalogPage<'a> {
     pub team_name: &'a str,
     pub count: usize,
     pub sections: Vec<CatalogSection>,
+    /// KPI packs that could not be loaded, each with its file, line and message.
+    pub problems: Vec<String>,
 }
 
 pub struct ScriptOption {

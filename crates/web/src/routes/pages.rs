@@ -84,6 +84,14 @@ async fn catalog_page(
 ) -> Result<HttpResponse, PageError> {
     let me = viewer::require(&req, &state).await?;
     let entries = catalog(&state.kpis, &me.team).await?;
+    let problems = state
+        .kpis
+        .custom_kpis(&me.team)
+        .await?
+        .problems
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let count = entries.len();
     let mut titles: Vec<String> = Branch::ALL.iter().map(|b| b.title().to_owned()).collect();
     for e in &entries {
@@ -109,6 +117,7 @@ async fn catalog_page(
         team_name: &me.team.name,
         count,
         sections,
+        problems,
     };
     render(StatusCode::OK, &page)
 }
