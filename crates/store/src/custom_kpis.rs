@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::Db;
 use crate::error::Result;
-use crate::sql::Sql;
+use crate::sql::{Sql, team_rows};
 use crate::teams;
 
 /// A custom KPI as stored. Unit, direction and kind are kept as their API strings; the layers
@@ -44,21 +44,37 @@ fn read(row: &QueryResult, updated_at: i64, deleted: bool) -> Result<StoredKpi> 
     })
 }
 
+fn read_current(row: &QueryResult) -> Result<StoredKpi> {
+    read(row, row.try_get_by_index(8)?, false)
+}
+
 pub async fn list(db: &Db, team_id: i32) -> Result<Vec<StoredKpi>> {
-    let mut sql = Sql::new(db.backend());
-    sql.push(&format!(
-        "SELECT {COLUMNS}, updated_at FROM custom_kpis WHERE team_id = "
-    ))
-    .param(team_id)
-    .push(" ORDER BY key");
-    let rows = db.conn().query_all_raw(sql.build()).await?;
-    rows.iter()
-        .map(|r| read(r, r.try_get_by_index(8)?, false))
-        .collect()
+    let columns = format!("{COLUMNS}, updated_at");
+    team_rows(
+        db,
+        "custom_kpis",
+        &columns,
+        "key",
+        team_id,
+        None,
+        read_current,
+    )
+    .await
 }
 
 pub async fn get(db: &Db, team_id: i32, key: &str) -> Result<Option<StoredKpi>> {
-    Ok(list(db, team_id).await?.into_iter().find(|k| k.key == key))
+    let columns = format!("{COLUMNS}, updated_at");
+    let rows = team_rows(
+        db,
+        "custom_kpis",
+        &columns,
+        "key",
+        team_id,
+        Some(key),
+        read_current,
+    )
+    .await?;
+    Ok(rows.into_iter().next())
 }
 
 /// Creates or replaces the KPI; the previous version stays in history. Returns the new version.

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::Db;
 use crate::error::Result;
-use crate::sql::Sql;
+use crate::sql::{Sql, team_rows};
 use crate::teams;
 
 /// A report definition as stored: the layers above parse the strings into domain types.
@@ -45,24 +45,12 @@ fn read(row: &QueryResult) -> Result<StoredReport> {
 
 /// The team's stored reports, by slug.
 pub async fn list(db: &Db, team_id: i32) -> Result<Vec<StoredReport>> {
-    let mut sql = Sql::new(db.backend());
-    sql.push(&format!("SELECT {COLUMNS} FROM reports WHERE team_id = "))
-        .param(team_id)
-        .push(" ORDER BY slug");
-    let rows = db.conn().query_all_raw(sql.build()).await?;
-    rows.iter().map(read).collect()
+    team_rows(db, "reports", COLUMNS, "slug", team_id, None, read).await
 }
 
 pub async fn find(db: &Db, team_id: i32, slug: &str) -> Result<Option<StoredReport>> {
-    let mut sql = Sql::new(db.backend());
-    sql.push(&format!("SELECT {COLUMNS} FROM reports WHERE team_id = "))
-        .param(team_id)
-        .push(" AND slug = ")
-        .param(slug);
-    match db.conn().query_one_raw(sql.build()).await? {
-        Some(row) => Ok(Some(read(&row)?)),
-        None => Ok(None),
-    }
+    let rows = team_rows(db, "reports", COLUMNS, "slug", team_id, Some(slug), read).await?;
+    Ok(rows.into_iter().next())
 }
 
 /// Creates or replaces the report `report.slug` (its `version` and `updated_at` are set here).

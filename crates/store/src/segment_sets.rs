@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::Db;
 use crate::error::{Result, StoreError};
 use crate::segment_sql::push_filter;
-use crate::sql::Sql;
+use crate::sql::{Sql, team_rows};
 use crate::teams;
 
 /// A segment set as stored.
@@ -40,28 +40,21 @@ fn read(row: &QueryResult) -> Result<StoredSet> {
 const COLUMNS: &str = "name, definition, version, updated_at";
 
 pub async fn list(db: &Db, team_id: i32) -> Result<Vec<StoredSet>> {
-    let mut sql = Sql::new(db.backend());
-    sql.push(&format!(
-        "SELECT {COLUMNS} FROM segment_sets WHERE team_id = "
-    ))
-    .param(team_id)
-    .push(" ORDER BY name");
-    let rows = db.conn().query_all_raw(sql.build()).await?;
-    rows.iter().map(read).collect()
+    team_rows(db, "segment_sets", COLUMNS, "name", team_id, None, read).await
 }
 
 pub async fn find(db: &Db, team_id: i32, name: &str) -> Result<Option<StoredSet>> {
-    let mut sql = Sql::new(db.backend());
-    sql.push(&format!(
-        "SELECT {COLUMNS} FROM segment_sets WHERE team_id = "
-    ))
-    .param(team_id)
-    .push(" AND name = ")
-    .param(name);
-    match db.conn().query_one_raw(sql.build()).await? {
-        Some(row) => Ok(Some(read(&row)?)),
-        None => Ok(None),
-    }
+    let rows = team_rows(
+        db,
+        "segment_sets",
+        COLUMNS,
+        "name",
+        team_id,
+        Some(name),
+        read,
+    )
+    .await?;
+    Ok(rows.into_iter().next())
 }
 
 /// Creates or replaces the set; returns what was stored and whether it was new. Bumps the

@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::Db;
 use crate::error::{Result, StoreError};
-use crate::sql::Sql;
+use crate::sql::{Sql, team_rows};
 use crate::teams;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,24 +35,12 @@ fn read(row: &QueryResult) -> Result<StoredTree> {
 }
 
 pub async fn list(db: &Db, team_id: i32) -> Result<Vec<StoredTree>> {
-    let mut sql = Sql::new(db.backend());
-    sql.push(&format!("SELECT {COLUMNS} FROM kpi_trees WHERE team_id = "))
-        .param(team_id)
-        .push(" ORDER BY slug");
-    let rows = db.conn().query_all_raw(sql.build()).await?;
-    rows.iter().map(read).collect()
+    team_rows(db, "kpi_trees", COLUMNS, "slug", team_id, None, read).await
 }
 
 pub async fn find(db: &Db, team_id: i32, slug: &str) -> Result<Option<StoredTree>> {
-    let mut sql = Sql::new(db.backend());
-    sql.push(&format!("SELECT {COLUMNS} FROM kpi_trees WHERE team_id = "))
-        .param(team_id)
-        .push(" AND slug = ")
-        .param(slug);
-    match db.conn().query_one_raw(sql.build()).await? {
-        Some(row) => Ok(Some(read(&row)?)),
-        None => Ok(None),
-    }
+    let rows = team_rows(db, "kpi_trees", COLUMNS, "slug", team_id, Some(slug), read).await?;
+    Ok(rows.into_iter().next())
 }
 
 /// Creates or replaces `tree.slug` (validated by the caller); returns what was stored and
