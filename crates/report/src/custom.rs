@@ -38,32 +38,6 @@ pub struct CustomSet {
     pub problems: Vec<PackProblem>,
 }
 
-pub fn unit_of(u: lodestar_script::Unit) -> Unit {
-    use lodestar_script::Unit as S;
-    match u {
-        S::Count => Unit::Count,
-        S::Currency => Unit::Currency,
-        S::Percent => Unit::Percent,
-        S::Ratio => Unit::Ratio,
-        S::Days => Unit::Days,
-        S::Score => Unit::Score,
-    }
-}
-
-pub fn direction_of(d: lodestar_script::Direction) -> Direction {
-    match d {
-        lodestar_script::Direction::HigherIsBetter => Direction::HigherIsBetter,
-        lodestar_script::Direction::LowerIsBetter => Direction::LowerIsBetter,
-    }
-}
-
-pub fn kind_of(k: lodestar_script::KpiKind) -> Kind {
-    match k {
-        lodestar_script::KpiKind::Leading => Kind::Leading,
-        lodestar_script::KpiKind::Trailing => Kind::Trailing,
-    }
-}
-
 impl CustomKpi {
     pub fn from_meta(
         meta: &KpiMeta,
@@ -74,9 +48,9 @@ impl CustomKpi {
         CustomKpi {
             key: meta.key.clone(),
             name: meta.name.clone(),
-            unit: unit_of(meta.unit),
-            direction: direction_of(meta.direction),
-            kind: kind_of(meta.kind),
+            unit: meta.unit,
+            direction: meta.direction,
+            kind: meta.kind,
             category: meta.category.clone(),
             description: meta.description.clone(),
             source,

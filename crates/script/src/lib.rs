@@ -49,8 +49,7 @@ pub use engine::{CompiledScript, Limits, ScriptEngine};
 pub use error::ScriptError;
 pub use normalise::{ScriptShape, script_shape};
 pub use pack::{
-    Direction, KpiKind, KpiMeta, PLUGIN_FILE, Pack, PackKpi, PackProblem, PackSet, Unit,
-    is_valid_kpi_key, load_packs,
+    KpiMeta, PLUGIN_FILE, Pack, PackKpi, PackProblem, PackSet, is_valid_kpi_key, load_packs,
 };
 pub use stack::{EvalGuard, EvalStack};
 pub use watch::PackWatcher;

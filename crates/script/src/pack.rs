@@ -4,8 +4,10 @@ use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use lodestar_core::catalog::{Direction, Kind, Unit};
 use lodestar_core::drivers::DriverTree;
 use lodestar_core::tree::KpiTree;
+use serde::de::{self, Deserializer, EnumAccess, VariantAccess};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{CompiledScript, ScriptEngine};
@@ -17,43 +19,73 @@ pub const PLUGIN_FILE: &str = "plugin.toml";
 /// Longest `plugin.toml` read, in bytes.
 const MAX_PLUGIN_FILE: u64 = 256 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Unit {
-    Count,
-    Currency,
-    Percent,
-    Ratio,
-    Days,
-    Score,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    HigherIsBetter,
-    LowerIsBetter,
-}
-
-/// Leading KPIs move before results do (volume, conversion); trailing ones report results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KpiKind {
-    Leading,
-    Trailing,
-}
-
 /// What a custom KPI declares about itself, in a pack or over HTTP.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KpiMeta {
     pub key: String,
     pub name: String,
+    #[serde(deserialize_with = "unit_by_name")]
     pub unit: Unit,
+    #[serde(deserialize_with = "direction_by_name")]
     pub direction: Direction,
-    pub kind: KpiKind,
+    pub kind: Kind,
     pub category: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+
+/// The names `plugin.toml` accepts for `unit` and `direction`, as the catalog serialises them.
+const UNIT_NAMES: &[&str] = &["count", "currency", "percent", "ratio", "days", "score"];
+const DIRECTION_NAMES: &[&str] = &["higher_is_better", "lower_is_better"];
+
+// The catalog's `Unit` and `Direction` serialise but do not deserialise (`core` parses them
+// with `parse`). These read them the way a derived `Deserialize` would, so a bad value in
+// `plugin.toml` keeps serde's message: "unknown variant `furlongs`, expected one of …".
+fn unit_by_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Unit, D::Error> {
+    deserializer.deserialize_enum(
+        "Unit",
+        UNIT_NAMES,
+        ByName {
+            name: "Unit",
+            variants: UNIT_NAMES,
+            parse: Unit::parse,
+        },
+    )
+}
+
+fn direction_by_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Direction, D::Error> {
+    deserializer.deserialize_enum(
+        "Direction",
+        DIRECTION_NAMES,
+        ByName {
+            name: "Direction",
+            variants: DIRECTION_NAMES,
+            parse: Direction::parse,
+        },
+    )
+}
+
+/// A visitor for a unit-only enum whose variants are parsed from their names.
+struct ByName<T> {
+    name: &'static str,
+    variants: &'static [&'static str],
+    parse: fn(&str) -> Option<T>,
+}
+
+impl<'de, T> de::Visitor<'de> for ByName<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "enum {}", self.name)
+    }
+
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<T, A::Error> {
+        let (name, variant): (String, _) = data.variant()?;
+        let value =
+            (self.parse)(&name).ok_or_else(|| de::Error::unknown_variant(&name, self.variants))?;
+        variant.unit_variant()?;
+        Ok(value)
+    }
 }
 
 /// `[a-z][a-z0-9_]{0,63}`: the shape of every KPI key.
