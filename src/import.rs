@@ -88,6 +88,7 @@ async fn import<R: StoredRow + 'static>(
 
     let txn = db.begin_write().await?;
     lodestar_store::teams::bump_data_version(&txn, team_id).await?;
+    let mut loader = ingest::Loader::new(&txn, team_id).await?;
     let mut counts = UpsertCounts::default();
     let mut rows = 0u64;
     let mut failure = None;
@@ -95,7 +96,7 @@ async fn import<R: StoredRow + 'static>(
         match msg {
             Msg::Rows(chunk) => {
                 rows += chunk.len() as u64;
-                counts += ingest::upsert(&txn, team_id, &chunk).await?;
+                counts += loader.upsert(&chunk).await?;
             }
             Msg::Failed(errors) => {
                 failure = Some(errors);
@@ -106,6 +107,7 @@ async fn import<R: StoredRow + 'static>(
     drop(rx);
     let _ = parser.join();
     if let Some(errors) = failure {
+        drop(loader);
         txn.rollback().await?;
         bar.abandon_with_message("import failed");
         bail!(
@@ -114,6 +116,7 @@ async fn import<R: StoredRow + 'static>(
             errors.join("\n  ")
         );
     }
+    loader.finish().await?;
     txn.commit().await?;
     bar.finish_with_message(format!("imported {rows} {}", R::TABLE_NAME));
     let seconds = started.elapsed().as_secs_f64();

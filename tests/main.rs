@@ -11,4 +11,5 @@ mod fixture_kpis;
 mod ingest;
 mod kpi_api;
 mod pages;
+mod rollups;
 mod trees;

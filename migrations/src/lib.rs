@@ -8,6 +8,7 @@ mod m20261122_000003_secrets_and_custom_kpis;
 mod m20261122_000004_schedules_and_deliveries;
 mod m20261122_000005_reports;
 mod m20261122_000006_trees_and_segment_sets;
+mod m20261122_000007_daily_rollups;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_schedules_and_deliveries::Migration),
             Box::new(m20261122_000005_reports::Migration),
             Box::new(m20261122_000006_trees_and_segment_sets::Migration),
+            Box::new(m20261122_000007_daily_rollups::Migration),
         ]
     }
 }

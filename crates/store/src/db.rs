@@ -47,6 +47,7 @@ impl Db {
 
     pub async fn migrate(&self) -> Result<()> {
         Migrator::up(&self.conn, None).await?;
+        crate::rollup::rebuild_stale(self).await?;
         Ok(())
     }
 

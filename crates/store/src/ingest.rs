@@ -1,5 +1,6 @@
 //! Upserting validated rows. A batch runs in one write transaction: it is stored whole or not at
-//! all. Rows go in as multi-row `INSERT … ON CONFLICT DO UPDATE` statements of up to 1,000 rows.
+//! all. Rows go in as multi-row `INSERT … ON CONFLICT DO UPDATE` statements of up to 1,000 rows,
+//! and the daily rollups (`crate::rollup`) change in the same transaction.
 
 use std::collections::HashMap;
 
@@ -10,6 +11,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, Value};
 
 use crate::Db;
 use crate::error::Result;
+use crate::rollup::{self, DayClock, EventFacts, Facts, LeadFacts, Pending};
 use crate::sql::Sql;
 use crate::teams;
 
@@ -38,6 +40,10 @@ pub trait StoredRow: InputRow {
     const KEY: &'static [&'static str];
     fn push_values(&self, team_id: i32, out: &mut Vec<Value>);
     fn push_key(&self, out: &mut Vec<Value>);
+    /// What the row adds to the daily rollups, if its table has one.
+    fn facts(&self) -> Option<Facts> {
+        None
+    }
 }
 
 fn millis(t: DateTime<Utc>) -> i64 {
@@ -116,6 +122,24 @@ impl StoredRow for LeadRow {
     fn push_key(&self, out: &mut Vec<Value>) {
         out.push(self.id.clone().into());
     }
+
+    fn facts(&self) -> Option<Facts> {
+        Some(Facts::Lead(LeadFacts {
+            created: millis(self.created_at),
+            mql: self.mql_at.map(millis),
+            sal: self.sal_at.map(millis),
+            sql: self.sql_at.map(millis),
+            opportunity: self.opportunity_at.map(millis),
+            won: self.won_at.map(millis),
+            lost: self.lost_at.map(millis),
+            churned: self.churned_at.map(millis),
+            value: self.value.map_or(0, |m| m.0),
+            deal_value: self.deal_value.map_or(0, |m| m.0),
+            channel: self.channel.clone().unwrap_or_default(),
+            campaign: self.campaign.clone().unwrap_or_default(),
+            source: self.source.clone().unwrap_or_default(),
+        }))
+    }
 }
 
 impl StoredRow for SpendRow {
@@ -187,6 +211,16 @@ impl StoredRow for EventRow {
     fn push_key(&self, out: &mut Vec<Value>) {
         out.push(self.id.clone().into());
     }
+
+    fn facts(&self) -> Option<Facts> {
+        Some(Facts::Event(EventFacts {
+            kind: self.kind.clone(),
+            occurred: millis(self.occurred_at),
+            value: self.value.map(|m| m.0),
+            channel: self.channel.clone().unwrap_or_default(),
+            campaign: self.campaign.clone().unwrap_or_default(),
+        }))
+    }
 }
 
 /// Upserts a whole batch atomically and marks the team's data as changed.
@@ -207,42 +241,130 @@ pub async fn upsert<R: StoredRow>(
     team_id: i32,
     rows: &[R],
 ) -> Result<UpsertCounts> {
-    let mut last_of: HashMap<String, usize> = HashMap::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        last_of.insert(row.key(), i);
-    }
-    let mut counts = UpsertCounts::default();
-    if last_of.len() == rows.len() {
-        for chunk in rows.chunks(CHUNK) {
-            counts += upsert_unique(tx, team_id, chunk.iter()).await?;
-        }
-    } else {
-        let unique: Vec<&R> = rows
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| last_of.get(&r.key()) == Some(i))
-            .map(|(_, r)| r)
-            .collect();
-        for chunk in unique.chunks(CHUNK) {
-            counts += upsert_unique(tx, team_id, chunk.iter().copied()).await?;
-        }
-        // Repeats inside the batch count as updates of the row the batch itself inserted.
-        counts.updated += (rows.len() - unique.len()) as u64;
-    }
+    let mut loader = Loader::new(tx, team_id).await?;
+    let counts = loader.upsert(rows).await?;
+    loader.finish().await?;
     Ok(counts)
 }
 
-async fn upsert_unique<'a, R: StoredRow + 'a>(
+/// Loads many chunks into one open write transaction, keeping the daily rollups' changes in
+/// memory between chunks (bounded) and writing them at the latest in [`Loader::finish`], which
+/// must run before the caller commits.
+pub struct Loader<'t> {
+    tx: &'t DatabaseTransaction,
+    team_id: i32,
+    clock: DayClock,
+    pending: Pending,
+}
+
+impl<'t> Loader<'t> {
+    pub async fn new(tx: &'t DatabaseTransaction, team_id: i32) -> Result<Loader<'t>> {
+        Ok(Loader {
+            clock: rollup::team_clock(tx, team_id).await?,
+            tx,
+            team_id,
+            pending: Pending::default(),
+        })
+    }
+
+    /// Upserts one batch of rows (the last of repeated keys wins).
+    pub async fn upsert<R: StoredRow>(&mut self, rows: &[R]) -> Result<UpsertCounts> {
+        let mut last_of: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            last_of.insert(row.key(), i);
+        }
+        let mut counts = UpsertCounts::default();
+        if last_of.len() == rows.len() {
+            for chunk in rows.chunks(CHUNK) {
+                counts += self.upsert_unique(chunk.iter()).await?;
+            }
+        } else {
+            let unique: Vec<&R> = rows
+                .iter()
+                .enumerate()
+                .filter(|(i, r)| last_of.get(&r.key()) == Some(i))
+                .map(|(_, r)| r)
+                .collect();
+            for chunk in unique.chunks(CHUNK) {
+                counts += self.upsert_unique(chunk.iter().copied()).await?;
+            }
+            // Repeats inside the batch count as updates of the row the batch itself inserted.
+            counts.updated += (rows.len() - unique.len()) as u64;
+        }
+        self.pending.flush_if_large(self.tx, self.team_id).await?;
+        Ok(counts)
+    }
+
+    /// Writes the rollups' remaining changes.
+    pub async fn finish(mut self) -> Result<()> {
+        self.pending.flush(self.tx, self.team_id).await
+    }
+
+    async fn upsert_unique<'a, R: StoredRow + 'a>(
+        &mut self,
+        rows: impl Iterator<Item = &'a R> + Clone,
+    ) -> Result<UpsertCounts> {
+        let total = rows.clone().count() as u64;
+        if total == 0 {
+            return Ok(UpsertCounts::default());
+        }
+        let existing = match rollup::stored_columns(R::TABLE) {
+            Some(columns) => self.retract_existing::<R>(columns, rows.clone()).await?,
+            None => count_existing(self.tx, self.team_id, rows.clone()).await?,
+        };
+        insert(self.tx, self.team_id, rows.clone()).await?;
+        for row in rows {
+            if let Some(facts) = row.facts() {
+                self.pending.add(&mut self.clock, &facts, 1);
+            }
+        }
+        Ok(UpsertCounts {
+            inserted: total - existing,
+            updated: existing,
+        })
+    }
+
+    /// Reads the stored rows these keys will replace, takes their contributions out of the
+    /// rollups, and returns how many there were. Keys are a plain `IN` list on the unique
+    /// `(team_id, ext_id)` index, which every planner turns into index probes.
+    async fn retract_existing<'a, R: StoredRow + 'a>(
+        &mut self,
+        columns: &str,
+        rows: impl Iterator<Item = &'a R>,
+    ) -> Result<u64> {
+        let mut sql = Sql::new(self.tx.get_database_backend());
+        sql.push(&format!(
+            "SELECT {columns} FROM {} WHERE team_id = ",
+            R::TABLE
+        ))
+        .param(self.team_id)
+        .push(" AND ext_id IN (");
+        let mut key = Vec::with_capacity(1);
+        for (i, row) in rows.enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            key.clear();
+            row.push_key(&mut key);
+            for v in key.drain(..) {
+                sql.param(v);
+            }
+        }
+        sql.push(")");
+        let stored = self.tx.query_all_raw(sql.build()).await?;
+        for row in &stored {
+            let facts = Facts::from_stored(R::TABLE, row)?;
+            self.pending.add(&mut self.clock, &facts, -1);
+        }
+        Ok(stored.len() as u64)
+    }
+}
+
+async fn insert<'a, R: StoredRow + 'a>(
     tx: &DatabaseTransaction,
     team_id: i32,
-    rows: impl Iterator<Item = &'a R> + Clone,
-) -> Result<UpsertCounts> {
-    let total = rows.clone().count() as u64;
-    if total == 0 {
-        return Ok(UpsertCounts::default());
-    }
-    let existing = count_existing(tx, team_id, rows.clone()).await?;
-
+    rows: impl Iterator<Item = &'a R>,
+) -> Result<()> {
     let backend = tx.get_database_backend();
     let mut sql = Sql::new(backend);
     sql.push("INSERT INTO ")
@@ -276,12 +398,10 @@ async fn upsert_unique<'a, R: StoredRow + 'a>(
         .collect();
     sql.push(&updates.join(", "));
     tx.execute_raw(sql.build()).await?;
-    Ok(UpsertCounts {
-        inserted: total - existing,
-        updated: existing,
-    })
+    Ok(())
 }
 
+/// How many of these keys are stored already (spend, which has no rollup to correct).
 async fn count_existing<'a, R: StoredRow + 'a>(
     tx: &DatabaseTransaction,
     team_id: i32,

@@ -9,6 +9,7 @@ pub mod error;
 pub mod ingest;
 pub mod measures;
 pub mod reports;
+pub mod rollup;
 pub mod schedules;
 pub mod secrets;
 pub mod segment_sets;

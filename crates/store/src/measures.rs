@@ -15,6 +15,8 @@ use crate::error::Result;
 use crate::segment_sql::Segments;
 use crate::sql::Sql;
 
+mod daily;
+
 /// The segment key used when nothing is segmented.
 pub const TOTAL: &str = "";
 
@@ -208,8 +210,18 @@ fn segments<'a>(db: &Db, alias: &'a str, q: &MeasureQuery<'a>) -> Result<Segment
     Segments::new(db.backend(), alias, q.dimension)
 }
 
-/// Computes the requested measures for every bucket (and segment).
+/// Computes the requested measures for every bucket (and segment): from the daily rollups
+/// where they keep the segmentation, else from the rows.
 pub async fn compute(db: &Db, q: &MeasureQuery<'_>) -> Result<Measured> {
+    compute_with(db, q, false).await
+}
+
+/// The same, always from the rows: the reference the rollups are checked against.
+pub async fn compute_from_rows(db: &Db, q: &MeasureQuery<'_>) -> Result<Measured> {
+    compute_with(db, q, true).await
+}
+
+async fn compute_with(db: &Db, q: &MeasureQuery<'_>, from_rows: bool) -> Result<Measured> {
     let n = q.bounds.buckets();
     let mut tables = BTreeSet::new();
     for m in q.measures {
@@ -223,21 +235,38 @@ pub async fn compute(db: &Db, q: &MeasureQuery<'_>) -> Result<Measured> {
     };
     if n > 0 {
         let needs = |m: Measure| q.measures.contains(&m);
+        let daily = daily::covers(q.dimension) && !from_rows;
         if tables.contains(&Table::Leads) {
-            lead_flows(db, q, &mut acc).await?;
-            if needs(Measure::ActiveCustomers)
+            let customers_needed = needs(Measure::ActiveCustomers)
                 || needs(Measure::ActiveAtStart)
-                || needs(Measure::ChurnedOfActiveAtStart)
-            {
-                customers(db, q, &mut acc).await?;
+                || needs(Measure::ChurnedOfActiveAtStart);
+            let reach_needed = needs(Measure::EngagementRate);
+            if daily {
+                let lead_needs = daily::LeadNeeds {
+                    customers: customers_needed,
+                    churn_of_start: needs(Measure::ChurnedOfActiveAtStart),
+                    reach: reach_needed,
+                };
+                daily::leads(db, q, &lead_needs, &mut acc).await?;
+            } else {
+                lead_flows(db, q, &mut acc).await?;
+                if customers_needed {
+                    customers(db, q, &mut acc).await?;
+                }
+                if reach_needed {
+                    reach(db, q, &mut acc).await?;
+                }
             }
-            if needs(Measure::EngagementRate) {
-                reach(db, q, &mut acc).await?;
+            if reach_needed {
                 engaged(db, q, &mut acc).await?;
             }
         }
         if tables.contains(&Table::Events) {
-            events(db, q, &mut acc).await?;
+            if daily {
+                daily::events(db, q, &mut acc).await?;
+            } else {
+                events(db, q, &mut acc).await?;
+            }
         }
         if tables.contains(&Table::Spend) {
             spend(db, q, &mut acc).await?;
@@ -601,6 +630,24 @@ pub async fn event_kinds(
     let mut out = HashMap::new();
     let b = &bounds.instants;
     if kinds.is_empty() || b.len() < 2 {
+        return Ok(out);
+    }
+    if daily::covers(dimension) {
+        let q = MeasureQuery {
+            team_id,
+            bounds,
+            dimension,
+            measures: &BTreeSet::new(),
+        };
+        for (bucket, segment, kind, count, sum) in daily::event_kinds(db, &q, kinds).await? {
+            out.insert(
+                (bucket, segment, kind),
+                KindTotals {
+                    count: count as f64,
+                    sum: sum as f64 / MICROS,
+                },
+            );
+        }
         return Ok(out);
     }
     let n = b.len() - 1;

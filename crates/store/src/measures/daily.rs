@@ -1,0 +1,342 @@
+//! The same measures as the row passes, read from the daily rollups (`lead_days`, `event_days`)
+//! when the segmentation is one the rollups keep (none, channel, campaign, source). A bucket is a
+//! range of local days, so a week with a 12-week trend reads ~91 days × segments.
+//!
+//! Point-in-time counts come from running sums: the customers active at a boundary are those won
+//! before it minus those whose later of won and churned is before it; the leads reachable in a
+//! bucket are those created before its end minus those settled (created and closed) before its
+//! start, minus the rare leads created in the bucket but closed before it started (read from the
+//! rows through a partial index). How many of the customers active at a bucket's start churned in
+//! it needs both timestamps of each churned customer, so it reads the bucket's churned rows.
+
+use std::collections::{BTreeSet, HashMap};
+
+use lodestar_core::dimension::Dimension;
+use sea_orm::ConnectionTrait;
+
+use super::{Acc, MeasureQuery, bound_of, bucket_of, get_bucket, get_i64, segments};
+use crate::Db;
+use crate::error::Result;
+use crate::rollup::LEAD_COLUMNS;
+use crate::sql::Sql;
+
+/// Whether the rollups can answer for this segmentation.
+pub(super) fn covers(dimension: Option<&Dimension>) -> bool {
+    matches!(
+        dimension,
+        None | Some(Dimension::Channel | Dimension::Campaign | Dimension::Source)
+    )
+}
+
+/// Running totals of one segment.
+#[derive(Debug, Default, Clone, Copy)]
+struct Running {
+    leads: i64,
+    settled: i64,
+    won: i64,
+    ended: i64,
+}
+
+impl std::ops::AddAssign for Running {
+    fn add_assign(&mut self, o: Running) {
+        self.leads += o.leads;
+        self.settled += o.settled;
+        self.won += o.won;
+        self.ended += o.ended;
+    }
+}
+
+/// What the lead passes should produce besides the flows.
+pub(super) struct LeadNeeds {
+    pub customers: bool,
+    pub churn_of_start: bool,
+    pub reach: bool,
+}
+
+fn sums() -> String {
+    LEAD_COLUMNS
+        .iter()
+        .map(|c| format!("CAST(SUM(r.{c}) AS BIGINT)"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) async fn leads(
+    db: &Db,
+    q: &MeasureQuery<'_>,
+    needs: &LeadNeeds,
+    acc: &mut Acc,
+) -> Result<()> {
+    let d = &q.bounds.days;
+    let n = d.len() - 1;
+    let seg = segments(db, "r", q)?;
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT {bucket}, {expr}, {sums} FROM lead_days r WHERE r.team_id = {team} \
+         AND r.day >= {lo} AND r.day < {hi} GROUP BY 1, 2",
+        bucket = bucket_of("r.day", d),
+        expr = seg.expr(),
+        sums = sums(),
+        team = q.team_id,
+        lo = d[0],
+        hi = d[n],
+    ));
+    let mut in_bucket: Vec<HashMap<String, Running>> = vec![HashMap::new(); n];
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let bucket = get_bucket(&row, 0)?;
+        let segment: String = row.try_get_by_index(1)?;
+        let v: Vec<i64> = (0..LEAD_COLUMNS.len())
+            .map(|i| get_i64(&row, 2 + i))
+            .collect::<Result<_>>()?;
+        in_bucket[bucket].insert(
+            segment.clone(),
+            Running {
+                leads: v[0],
+                settled: v[15],
+                won: v[8],
+                ended: v[14],
+            },
+        );
+        // Only rows with some flow in the bucket make a segment appear, as with the row passes.
+        if v[..14].iter().all(|&x| x == 0) {
+            continue;
+        }
+        let r = acc.at(bucket, segment);
+        r.leads += v[0];
+        r.lead_value += v[1];
+        r.cohort_won += v[2];
+        r.mqls += v[3];
+        r.sals += v[4];
+        r.sqls += v[5];
+        r.opportunities += v[6];
+        r.lost += v[7];
+        r.won += v[8];
+        r.won_value += v[9];
+        r.to_conversion_ms += v[10];
+        r.cycle_ms += v[11];
+        r.cycle_n += v[12];
+        r.churned += v[13];
+    }
+    if !(needs.customers || needs.reach) {
+        return Ok(());
+    }
+
+    // Running totals before the first bucket.
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT {expr}, CAST(SUM(r.leads) AS BIGINT), CAST(SUM(r.settled) AS BIGINT), \
+         CAST(SUM(r.won) AS BIGINT), CAST(SUM(r.ended) AS BIGINT) \
+         FROM lead_days r WHERE r.team_id = {team} AND r.day < {lo} GROUP BY 1",
+        expr = seg.expr(),
+        team = q.team_id,
+        lo = d[0],
+    ));
+    let mut running: HashMap<String, Running> = HashMap::new();
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let segment: String = row.try_get_by_index(0)?;
+        running.insert(
+            segment,
+            Running {
+                leads: get_i64(&row, 1)?,
+                settled: get_i64(&row, 2)?,
+                won: get_i64(&row, 3)?,
+                ended: get_i64(&row, 4)?,
+            },
+        );
+    }
+    let unreachable = if needs.reach {
+        closed_before_created(db, q).await?
+    } else {
+        HashMap::new()
+    };
+    let churned_of_start = if needs.churn_of_start {
+        churned_of_start(db, q).await?
+    } else {
+        HashMap::new()
+    };
+
+    let mut all: BTreeSet<String> = running.keys().cloned().collect();
+    for b in &in_bucket {
+        all.extend(b.keys().cloned());
+    }
+    for segment in all {
+        let mut total = running.get(&segment).copied().unwrap_or_default();
+        for (i, bucket) in in_bucket.iter().enumerate() {
+            let here = bucket.get(&segment).copied().unwrap_or_default();
+            let active_start = total.won - total.ended;
+            let key = (i, segment.clone());
+            let reachable = total.leads + here.leads
+                - total.settled
+                - unreachable.get(&key).copied().unwrap_or(0);
+            total += here;
+            let active_end = total.won - total.ended;
+            if needs.customers {
+                let churned = churned_of_start.get(&key).copied().unwrap_or(0);
+                if active_start != 0 || active_end != 0 || churned != 0 {
+                    let r = acc.at(i, segment.clone());
+                    r.active_start += active_start;
+                    r.active_end += active_end;
+                    r.churned_of_start += churned;
+                }
+            }
+            if needs.reach && reachable > 0 {
+                acc.at(i, segment.clone()).reachable += reachable;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Per (bucket, segment): leads created in the bucket that were won or lost before it started.
+/// They are created before the bucket's end but not reachable in it, and the running sums cannot
+/// see them (their settling day is their creation day).
+async fn closed_before_created(
+    db: &Db,
+    q: &MeasureQuery<'_>,
+) -> Result<HashMap<(usize, String), i64>> {
+    let b = &q.bounds.instants;
+    let n = b.len() - 1;
+    let seg = segments(db, "l", q)?;
+    let mut sql = Sql::new(db.backend());
+    // The condition repeats the partial index's predicate word for word, so both planners use it.
+    sql.push(&format!(
+        "SELECT x.bucket, x.segment, SUM(CASE WHEN x.won_at < {start} OR x.lost_at < {start} \
+         THEN 1 ELSE 0 END) FROM (SELECT {bucket} AS bucket, {expr} AS segment, l.won_at, \
+         l.lost_at FROM leads l WHERE l.team_id = {team} \
+         AND (l.won_at < l.created_at OR l.lost_at < l.created_at) \
+         AND l.created_at >= {lo} AND l.created_at < {hi}) x GROUP BY 1, 2",
+        start = bound_of("x.bucket", &b[..n]),
+        bucket = bucket_of("l.created_at", b),
+        expr = seg.expr(),
+        team = q.team_id,
+        lo = b[0],
+        hi = b[n],
+    ));
+    let mut out = HashMap::new();
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let bucket = get_bucket(&row, 0)?;
+        let segment: String = row.try_get_by_index(1)?;
+        let count = get_i64(&row, 2)?;
+        if count != 0 {
+            out.insert((bucket, segment), count);
+        }
+    }
+    Ok(out)
+}
+
+/// Per (bucket, segment): customers won before the bucket's start who churned in it.
+async fn churned_of_start(db: &Db, q: &MeasureQuery<'_>) -> Result<HashMap<(usize, String), i64>> {
+    let b = &q.bounds.instants;
+    let n = b.len() - 1;
+    let seg = segments(db, "l", q)?;
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT x.bucket, x.segment, SUM(CASE WHEN x.won_at < {start} THEN 1 ELSE 0 END) \
+         FROM (SELECT {bucket} AS bucket, {expr} AS segment, l.won_at FROM leads l \
+         WHERE l.team_id = {team} AND l.churned_at >= {lo} AND l.churned_at < {hi} \
+         AND l.won_at IS NOT NULL) x GROUP BY 1, 2",
+        start = bound_of("x.bucket", &b[..n]),
+        bucket = bucket_of("l.churned_at", b),
+        expr = seg.expr(),
+        team = q.team_id,
+        lo = b[0],
+        hi = b[n],
+    ));
+    let mut out = HashMap::new();
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let bucket = get_bucket(&row, 0)?;
+        let segment: String = row.try_get_by_index(1)?;
+        let count = get_i64(&row, 2)?;
+        if count != 0 {
+            out.insert((bucket, segment), count);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) async fn events(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
+    let d = &q.bounds.days;
+    let n = d.len() - 1;
+    let seg = segments(db, "r", q)?;
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT {bucket}, {expr}, \
+           CAST(SUM(CASE WHEN r.kind = 'session' THEN r.n ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN r.kind = 'visit' THEN r.n ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN r.kind = 'engagement' THEN r.n ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN r.kind = 'revenue' THEN r.value_sum ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN r.kind = 'nps' THEN r.n ELSE 0 END) AS BIGINT), \
+           CAST(SUM(r.promoters) AS BIGINT), CAST(SUM(r.detractors) AS BIGINT), \
+           CAST(SUM(r.n) AS BIGINT) \
+         FROM event_days r WHERE r.team_id = {team} \
+         AND r.kind IN ('session', 'visit', 'engagement', 'revenue', 'nps') \
+         AND r.day >= {lo} AND r.day < {hi} GROUP BY 1, 2",
+        bucket = bucket_of("r.day", d),
+        expr = seg.expr(),
+        team = q.team_id,
+        lo = d[0],
+        hi = d[n],
+    ));
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let v: Vec<i64> = (2..10).map(|i| get_i64(&row, i)).collect::<Result<_>>()?;
+        // The row passes see only kinds with rows; a rollup row zeroed by updates is no row.
+        if v[7] == 0 {
+            continue;
+        }
+        let bucket = get_bucket(&row, 0)?;
+        let segment: String = row.try_get_by_index(1)?;
+        let r = acc.at(bucket, segment);
+        r.sessions += v[0];
+        r.visits += v[1];
+        r.engagements += v[2];
+        r.recurring += v[3];
+        r.nps_n += v[4];
+        r.nps_promoters += v[5];
+        r.nps_detractors += v[6];
+    }
+    Ok(())
+}
+
+/// `(bucket, segment, kind) → (count, value sum in micros)` for custom event kinds.
+pub(super) async fn event_kinds(
+    db: &Db,
+    q: &MeasureQuery<'_>,
+    kinds: &[String],
+) -> Result<Vec<(usize, String, String, i64, i64)>> {
+    let d = &q.bounds.days;
+    let n = d.len() - 1;
+    let seg = segments(db, "r", q)?;
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT {bucket}, {expr}, r.kind, CAST(SUM(r.n) AS BIGINT), \
+         CAST(SUM(r.value_sum) AS BIGINT) FROM event_days r WHERE r.team_id = {team} \
+         AND r.day >= {lo} AND r.day < {hi} AND r.kind IN (",
+        bucket = bucket_of("r.day", d),
+        expr = seg.expr(),
+        team = q.team_id,
+        lo = d[0],
+        hi = d[n],
+    ));
+    for (i, kind) in kinds.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.param(kind.as_str());
+    }
+    sql.push(") GROUP BY 1, 2, 3");
+    let mut out = Vec::new();
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let count = get_i64(&row, 3)?;
+        if count == 0 {
+            continue;
+        }
+        out.push((
+            get_bucket(&row, 0)?,
+            row.try_get_by_index(1)?,
+            row.try_get_by_index(2)?,
+            count,
+            get_i64(&row, 4)?,
+        ));
+    }
+    Ok(out)
+}

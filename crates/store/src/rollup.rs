@@ -1,0 +1,565 @@
+//! Keeping the daily rollups (`lead_days`, `event_days`; see migration 000007) exact.
+//!
+//! Ingest reads the rows a chunk is about to replace, subtracts their contributions, adds the
+//! new rows' contributions, and writes the net change per (day, dimensions) as
+//! `INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n`, in the chunk's transaction. Reloading
+//! identical rows therefore writes nothing here. The "day" of an instant is the local calendar
+//! day of the team's timezone whose local midnight is the latest at or before it, which is exactly
+//! how period buckets are cut, DST days and skipped midnights included.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, TimeDelta};
+use lodestar_core::period::{Timezone, local_midnight};
+use sea_orm::{ConnectionTrait, QueryResult};
+
+use crate::Db;
+use crate::error::{Result, StoreError};
+use crate::sql::Sql;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The version a team's rollups are at when built; `teams.rollup_version` below it means
+/// "rebuild from the rows".
+pub const VERSION: i32 = 1;
+
+/// Pending deltas are written once this many (day, dimensions) keys have accumulated.
+const FLUSH_AT: usize = 50_000;
+
+/// Rollup rows per statement (each binds three or four strings).
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Maps instants to the team's local days, remembering each local midnight it computed.
+pub struct DayClock {
+    tz: Timezone,
+    midnights: HashMap<i32, i64>,
+}
+
+impl DayClock {
+    pub fn new(tz: Timezone) -> DayClock {
+        DayClock {
+            tz,
+            midnights: HashMap::new(),
+        }
+    }
+
+    fn midnight(&mut self, day: i32) -> i64 {
+        let tz = self.tz.0;
+        *self.midnights.entry(day).or_insert_with(|| {
+            let date = NaiveDate::default() + TimeDelta::days(i64::from(day));
+            local_midnight(date, tz).timestamp_millis()
+        })
+    }
+
+    /// Days since 1970-01-01 of the local day holding `ms`: the latest day whose local midnight
+    /// is at or before it. Every UTC offset is within a day, so it is one of three.
+    pub fn day_of(&mut self, ms: i64) -> i32 {
+        let utc_day = ms.div_euclid(DAY_MS) as i32;
+        for day in [utc_day + 1, utc_day, utc_day - 1] {
+            if self.midnight(day) <= ms {
+                return day;
+            }
+        }
+        utc_day - 2
+    }
+}
+
+/// A lead as the rollup sees it.
+#[derive(Debug, Clone, Default)]
+pub struct LeadFacts {
+    pub created: i64,
+    pub mql: Option<i64>,
+    pub sal: Option<i64>,
+    pub sql: Option<i64>,
+    pub opportunity: Option<i64>,
+    pub won: Option<i64>,
+    pub lost: Option<i64>,
+    pub churned: Option<i64>,
+    pub value: i64,
+    pub deal_value: i64,
+    pub channel: String,
+    pub campaign: String,
+    pub source: String,
+}
+
+/// An event as the rollup sees it.
+#[derive(Debug, Clone, Default)]
+pub struct EventFacts {
+    pub kind: String,
+    pub occurred: i64,
+    pub value: Option<i64>,
+    pub channel: String,
+    pub campaign: String,
+}
+
+/// What one stored row contributes.
+pub enum Facts {
+    Lead(LeadFacts),
+    Event(EventFacts),
+}
+
+/// The columns [`Facts::from_stored`] reads, `ext_id` first, for tables with a rollup.
+pub fn stored_columns(table: &str) -> Option<&'static str> {
+    match table {
+        "leads" => Some(
+            "ext_id, created_at, mql_at, sal_at, sql_at, opportunity_at, won_at, lost_at, \
+             churned_at, value, deal_value, channel, campaign, source",
+        ),
+        "events" => Some("ext_id, kind, occurred_at, value, channel, campaign"),
+        _ => None,
+    }
+}
+
+impl Facts {
+    /// A stored row read with [`stored_columns`].
+    pub fn from_stored(table: &str, row: &QueryResult) -> Result<Facts> {
+        let at = |i: usize| -> Result<Option<i64>> { Ok(row.try_get_by_index(i)?) };
+        let text = |i: usize| -> Result<String> { Ok(row.try_get_by_index(i)?) };
+        match table {
+            "leads" => Ok(Facts::Lead(LeadFacts {
+                created: at(1)?.unwrap_or(0),
+                mql: at(2)?,
+                sal: at(3)?,
+                sql: at(4)?,
+                opportunity: at(5)?,
+                won: at(6)?,
+                lost: at(7)?,
+                churned: at(8)?,
+                value: at(9)?.unwrap_or(0),
+                deal_value: at(10)?.unwrap_or(0),
+                channel: text(11)?,
+                campaign: text(12)?,
+                source: text(13)?,
+            })),
+            "events" => Ok(Facts::Event(EventFacts {
+                kind: text(1)?,
+                occurred: at(2)?.unwrap_or(0),
+                value: at(3)?,
+                channel: text(4)?,
+                campaign: text(5)?,
+            })),
+            other => Err(StoreError::Invalid(format!("`{other}` has no rollup"))),
+        }
+    }
+}
+
+// Column positions in `lead_days` (the order of `LEAD_COLUMNS`).
+const LEADS: usize = 0;
+const LEAD_VALUE: usize = 1;
+const COHORT_WON: usize = 2;
+const MQLS: usize = 3;
+const SALS: usize = 4;
+const SQLS: usize = 5;
+const OPPORTUNITIES: usize = 6;
+const LOST: usize = 7;
+const WON: usize = 8;
+const WON_VALUE: usize = 9;
+const TO_CONVERSION_MS: usize = 10;
+const CYCLE_MS: usize = 11;
+const CYCLE_N: usize = 12;
+const CHURNED: usize = 13;
+const ENDED: usize = 14;
+const SETTLED: usize = 15;
+
+pub const LEAD_COLUMNS: [&str; 16] = [
+    "leads",
+    "lead_value",
+    "cohort_won",
+    "mqls",
+    "sals",
+    "sqls",
+    "opportunities",
+    "lost",
+    "won",
+    "won_value",
+    "to_conversion_ms",
+    "cycle_ms",
+    "cycle_n",
+    "churned",
+    "ended",
+    "settled",
+];
+
+const N: usize = 0;
+const VALUE_SUM: usize = 1;
+const PROMOTERS: usize = 2;
+const DETRACTORS: usize = 3;
+
+pub const EVENT_COLUMNS: [&str; 4] = ["n", "value_sum", "promoters", "detractors"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct LeadKey {
+    day: i32,
+    channel: String,
+    campaign: String,
+    source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct EventKey {
+    day: i32,
+    kind: String,
+    channel: String,
+    campaign: String,
+}
+
+/// Net changes not yet written.
+#[derive(Default)]
+pub struct Pending {
+    leads: HashMap<LeadKey, [i64; 16]>,
+    events: HashMap<EventKey, [i64; 4]>,
+}
+
+impl Pending {
+    pub fn len(&self) -> usize {
+        self.leads.len() + self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds (`sign` 1) or removes (`sign` −1) a row's contributions.
+    pub fn add(&mut self, clock: &mut DayClock, facts: &Facts, sign: i64) {
+        match facts {
+            Facts::Lead(l) => self.add_lead(clock, l, sign),
+            Facts::Event(e) => self.add_event(clock, e, sign),
+        }
+    }
+
+    fn lead_at(&mut self, clock: &mut DayClock, l: &LeadFacts, at: i64) -> &mut [i64; 16] {
+        let key = LeadKey {
+            day: clock.day_of(at),
+            channel: l.channel.clone(),
+            campaign: l.campaign.clone(),
+            source: l.source.clone(),
+        };
+        self.leads.entry(key).or_default()
+    }
+
+    fn add_lead(&mut self, clock: &mut DayClock, l: &LeadFacts, sign: i64) {
+        let row = self.lead_at(clock, l, l.created);
+        row[LEADS] += sign;
+        row[LEAD_VALUE] += sign * l.value;
+        row[COHORT_WON] += sign * i64::from(l.won.is_some());
+        for (at, col) in [
+            (l.mql, MQLS),
+            (l.sal, SALS),
+            (l.sql, SQLS),
+            (l.opportunity, OPPORTUNITIES),
+            (l.lost, LOST),
+        ] {
+            if let Some(at) = at {
+                self.lead_at(clock, l, at)[col] += sign;
+            }
+        }
+        if let Some(won) = l.won {
+            let row = self.lead_at(clock, l, won);
+            row[WON] += sign;
+            row[WON_VALUE] += sign * l.deal_value;
+            row[TO_CONVERSION_MS] += sign * (won - l.created);
+            if let Some(sql) = l.sql {
+                row[CYCLE_MS] += sign * (won - sql);
+                row[CYCLE_N] += sign;
+            }
+            if let Some(churned) = l.churned {
+                self.lead_at(clock, l, churned)[CHURNED] += sign;
+                self.lead_at(clock, l, won.max(churned))[ENDED] += sign;
+            }
+        }
+        let closed = match (l.won, l.lost) {
+            (Some(w), Some(x)) => Some(w.min(x)),
+            (w, x) => w.or(x),
+        };
+        if let Some(closed) = closed {
+            self.lead_at(clock, l, l.created.max(closed))[SETTLED] += sign;
+        }
+    }
+
+    fn add_event(&mut self, clock: &mut DayClock, e: &EventFacts, sign: i64) {
+        let key = EventKey {
+            day: clock.day_of(e.occurred),
+            kind: e.kind.clone(),
+            channel: e.channel.clone(),
+            campaign: e.campaign.clone(),
+        };
+        let row = self.events.entry(key).or_default();
+        row[N] += sign;
+        row[VALUE_SUM] += sign * e.value.unwrap_or(0);
+        if e.kind == "nps"
+            && let Some(v) = e.value
+        {
+            row[PROMOTERS] += sign * i64::from(v >= 9_000_000);
+            row[DETRACTORS] += sign * i64::from(v <= 6_000_000);
+        }
+    }
+
+    /// Writes every pending change (inside the caller's transaction) and forgets it.
+    pub async fn flush(&mut self, tx: &impl ConnectionTrait, team_id: i32) -> Result<()> {
+        let leads: Vec<_> = self
+            .leads
+            .drain()
+            .filter(|(_, v)| v.iter().any(|&x| x != 0))
+            .collect();
+        for chunk in leads.chunks(ROWS_PER_STATEMENT) {
+            let rows = chunk.iter().map(|(k, v)| {
+                (
+                    k.day,
+                    [k.channel.as_str(), k.campaign.as_str(), k.source.as_str()],
+                    &v[..],
+                )
+            });
+            write(
+                tx,
+                team_id,
+                "lead_days",
+                &["channel", "campaign", "source"],
+                &LEAD_COLUMNS,
+                rows,
+            )
+            .await?;
+        }
+        let events: Vec<_> = self
+            .events
+            .drain()
+            .filter(|(_, v)| v.iter().any(|&x| x != 0))
+            .collect();
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let rows = chunk.iter().map(|(k, v)| {
+                (
+                    k.day,
+                    [k.kind.as_str(), k.channel.as_str(), k.campaign.as_str()],
+                    &v[..],
+                )
+            });
+            write(
+                tx,
+                team_id,
+                "event_days",
+                &["kind", "channel", "campaign"],
+                &EVENT_COLUMNS,
+                rows,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Flushes when enough has accumulated, to keep memory flat on long loads.
+    pub async fn flush_if_large(&mut self, tx: &impl ConnectionTrait, team_id: i32) -> Result<()> {
+        if self.len() >= FLUSH_AT {
+            self.flush(tx, team_id).await?;
+        }
+        Ok(())
+    }
+}
+
+/// One multi-row upsert that adds `counters` to the rows keyed (team, day, `keys`). Numbers are
+/// inlined (they are integers computed here); the dimension values are bound.
+async fn write<'a>(
+    tx: &impl ConnectionTrait,
+    team_id: i32,
+    table: &str,
+    keys: &[&str; 3],
+    counters: &[&str],
+    rows: impl Iterator<Item = (i32, [&'a str; 3], &'a [i64])>,
+) -> Result<()> {
+    let mut sql = Sql::new(tx.get_database_backend());
+    sql.push(&format!(
+        "INSERT INTO {table} (team_id, day, {}, {}) VALUES ",
+        keys.join(", "),
+        counters.join(", ")
+    ));
+    for (i, (day, dims, values)) in rows.enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.push(&format!("{team_id}, {day}"));
+        for d in dims {
+            sql.push(", ").param(d);
+        }
+        for v in values {
+            sql.push(&format!(", {v}"));
+        }
+        sql.push(")");
+    }
+    let sets: Vec<String> = counters
+        .iter()
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect();
+    sql.push(&format!(
+        " ON CONFLICT (team_id, day, {}) DO UPDATE SET {}",
+        keys.join(", "),
+        sets.join(", ")
+    ));
+    tx.execute_raw(sql.build()).await?;
+    Ok(())
+}
+
+/// The team's timezone, read inside a transaction.
+pub async fn team_clock(tx: &impl ConnectionTrait, team_id: i32) -> Result<DayClock> {
+    let mut sql = Sql::new(tx.get_database_backend());
+    sql.push("SELECT timezone FROM teams WHERE id = ")
+        .param(team_id);
+    let row = tx
+        .query_one_raw(sql.build())
+        .await?
+        .ok_or_else(|| StoreError::NoSuchTeam(team_id.to_string()))?;
+    let name: String = row.try_get_by_index(0)?;
+    let tz = Timezone::parse(&name).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    Ok(DayClock::new(tz))
+}
+
+/// Rows read per page while rebuilding.
+const PAGE: i64 = 20_000;
+
+/// Recomputes a team's rollups from its rows, in one write transaction, and marks them current.
+pub async fn rebuild(db: &Db, team_id: i32) -> Result<()> {
+    let tx = db.begin_write().await?;
+    let mut clock = team_clock(&tx, team_id).await?;
+    let mut pending = Pending::default();
+    for table in ["lead_days", "event_days"] {
+        let mut sql = Sql::new(tx.get_database_backend());
+        sql.push(&format!("DELETE FROM {table} WHERE team_id = "))
+            .param(team_id);
+        tx.execute_raw(sql.build()).await?;
+    }
+    for table in ["leads", "events"] {
+        let columns = stored_columns(table).unwrap_or_default();
+        let mut after = 0i64;
+        loop {
+            let mut sql = Sql::new(tx.get_database_backend());
+            sql.push(&format!(
+                "SELECT {columns}, id FROM {table} WHERE team_id = "
+            ))
+            .param(team_id)
+            .push(" AND id > ")
+            .param(after)
+            .push(&format!(" ORDER BY id LIMIT {PAGE}"));
+            let rows = tx.query_all_raw(sql.build()).await?;
+            let Some(last) = rows.last() else { break };
+            let id_col = columns.split(',').count();
+            after = last.try_get_by_index(id_col)?;
+            for row in &rows {
+                pending.add(&mut clock, &Facts::from_stored(table, row)?, 1);
+            }
+            pending.flush_if_large(&tx, team_id).await?;
+        }
+    }
+    pending.flush(&tx, team_id).await?;
+    let mut sql = Sql::new(tx.get_database_backend());
+    sql.push(&format!(
+        "UPDATE teams SET rollup_version = {VERSION} WHERE id = "
+    ))
+    .param(team_id);
+    tx.execute_raw(sql.build()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Rebuilds the rollups of every team whose rollups predate [`VERSION`] (teams that had data
+/// before the rollups existed). Runs after migrations, so it is done once per database.
+pub async fn rebuild_stale(db: &Db) -> Result<()> {
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT id FROM teams WHERE rollup_version < {VERSION} ORDER BY id"
+    ));
+    let rows = db.conn().query_all_raw(sql.build()).await?;
+    for row in rows {
+        let team_id: i32 = row.try_get_by_index(0)?;
+        let started = std::time::Instant::now();
+        rebuild(db, team_id).await?;
+        tracing::info!(
+            team_id,
+            ms = started.elapsed().as_millis() as u64,
+            "built daily rollups"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn ms(tz: &Timezone, y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
+        tz.0.with_ymd_and_hms(y, m, d, h, min, 0)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc).timestamp_millis())
+            .unwrap_or_default()
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> i32 {
+        let date = NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        (date - NaiveDate::default()).num_days() as i32
+    }
+
+    #[test]
+    fn an_instant_belongs_to_its_local_day_on_both_sides_of_midnight() {
+        let tz = Timezone::parse("America/New_York").expect("zone");
+        let mut clock = DayClock::new(tz);
+        assert_eq!(clock.day_of(ms(&tz, 2026, 11, 3, 23, 59)), day(2026, 11, 3));
+        assert_eq!(clock.day_of(ms(&tz, 2026, 11, 4, 0, 0)), day(2026, 11, 4));
+        // 2026-11-01 is 25 hours long in New York.
+        assert_eq!(clock.day_of(ms(&tz, 2026, 11, 1, 23, 30)), day(2026, 11, 1));
+        let kolkata = Timezone::parse("Asia/Kolkata").expect("zone");
+        let mut clock = DayClock::new(kolkata);
+        // 18:29 UTC is 23:59 in Kolkata; 18:30 UTC is the next local day.
+        assert_eq!(
+            clock.day_of(ms(&kolkata, 2026, 1, 1, 23, 59)),
+            day(2026, 1, 1)
+        );
+        assert_eq!(
+            clock.day_of(ms(&kolkata, 2026, 1, 2, 0, 0)),
+            day(2026, 1, 2)
+        );
+    }
+
+    #[test]
+    fn a_skipped_midnight_starts_the_day_at_the_first_instant_that_exists() {
+        // Santiago moves clocks from 00:00 to 01:00 on 2026-09-06: the day starts at 01:00.
+        let tz = Timezone::parse("America/Santiago").expect("zone");
+        let mut clock = DayClock::new(tz);
+        let start = local_midnight(
+            NaiveDate::from_ymd_opt(2026, 9, 6).unwrap_or_default(),
+            tz.0,
+        )
+        .timestamp_millis();
+        assert_eq!(clock.day_of(start), day(2026, 9, 6));
+        assert_eq!(clock.day_of(start - 1), day(2026, 9, 5));
+    }
+
+    #[test]
+    fn replacing_a_lead_with_itself_leaves_nothing_to_write() {
+        let mut clock = DayClock::new(Timezone::default());
+        let lead = Facts::Lead(LeadFacts {
+            created: 1_000,
+            mql: Some(2 * DAY_MS),
+            won: Some(5 * DAY_MS),
+            churned: Some(9 * DAY_MS),
+            lost: Some(3 * DAY_MS),
+            sql: Some(4 * DAY_MS),
+            deal_value: 7,
+            channel: "ads".into(),
+            ..Default::default()
+        });
+        let mut pending = Pending::default();
+        pending.add(&mut clock, &lead, 1);
+        assert!(!pending.is_empty());
+        let totals = |p: &Pending| {
+            let mut t = [0i64; 16];
+            for v in p.leads.values() {
+                for (a, b) in t.iter_mut().zip(v) {
+                    *a += b;
+                }
+            }
+            t
+        };
+        let once = totals(&pending);
+        assert_eq!(once[LEADS], 1);
+        assert_eq!(once[ENDED], 1);
+        assert_eq!(once[SETTLED], 1);
+        assert_eq!(once[CYCLE_MS], DAY_MS);
+        pending.add(&mut clock, &lead, -1);
+        assert!(pending.leads.values().all(|v| v.iter().all(|&x| x == 0)));
+    }
+}
