@@ -35,6 +35,7 @@ backend_tests!(
     schedules_are_validated_scoped_to_their_team_and_paused_by_put,
     send_now_reports_each_smtp_result_and_is_logged_apart_from_claims,
     a_digest_that_cannot_be_made_is_recorded_failed_and_never_sent,
+    the_digest_says_why_kpis_changed_by_driver_in_both_parts,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -875,4 +876,58 @@ async fn a_digest_that_cannot_be_made_is_recorded_failed_and_never_sent(b: Backe
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(app.smtp.messages().is_empty());
+}
+
+async fn the_digest_says_why_kpis_changed_by_driver_in_both_parts(b: Backend) {
+    let (app, token) = fixture_app(b).await;
+    let id = app
+        .create_schedule(
+            &token,
+            json!({"report": "weekly", "cron": "0 8 * * MON", "timezone": "America/New_York",
+                   "recipients": ["ada@example.com"]}),
+        )
+        .await;
+    let fired = app
+        .scheduler
+        .fire_at(id, at("2026-11-09T13:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(fired.period.as_deref(), Some("2026-W45"));
+    assert_eq!(fired.sent, 1, "{fired:?}");
+    let mails = app.smtp.wait_for(1, WAIT).await.unwrap();
+    // Mail lines end in CRLF.
+    let text = part(&mails[0], "text/plain").replace("\r\n", "\n");
+    let html = part(&mails[0], "text/html");
+
+    // Worked out from the fixture's expected values, not by the server.
+    let sentence = crate::trees::won_revenue_sentence("2026-W45", "2026-W44");
+    let heading = text
+        .find("\nWhy it changed\n")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        text[heading..].contains(&format!("\n- {sentence}\n")),
+        "{sentence} not in\n{text}"
+    );
+    assert!(html.contains("Why it changed"), "{html}");
+    assert!(html.contains(&sentence), "{sentence} not in\n{html}");
+
+    // Every KPI whose change the API explains is in both parts, with the API's words.
+    let (status, api) = app
+        .send("GET", &token, "/api/v1/drivers?period=2026-W45", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut moved = 0;
+    for e in api["explanations"].as_array().unwrap() {
+        if e["value"] == e["previous"] {
+            continue;
+        }
+        moved += 1;
+        let said = e["sentence"].as_str().unwrap();
+        assert!(text.contains(&format!("- {said}")), "{said} not in\n{text}");
+        assert!(html.contains(said), "{said} not in the HTML");
+    }
+    assert!(moved >= 4, "{api}");
+    // Bars are table cells with widths, never SVG: mail clients drop it.
+    assert!(!html.to_lowercase().contains("<svg"), "{html}");
+    assert!(html.contains("border-left:1px solid #57606a"), "{html}");
 }

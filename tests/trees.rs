@@ -21,6 +21,7 @@ backend_tests!(
     driver_attribution_adds_up_to_the_change_on_the_fixture,
     the_tree_page_shows_values_findings_and_explanations,
     trees_and_driver_trees_of_a_pack_reach_the_api,
+    a_report_organised_by_a_tree_follows_its_branches_and_names_an_unknown_tree,
 );
 
 async fn send(
@@ -928,4 +929,271 @@ factors = [{ kpi = "revenue" }, { kpi = "leads", power = -1, label = "lead count
     assert!((sum - change).abs() <= 1e-9 * change.abs().max(1.0), "{e}");
     // Fewer leads (18 → 17) raise revenue per lead: that part is positive.
     assert!(e["parts"][1]["contribution"].as_f64().unwrap() > 0.0, "{e}");
+}
+
+/// The fixture's expected value of `key` in `period` (no segmentation).
+fn expected(period: &str, key: &str) -> f64 {
+    read_fixture("expected.json")["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["period"] == period && c["segment_by"].is_null())
+        .unwrap()["kpis"][key]
+        .as_f64()
+        .unwrap()
+}
+
+/// `+5.1%`, `−12.0%` (a real minus sign) or `±0.0%`, as sentences write a share.
+fn signed_pct(x: f64) -> String {
+    let text = format!("{:.1}", x.abs());
+    match text.as_str() {
+        "0.0" => "±0.0%".to_owned(),
+        _ if x < 0.0 => format!("−{text}%"),
+        _ => format!("+{text}%"),
+    }
+}
+
+/// The sentence explaining won revenue from `previous` to `period`, computed here from the
+/// fixture's expected values with the LMDI formula (L(v₁, v₀) · ln(x₁ / x₀) per driver, in
+/// percent of v₀), not by the server.
+pub(crate) fn won_revenue_sentence(period: &str, previous: &str) -> String {
+    let (v1, v0) = (
+        expected(period, "won_revenue"),
+        expected(previous, "won_revenue"),
+    );
+    let log_mean = (v1 - v0) / (v1 / v0).ln();
+    let parts: Vec<String> = [
+        ("leads", "leads"),
+        ("conversion_rate", "conversion"),
+        ("avg_deal_size", "deal size"),
+    ]
+    .iter()
+    .map(|(key, label)| {
+        let ratio = expected(period, key) / expected(previous, key);
+        let share = log_mean * ratio.ln() / v0 * 100.0;
+        format!("{label} {}", signed_pct(share))
+    })
+    .collect();
+    format!(
+        "Won revenue {}: {}",
+        signed_pct((v1 - v0) / v0 * 100.0),
+        parts.join(", ")
+    )
+}
+
+/// Signs in through the form, as a browser does; returns the session cookie.
+async fn session_cookie(app: &TestApp, token: &str) -> String {
+    let client = awc::Client::builder().disable_redirects().finish();
+    let mut form = client
+        .get(format!("{}/login?next=/", app.base))
+        .send()
+        .await
+        .unwrap();
+    let challenge: Vec<String> = form
+        .headers()
+        .get_all("set-cookie")
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect();
+    let html = String::from_utf8(form.body().await.unwrap().to_vec()).unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    let csrf = &html[start..start + html[start..].find('"').unwrap()];
+    let signed = client
+        .post(format!("{}/login", app.base))
+        .insert_header(("Cookie", challenge.join("; ")))
+        .send_form(&[("token", token), ("csrf", csrf), ("next", "/")])
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    signed
+        .headers()
+        .get_all("set-cookie")
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("lodestar_session="))
+        .unwrap()
+}
+
+async fn html_page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
+    let mut resp = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .insert_header(("Cookie", cookie))
+        .send()
+        .await
+        .unwrap();
+    let body = String::from_utf8(resp.body().limit(8 << 20).await.unwrap().to_vec()).unwrap();
+    (resp.status(), body)
+}
+
+/// (section title, KPI keys) of a report's JSON.
+fn sections_of(report: &Value) -> Vec<(String, Vec<String>)> {
+    report["sections"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no sections in {report}"))
+        .iter()
+        .map(|s| {
+            (
+                s["title"].as_str().unwrap().to_owned(),
+                s["kpis"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["key"].as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+async fn a_report_organised_by_a_tree_follows_its_branches_and_names_an_unknown_tree(b: Backend) {
+    let (app, token) = fixture_app(b).await;
+    let money = json!({"title": "Money", "branches": [
+        {"title": "Revenue", "kpis": ["revenue"], "branches": [
+            {"title": "Won", "kpis": ["won_revenue", "avg_deal_size"]}
+        ]},
+        {"title": "Spend", "branches": [{"title": "Cost", "kpis": ["cac", "cpl"]}]}
+    ]});
+    let (status, body) = send(&app, "PUT", &token, "/api/v1/trees/money", Some(&money)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // A stored definition names the tree; its sections follow the branches, at any depth, and
+    // every KPI the tree leaves out is under "Other".
+    let (status, def) = send(
+        &app,
+        "PUT",
+        &token,
+        "/api/v1/reports/by-money",
+        Some(&json!({"title": "By money", "tree": "money"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{def}");
+    assert_eq!(def["tree"], "money");
+    let (status, report) = app
+        .get(Some(&token), "/api/v1/reports/by-money?period=2026-W45")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["definition"]["tree"], "money");
+    let sections = sections_of(&report);
+    let titles: Vec<&str> = sections.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        titles,
+        ["Revenue", "Revenue / Won", "Spend / Cost", "Other"]
+    );
+    assert_eq!(sections[0].1, ["revenue"]);
+    assert_eq!(sections[1].1, ["won_revenue", "avg_deal_size"]);
+    assert_eq!(sections[2].1, ["cac", "cpl"]);
+    let mut all: Vec<&str> = sections
+        .iter()
+        .flat_map(|(_, keys)| keys.iter().map(String::as_str))
+        .collect();
+    assert_eq!(sections[3].1.len(), 45 - 5);
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 45, "each KPI exactly once, none hidden");
+    assert!(close(
+        report["sections"][1]["kpis"][0]["value"].as_f64().unwrap(),
+        expected("2026-W45", "won_revenue")
+    ));
+
+    // `?tree=` organises any report so, on the page and as JSON; the links keep it.
+    let (status, weekly) = app
+        .get(
+            Some(&token),
+            "/api/v1/reports/weekly?period=2026-W45&tree=money",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{weekly}");
+    assert_eq!(sections_of(&weekly), sections);
+    let (_, plain) = app
+        .get(Some(&token), "/api/v1/reports/weekly?period=2026-W45")
+        .await;
+    assert_eq!(
+        sections_of(&plain)[0].0,
+        "Reach & activity",
+        "the cached report without a tree is a report of its own"
+    );
+    let cookie = session_cookie(&app, &token).await;
+    let (status, html) =
+        html_page(&app, &cookie, "/reports/weekly?period=2026-W45&tree=money").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let mut at = 0;
+    for heading in [
+        "Revenue <span",
+        "Revenue / Won <span",
+        "Spend / Cost <span",
+        "Other <span",
+    ] {
+        at += html[at..]
+            .find(heading)
+            .unwrap_or_else(|| panic!("{heading} missing or out of order"));
+    }
+    assert!(
+        html.contains("href=\"/reports/weekly?period=2026-W44&amp;tree=money\"")
+            || html.contains("href=\"/reports/weekly?period=2026-W44&#38;tree=money\""),
+        "{html}"
+    );
+    assert!(html.contains("name=\"tree\" value=\"money\""), "{html}");
+
+    // Unknown trees are named: in the query (400), in a definition (422), and a stored
+    // definition whose tree was deleted (404).
+    let (status, body) = app
+        .get(
+            Some(&token),
+            "/api/v1/reports/weekly?period=2026-W45&tree=nope",
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("`nope`"),
+        "{body}"
+    );
+    let (status, html) =
+        html_page(&app, &cookie, "/reports/weekly?period=2026-W45&tree=nope").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("nope"), "{html}");
+    let (status, body) = send(
+        &app,
+        "PUT",
+        &token,
+        "/api/v1/reports/by-nothing",
+        Some(&json!({"tree": "nope"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "tree");
+    assert!(
+        body["message"].as_str().unwrap().contains("`nope`"),
+        "{body}"
+    );
+
+    // Replacing the tree changes the report at once (the cache keys on the data version).
+    let (status, _) = send(
+        &app,
+        "PUT",
+        &token,
+        "/api/v1/trees/money",
+        Some(&json!({"title": "Money", "branches": [{"title": "Takings", "kpis": ["revenue"]}]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, report) = app
+        .get(Some(&token), "/api/v1/reports/by-money?period=2026-W45")
+        .await;
+    let titles: Vec<String> = sections_of(&report).into_iter().map(|(t, _)| t).collect();
+    assert_eq!(titles, ["Takings", "Other"]);
+
+    let (status, _) = send(&app, "DELETE", &token, "/api/v1/trees/money", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = app
+        .get(Some(&token), "/api/v1/reports/by-money?period=2026-W45")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("`by-money`") && message.contains("`money`"),
+        "{body}"
+    );
+    let (status, html) = html_page(&app, &cookie, "/reports/by-money?period=2026-W45").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("money"), "{html}");
 }

@@ -23,6 +23,33 @@ pub struct DigestView {
     pub empty: bool,
     /// Notes such as why a KPI could not be computed.
     pub explanations: Vec<String>,
+    /// Why KPIs changed, split by their drivers ("Why it changed").
+    pub drivers: Vec<DigestDriver>,
+}
+
+/// A KPI's change explained by its drivers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DigestDriver {
+    /// e.g. "Won revenue −12.0%: leads −5.1%, conversion −9.2%, deal size +2.3%".
+    pub sentence: String,
+    /// The change, then each driver's part of it; empty when it cannot be attributed.
+    pub bars: Vec<DigestBar>,
+}
+
+/// One signed bar of a driver picture, drawn left (a fall) or right (a rise) of a middle axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DigestBar {
+    pub label: String,
+    /// e.g. "−5.1%".
+    pub text: String,
+    /// Good or bad news for the KPI, by its direction.
+    pub trend: Trend,
+    /// Length against the largest bar of the explanation, 0..=100 (clamped; NaN counts as 0).
+    pub length_pct: f64,
+    /// Drawn to the left of the axis.
+    pub negative: bool,
+    /// The KPI's own change (shown bold), not a driver's part.
+    pub total: bool,
 }
 
 /// One MECE branch.
@@ -125,6 +152,50 @@ impl DigestKpi {
     }
 }
 
+impl DigestBar {
+    fn length(&self) -> f64 {
+        if self.length_pct.is_nan() {
+            0.0
+        } else {
+            self.length_pct.clamp(0.0, 100.0)
+        }
+    }
+
+    /// The filled cell's width within its half, when there is one worth drawing.
+    fn fill(&self, left: bool) -> Option<String> {
+        (self.negative == left && self.length() >= 0.5).then(|| format!("{:.0}", self.length()))
+    }
+
+    fn left_fill(&self) -> Option<String> {
+        self.fill(true)
+    }
+
+    fn right_fill(&self) -> Option<String> {
+        self.fill(false)
+    }
+
+    /// Whether the half has room beside its fill.
+    fn rest(&self, left: bool) -> bool {
+        self.negative != left || self.length() < 99.5
+    }
+
+    fn left_rest(&self) -> bool {
+        self.rest(true)
+    }
+
+    fn right_rest(&self) -> bool {
+        self.rest(false)
+    }
+
+    fn text_colour(&self) -> &'static str {
+        self.trend.text_colour()
+    }
+
+    fn bar_colour(&self) -> &'static str {
+        self.trend.bar_colour()
+    }
+}
+
 impl DigestView {
     /// Only http(s) links: a `javascript:` or `data:` URL must not become a clickable link.
     fn share_link(&self) -> Option<&str> {
@@ -221,7 +292,92 @@ mod tests {
             freshness: Some("Newest data: 2026-11-22 20:48 UTC".to_owned()),
             empty: false,
             explanations: vec!["CPL by region needs spend with attrs.region".to_owned()],
+            drivers: vec![DigestDriver {
+                sentence: "Won revenue −12.0%: leads −5.0%, deal size +2.0%".to_owned(),
+                bars: vec![
+                    bar("Won revenue", "−12.0%", Trend::Bad, 100.0, true),
+                    bar("leads", "−5.0%", Trend::Bad, 42.0, false),
+                    bar("deal size", "+2.0%", Trend::Good, 17.0, false),
+                ],
+            }],
         }
+    }
+
+    fn bar(label: &str, text: &str, trend: Trend, length_pct: f64, total: bool) -> DigestBar {
+        DigestBar {
+            label: label.to_owned(),
+            text: text.to_owned(),
+            trend,
+            length_pct,
+            negative: text.starts_with('−'),
+            total,
+        }
+    }
+
+    /// The HTML between `from` and the next `to`.
+    fn between<'a>(html: &'a str, from: &str, to: &str) -> &'a str {
+        let start = html
+            .find(from)
+            .unwrap_or_else(|| panic!("no {from:?} in\n{html}"));
+        let rest = &html[start..];
+        &rest[..rest.find(to).unwrap_or(rest.len())]
+    }
+
+    #[test]
+    fn why_it_changed_shows_each_sentence_and_signed_bars_in_both_parts() {
+        let (html, text, _) = render(&view());
+        assert!(html.contains("Why it changed"), "{html}");
+        assert!(
+            html.contains("Won revenue −12.0%: leads −5.0%, deal size +2.0%"),
+            "{html}"
+        );
+        // A fall fills the left half from the axis outwards, a rise the right half.
+        let leads = between(&html, ">leads</td>", "</tr>\n      <tr>");
+        let halves: Vec<&str> = leads.split("border-left:1px solid #57606a").collect();
+        assert_eq!(halves.len(), 2, "{leads}");
+        assert!(halves[0].contains("width:42%") && !halves[1].contains("width:42%"));
+        assert!(halves[0].contains("background-color:#cf222e"), "{leads}");
+        let size = between(
+            &html,
+            ">deal size</td>",
+            "</table>\n        </td>\n      </tr>",
+        );
+        let halves: Vec<&str> = size.split("border-left:1px solid #57606a").collect();
+        assert!(
+            halves[1].contains("width:17%") && halves[1].contains("#2da44e"),
+            "{size}"
+        );
+        assert!(!halves[0].contains("width:17%"), "{size}");
+        // Text: under its heading, after the KPIs.
+        let at = text
+            .find("Why it changed")
+            .expect("a heading in the text part");
+        assert!(
+            text[at..].contains("- Won revenue −12.0%: leads −5.0%, deal size +2.0%"),
+            "{text}"
+        );
+        assert!(at > text.find("Cost per lead").expect("the KPIs"), "{text}");
+    }
+
+    #[test]
+    fn a_blocked_explanation_is_a_sentence_without_bars_and_an_empty_digest_explains_nothing() {
+        let mut v = view();
+        v.drivers = vec![DigestDriver {
+            sentence: "CAC: cannot attribute: customers won is 0 in this period".to_owned(),
+            bars: Vec::new(),
+        }];
+        let (html, text, _) = render(&v);
+        assert!(
+            html.contains("cannot attribute: customers won is 0"),
+            "{html}"
+        );
+        assert!(!html.contains("border-left:1px solid #57606a"), "{html}");
+        assert!(text.contains("- CAC: cannot attribute"), "{text}");
+        let (html, text, _) = render(&DigestView {
+            empty: true,
+            ..view()
+        });
+        assert!(!html.contains("Why it changed") && !text.contains("Why it changed"));
     }
 
     fn render(view: &DigestView) -> (String, String, String) {

@@ -43,6 +43,7 @@ fn view() -> DigestView {
         freshness: Some("Newest data: 2026-11-22 20:48 UTC".to_owned()),
         empty: false,
         explanations: Vec::new(),
+        drivers: Vec::new(),
     }
 }
 

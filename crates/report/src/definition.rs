@@ -7,14 +7,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use lodestar_core::catalog::Unit;
 use lodestar_core::dimension::Dimension;
 use lodestar_core::period::PeriodKind;
+use lodestar_core::tree::is_tree_slug;
 use lodestar_store::StoreError;
 use lodestar_store::reports::StoredReport;
 use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
 
 use crate::format::format_value;
 
 /// The slug of the report every team has.
 pub const WEEKLY: &str = "weekly";
+
+/// Where a stored definition keeps its tree: a key of the `targets` JSON object that no KPI key
+/// can be (KPI keys have no `@`), so the stored row needs no column of its own.
+const TREE_FIELD: &str = "@tree";
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportDefinition {
@@ -25,6 +31,10 @@ pub struct ReportDefinition {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment_by: Option<Dimension>,
     pub targets: BTreeMap<String, Target>,
+    /// The KPI tree whose branches the report's sections follow (its slug); the five default
+    /// branches when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree: Option<String>,
     /// The built-in definition, not a stored one.
     pub builtin: bool,
     /// 0 for the built-in, else the stored version.
@@ -116,6 +126,7 @@ impl ReportDefinition {
             kpis: KpiSelection::All,
             segment_by: None,
             targets: BTreeMap::new(),
+            tree: None,
             builtin: true,
             version: 0,
         }
@@ -132,6 +143,13 @@ impl ReportDefinition {
     pub fn from_stored(s: &StoredReport) -> Result<ReportDefinition, StoreError> {
         let corrupt = |what: &str, e: &dyn std::fmt::Display| {
             StoreError::Invalid(format!("stored report `{}`: {what}: {e}", s.slug))
+        };
+        let mut targets: serde_json::Map<String, Value> =
+            serde_json::from_str(&s.targets).map_err(|e| corrupt("targets", &e))?;
+        let tree = match targets.remove(TREE_FIELD) {
+            None => None,
+            Some(Value::String(slug)) => Some(slug),
+            Some(other) => return Err(corrupt("tree", &other)),
         };
         Ok(ReportDefinition {
             slug: s.slug.clone(),
@@ -152,10 +170,24 @@ impl ReportDefinition {
                 .map(Dimension::parse)
                 .transpose()
                 .map_err(|e| corrupt("segment_by", &e))?,
-            targets: serde_json::from_str(&s.targets).map_err(|e| corrupt("targets", &e))?,
+            targets: serde_json::from_value(Value::Object(targets))
+                .map_err(|e| corrupt("targets", &e))?,
+            tree,
             builtin: false,
             version: s.version,
         })
+    }
+
+    /// The `targets` column: the targets by KPI key, and the tree under [`TREE_FIELD`].
+    fn stored_targets(&self) -> String {
+        let mut object = match serde_json::to_value(&self.targets) {
+            Ok(Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        if let Some(tree) = &self.tree {
+            object.insert(TREE_FIELD.to_owned(), Value::String(tree.clone()));
+        }
+        Value::Object(object).to_string()
     }
 
     /// The row to store (version and time are set when saving).
@@ -168,7 +200,7 @@ impl ReportDefinition {
                 .keys()
                 .map(|k| serde_json::to_string(k).unwrap_or_else(|_| "[]".to_owned())),
             segment_by: self.segment_by.as_ref().map(|d| d.to_string()),
-            targets: serde_json::to_string(&self.targets).unwrap_or_else(|_| "{}".to_owned()),
+            targets: self.stored_targets(),
             version: self.version,
             updated_at: 0,
         }
@@ -187,19 +219,36 @@ pub struct ReportInput {
     pub segment_by: Option<String>,
     #[serde(default)]
     pub targets: BTreeMap<String, Target>,
+    /// The slug of the KPI tree to organise the report by.
+    pub tree: Option<String>,
 }
 
-/// Why a definition was refused; the message names the field.
+/// Why a definition was refused: the field at fault, and a message that names it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct DefinitionError(pub String);
+#[error("{message}")]
+pub struct DefinitionError {
+    pub field: String,
+    pub message: String,
+}
+
+impl DefinitionError {
+    /// `message` starts with the field's name ("kpis: …", "targets.cpl: …").
+    pub fn new(message: String) -> DefinitionError {
+        let field = message
+            .split([':', '.', ' '])
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        DefinitionError { field, message }
+    }
+}
 
 const MAX_KPIS: usize = 200;
 
 impl ReportInput {
     /// Checks everything that needs no database: which KPI keys exist is the engine's to say.
     pub fn validate(self, slug: &str) -> Result<ReportDefinition, DefinitionError> {
-        let err = |m: String| Err(DefinitionError(m));
+        let err = |m: String| Err(DefinitionError::new(m));
         if !lodestar_store::teams::valid_slug(slug) {
             return err(format!(
                 "report slug `{slug}`: use 1 to 64 lowercase letters, digits and -"
@@ -214,7 +263,9 @@ impl ReportInput {
         }
         let period_kind = match self.period_kind.as_deref() {
             None => PeriodKind::Week,
-            Some(k) => k.parse().map_err(|e| DefinitionError(format!("{e}")))?,
+            Some(k) => k
+                .parse()
+                .map_err(|e| DefinitionError::new(format!("period_kind: {e}")))?,
         };
         let kpis = match self.kpis {
             None => KpiSelection::All,
@@ -254,9 +305,25 @@ impl ReportInput {
             .filter(|s| !s.is_empty())
             .map(Dimension::parse)
             .transpose()
-            .map_err(|e| DefinitionError(format!("segment_by: {e}")))?;
+            .map_err(|e| DefinitionError::new(format!("segment_by: {e}")))?;
+        let tree = self
+            .tree
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
+        if let Some(t) = &tree
+            && !is_tree_slug(t)
+        {
+            return err(format!(
+                "tree: `{t}` is not a tree slug (1 to 64 lowercase letters, digits and -)"
+            ));
+        }
         for (key, target) in &self.targets {
             let finite = |v: Option<f64>| v.is_none_or(f64::is_finite);
+            if key.contains('@') {
+                return err(format!("targets.{key}: `{key}` is not a KPI key"));
+            }
             if target.min.is_none() && target.max.is_none() {
                 return err(format!("targets.{key}: give a min, a max or both"));
             }
@@ -283,6 +350,7 @@ impl ReportInput {
             kpis,
             segment_by,
             targets: self.targets,
+            tree,
             builtin: false,
             version: 0,
         })
@@ -321,6 +389,36 @@ mod tests {
     }
 
     #[test]
+    fn a_tree_is_kept_beside_the_targets_in_storage_and_absent_by_default() {
+        let def = input(json!({"tree": " funnel ", "targets": {"cpl": {"max": 400}}}))
+            .validate("by-funnel")
+            .expect("valid");
+        assert_eq!(def.tree.as_deref(), Some("funnel"));
+        let stored = def.to_stored();
+        let back = ReportDefinition::from_stored(&stored).expect("parses");
+        assert_eq!(back, def);
+        assert_eq!(back.targets.len(), 1);
+        let plain = input(json!({"tree": ""})).validate("plain").expect("valid");
+        assert_eq!(plain.tree, None);
+        assert_eq!(plain.to_stored().targets, "{}");
+        assert!(
+            serde_json::to_value(&plain)
+                .expect("serializes")
+                .get("tree")
+                .is_none()
+        );
+        // A row stored before trees existed reads as it did.
+        let old = StoredReport {
+            targets: r#"{"cpl":{"max":400}}"#.to_owned(),
+            ..plain.to_stored()
+        };
+        assert_eq!(
+            ReportDefinition::from_stored(&old).expect("parses").tree,
+            None
+        );
+    }
+
+    #[test]
     fn defaults_are_every_kpi_weekly_titled_by_the_slug() {
         let def = input(json!({})).validate("mine").expect("valid");
         assert_eq!(def.kpis, KpiSelection::All);
@@ -335,25 +433,38 @@ mod tests {
     #[test]
     fn bad_definitions_name_the_field_at_fault() {
         let cases = [
-            (json!({"period_kind": "fortnight"}), "fortnight"),
-            (json!({"kpis": "some"}), "kpis"),
-            (json!({"kpis": []}), "kpis"),
-            (json!({"kpis": ["leads", "leads"]}), "twice"),
-            (json!({"segment_by": "region"}), "segment_by"),
-            (json!({"targets": {"cpl": {}}}), "targets.cpl"),
+            (
+                json!({"period_kind": "fortnight"}),
+                "period_kind",
+                "fortnight",
+            ),
+            (json!({"kpis": "some"}), "kpis", "kpis"),
+            (json!({"kpis": []}), "kpis", "kpis"),
+            (json!({"kpis": ["leads", "leads"]}), "kpis", "twice"),
+            (json!({"segment_by": "region"}), "segment_by", "segment_by"),
+            (json!({"targets": {"cpl": {}}}), "targets", "targets.cpl"),
             (
                 json!({"targets": {"cpl": {"min": 5, "max": 1}}}),
+                "targets",
                 "above max",
             ),
             (
                 json!({"kpis": ["leads"], "targets": {"cpl": {"max": 1}}}),
+                "targets",
                 "not one of",
             ),
-            (json!({"title": "  "}), "title"),
+            (json!({"title": "  "}), "title", "title"),
+            (json!({"tree": "Not A Slug"}), "tree", "Not A Slug"),
+            (
+                json!({"targets": {"@tree": {"max": 1}}}),
+                "targets",
+                "@tree",
+            ),
         ];
-        for (body, needle) in cases {
+        for (body, field, needle) in cases {
             let e = input(body.clone()).validate("r").expect_err("refused");
-            assert!(e.0.contains(needle), "{body}: {e}");
+            assert!(e.message.contains(needle), "{body}: {e}");
+            assert_eq!(e.field, field, "{body}: {e}");
         }
         assert!(input(json!({})).validate("Bad Slug").is_err());
         assert!(serde_json::from_value::<ReportInput>(json!({"titel": "x"})).is_err());

@@ -15,8 +15,10 @@ use lodestar_core::period::PeriodKey;
 use lodestar_store::teams::Team;
 use serde::Serialize;
 
+use crate::custom::CustomSet;
 use crate::engine::{KpiEngine, KpiRequest, KpiValue};
 use crate::error::ReportError;
+use crate::format::Tone;
 use crate::format::format_value;
 use crate::number;
 
@@ -92,6 +94,24 @@ fn signed_value(unit: Unit, x: f64) -> String {
     }
 }
 
+/// One row of the picture of an explanation: the KPI's change or a driver's part of it, as a
+/// signed bar.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bar {
+    /// The driver as sentences call it; the KPI's name for the change itself.
+    pub label: String,
+    /// `+5.1%`, or an amount in the KPI's unit when the previous value was 0.
+    pub text: String,
+    /// Signed, in the unit of `text` (percent of the previous value, or the KPI's unit).
+    #[serde(serialize_with = "number::serialize")]
+    pub value: f64,
+    /// `|value|` against the largest row of the explanation, 0 to 100.
+    #[serde(serialize_with = "number::serialize")]
+    pub length_pct: f64,
+    /// Whether this part moved the KPI the good or the bad way, by the KPI's direction.
+    pub tone: Tone,
+}
+
 impl Explanation {
     /// One line for people: "Won revenue −12.0%: leads −5.1%, conversion −9.2%, deal size
     /// +2.3%". Contributions are in percent of the previous value, so they add up to the
@@ -109,16 +129,112 @@ impl Explanation {
             .parts
             .iter()
             .map(|p| {
-                let amount = match (p.contribution_pct, p.contribution) {
-                    (Some(pct), _) => signed_pct(pct),
-                    (None, Some(c)) => signed_value(self.unit, c),
-                    (None, None) => "—".to_owned(),
-                };
-                format!("{} {amount}", p.label)
+                format!(
+                    "{} {}",
+                    p.label,
+                    self.amount_text(p).unwrap_or("—".to_owned())
+                )
             })
             .collect();
         format!("{headline}: {}", parts.join(", "))
     }
+
+    /// A part's share as the sentence tells it: percent of the previous value, or else an amount.
+    fn amount(&self, p: &Part) -> Option<(f64, String)> {
+        match (p.contribution_pct, p.contribution) {
+            (Some(pct), _) => Some((pct, signed_pct(pct))),
+            (None, Some(c)) => Some((c, signed_value(self.unit, c))),
+            (None, None) => None,
+        }
+    }
+
+    fn amount_text(&self, p: &Part) -> Option<String> {
+        self.amount(p).map(|(_, text)| text)
+    }
+
+    /// The KPI moved (or became defined or undefined) since the previous period: worth
+    /// explaining. An unchanged KPI, or one undefined in both periods, is not.
+    pub fn changed(&self) -> bool {
+        match (self.value, self.previous) {
+            (Some(v), Some(p)) => v != p,
+            (None, None) => false,
+            _ => true,
+        }
+    }
+
+    /// The picture of the explanation: the change itself, then each driver's part, each as a
+    /// signed bar on one scale. Empty when the change cannot be attributed.
+    pub fn bars(&self) -> Vec<Bar> {
+        if self.error.is_some() {
+            return Vec::new();
+        }
+        let parts: Vec<(String, f64, String)> = self
+            .parts
+            .iter()
+            .filter_map(|p| self.amount(p).map(|(v, text)| (p.label.clone(), v, text)))
+            .collect();
+        if parts.len() != self.parts.len() {
+            return Vec::new();
+        }
+        // The headline in the parts' unit: percent when they are, else the amount.
+        let from_zero = self.parts.iter().any(|p| p.contribution_pct.is_none());
+        let total = if from_zero {
+            self.change.map(|c| (c, signed_value(self.unit, c)))
+        } else {
+            self.change_pct.map(|c| (c, signed_pct(c)))
+        };
+        let rows: Vec<(String, f64, String)> = total
+            .map(|(v, text)| (self.name.clone(), v, text))
+            .into_iter()
+            .chain(parts)
+            .collect();
+        let max = rows
+            .iter()
+            .map(|(_, v, _)| v.abs())
+            .filter(|v| v.is_finite())
+            .fold(0.0_f64, f64::max);
+        rows.into_iter()
+            .map(|(label, value, text)| Bar {
+                label,
+                text,
+                value,
+                length_pct: if max > 0.0 && value.is_finite() {
+                    (value.abs() / max * 100.0).clamp(0.0, 100.0)
+                } else {
+                    0.0
+                },
+                // A part is judged as if it were the whole change (in percent, so the flat band
+                // of one decimal applies; amounts only need a sign).
+                tone: Tone::of(
+                    self.direction,
+                    Some(match from_zero {
+                        true if value == 0.0 => 0.0,
+                        true => value.signum(),
+                        false => value,
+                    }),
+                ),
+            })
+            .collect()
+    }
+}
+
+/// Serialises explanations with their sentence, as the API and the report's JSON give them.
+pub fn serialize_with_sentences<S: serde::Serializer>(
+    list: &[Explanation],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Said<'a> {
+        #[serde(flatten)]
+        explanation: &'a Explanation,
+        sentence: String,
+        bars: Vec<Bar>,
+    }
+    s.collect_seq(list.iter().map(|e| Said {
+        explanation: e,
+        sentence: e.sentence(),
+        bars: e.bars(),
+    }))
 }
 
 /// The driver trees a team's reports use: the built-in ones, replaced or extended by those the
@@ -209,26 +325,48 @@ fn explanation(
     })
 }
 
+/// The driver trees whose KPI and drivers the team all has (a tree over a pack's custom KPI the
+/// team replaced, say, is left out).
+pub fn known_trees(engine: &KpiEngine, customs: &CustomSet) -> Vec<DriverTree> {
+    let known = |k: &str| Builtin::from_key(k).is_some() || customs.kpis.contains_key(k);
+    driver_trees(engine)
+        .into_iter()
+        .filter(|t| known(&t.kpi) && t.drivers.iter().all(|d| known(&d.kpi)))
+        .collect()
+}
+
+/// Every KPI key the trees name: their KPIs and their drivers.
+pub fn keys_of(trees: &[DriverTree]) -> BTreeSet<String> {
+    trees
+        .iter()
+        .flat_map(|t| std::iter::once(t.kpi.clone()).chain(t.drivers.iter().map(|d| d.kpi.clone())))
+        .collect()
+}
+
+/// Explains each tree from values already evaluated for `period`; a tree whose KPI or a driver
+/// is not among `kpis` is skipped.
+pub fn explain_values(
+    trees: &[DriverTree],
+    kpis: &[KpiValue],
+    period: &PeriodKey,
+) -> Vec<Explanation> {
+    let values: BTreeMap<&str, &KpiValue> = kpis.iter().map(|k| (k.key.as_str(), k)).collect();
+    trees
+        .iter()
+        .filter_map(|t| explanation(t, &values, period))
+        .collect()
+}
+
 async fn explain_trees(
     engine: &KpiEngine,
     team: &Team,
     trees: Vec<DriverTree>,
     period: PeriodKey,
 ) -> Result<Vec<Explanation>, ReportError> {
-    let customs = engine.custom_kpis(team).await?;
-    let known = |k: &str| Builtin::from_key(k).is_some() || customs.kpis.contains_key(k);
-    // A tree over a KPI the team does not have (a pack's custom KPI it replaced, say) is left out.
-    let trees: Vec<DriverTree> = trees
-        .into_iter()
-        .filter(|t| known(&t.kpi) && t.drivers.iter().all(|d| known(&d.kpi)))
-        .collect();
     if trees.is_empty() {
         return Ok(Vec::new());
     }
-    let keys: BTreeSet<String> = trees
-        .iter()
-        .flat_map(|t| std::iter::once(t.kpi.clone()).chain(t.drivers.iter().map(|d| d.kpi.clone())))
-        .collect();
+    let keys = keys_of(&trees);
     let result = engine
         .evaluate(
             team,
@@ -240,12 +378,7 @@ async fn explain_trees(
             },
         )
         .await?;
-    let values: BTreeMap<&str, &KpiValue> =
-        result.kpis.iter().map(|k| (k.key.as_str(), k)).collect();
-    Ok(trees
-        .iter()
-        .filter_map(|t| explanation(t, &values, &period))
-        .collect())
+    Ok(explain_values(&trees, &result.kpis, &period))
 }
 
 /// The change of every KPI with a driver tree in `period` against the period before, explained.
@@ -254,7 +387,8 @@ pub async fn explain(
     team: &Team,
     period: PeriodKey,
 ) -> Result<Vec<Explanation>, ReportError> {
-    explain_trees(engine, team, driver_trees(engine), period).await
+    let customs = engine.custom_kpis(team).await?;
+    explain_trees(engine, team, known_trees(engine, &customs), period).await
 }
 
 /// One KPI's explanation; `None` when it has no driver tree (or the team lacks a driver).
@@ -264,7 +398,8 @@ pub async fn explain_kpi(
     kpi: &str,
     period: PeriodKey,
 ) -> Result<Option<Explanation>, ReportError> {
-    let trees: Vec<DriverTree> = driver_trees(engine)
+    let customs = engine.custom_kpis(team).await?;
+    let trees: Vec<DriverTree> = known_trees(engine, &customs)
         .into_iter()
         .filter(|t| t.kpi == kpi)
         .collect();
@@ -355,5 +490,72 @@ mod tests {
             e.sentence(),
             "Won revenue +765.50: won revenue +1,000.00, recurring revenue −234.50"
         );
+    }
+
+    #[test]
+    fn the_bars_put_the_change_and_its_parts_on_one_scale_judged_by_direction() {
+        let e = explanation(
+            Some(-12.0),
+            vec![
+                part("leads", Some(-5.0), Some(-5.0)),
+                part("conversion", Some(-9.0), Some(-9.0)),
+                part("deal size", Some(2.0), Some(2.0)),
+            ],
+            None,
+        );
+        let bars = e.bars();
+        let rows: Vec<(&str, &str, f64, Tone)> = bars
+            .iter()
+            .map(|b| (b.label.as_str(), b.text.as_str(), b.length_pct, b.tone))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("Won revenue", "−12.0%", 100.0, Tone::Bad),
+                ("leads", "−5.0%", 5.0 / 12.0 * 100.0, Tone::Bad),
+                ("conversion", "−9.0%", 75.0, Tone::Bad),
+                ("deal size", "+2.0%", 2.0 / 12.0 * 100.0, Tone::Good),
+            ]
+        );
+        // For a cost, growth is the bad way.
+        let cost = Explanation {
+            direction: Direction::LowerIsBetter,
+            ..e
+        };
+        assert_eq!(cost.bars()[3].tone, Tone::Bad);
+        assert_eq!(cost.bars()[1].tone, Tone::Good);
+    }
+
+    #[test]
+    fn a_blocked_explanation_has_no_bars_and_amounts_from_zero_are_scaled_alike() {
+        let blocked = explanation(Some(-12.0), vec![part("leads", None, None)], Some("no"));
+        assert!(blocked.bars().is_empty());
+        let mut e = explanation(
+            None,
+            vec![
+                part("won revenue", None, Some(1000.0)),
+                part("recurring revenue", None, Some(-250.0)),
+            ],
+            None,
+        );
+        e.change = Some(750.0);
+        let bars = e.bars();
+        assert_eq!(bars[0].text, "+750.00");
+        assert_eq!(bars[1].length_pct, 100.0);
+        assert_eq!(bars[2].length_pct, 25.0);
+        assert_eq!((bars[1].tone, bars[2].tone), (Tone::Good, Tone::Bad));
+    }
+
+    #[test]
+    fn only_a_kpi_that_moved_is_worth_explaining() {
+        let mut e = explanation(Some(0.0), Vec::new(), None);
+        (e.value, e.previous) = (Some(5.0), Some(5.0));
+        assert!(!e.changed());
+        (e.value, e.previous) = (None, None);
+        assert!(!e.changed());
+        (e.value, e.previous) = (Some(5.0), None);
+        assert!(e.changed());
+        (e.value, e.previous) = (Some(5.0), Some(4.0));
+        assert!(e.changed());
     }
 }

@@ -12,13 +12,17 @@ use lodestar_core::stage::Stage;
 use lodestar_store::teams::Team;
 use serde::Serialize;
 
+use lodestar_core::drivers::DriverTree;
+
 use crate::definition::{KpiSelection, ReportDefinition, Target, TargetStatus};
+use crate::drivers::{self, Explanation};
 use crate::engine::{
     KpiEngine, KpiRequest, KpiResult, KpiValue, PeriodView, SegmentValue, TrendPoint,
 };
 use crate::error::ReportError;
 use crate::format::{Tone, format_change, format_value, period_label};
 use crate::number;
+use crate::trees::{self, TeamTree};
 
 /// Periods of history behind each card's sparkline, the current one included.
 pub const TREND_PERIODS: usize = 12;
@@ -87,6 +91,10 @@ pub struct Report {
     pub funnel: Vec<FunnelStep>,
     /// At the period's end, in funnel order, then lost and churned.
     pub stages: Vec<StageCount>,
+    /// Why the KPIs with a driver tree changed against the previous period, attributed to their
+    /// drivers: every such KPI of the report that moved, in the order of the driver trees.
+    #[serde(serialize_with = "drivers::serialize_with_sentences")]
+    pub drivers: Vec<Explanation>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,7 +104,8 @@ pub struct TeamView {
     pub timezone: String,
 }
 
-/// One branch of the MECE tree (or a custom category).
+/// One branch of the MECE tree (or a custom category). Organised by a KPI tree, a branch at any
+/// depth, titled by its path ("Revenue / Won"), and `Other` for the KPIs in no branch.
 #[derive(Debug, Clone, Serialize)]
 pub struct Section {
     pub title: String,
@@ -230,17 +239,92 @@ pub fn has_started(key: &PeriodKey, team: &Team, now: chrono::DateTime<chrono::U
     key.resolve(team.timezone.0).start <= now
 }
 
+/// What a report is organised by besides its definition: the KPI tree its sections follow and
+/// the driver trees that explain its changes.
+#[derive(Debug, Clone, Default)]
+pub struct Outline {
+    /// `None`: the five default branches, then custom categories.
+    pub tree: Option<TeamTree>,
+    /// The team's driver trees (those whose KPIs it all has).
+    pub drivers: Vec<DriverTree>,
+}
+
+/// Why a report cannot be assembled as defined.
+#[derive(Debug, thiserror::Error)]
+pub enum OutlineError {
+    /// The definition (or the request) names a KPI tree the team does not have.
+    #[error("no KPI tree `{0}` for this team (GET /api/v1/trees lists them)")]
+    UnknownTree(String),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+}
+
+impl Outline {
+    /// The tree `def.tree` names, and the team's driver trees.
+    pub async fn load(
+        engine: &KpiEngine,
+        team: &Team,
+        def: &ReportDefinition,
+    ) -> Result<Outline, OutlineError> {
+        let customs = engine.custom_kpis(team).await?;
+        let tree = match &def.tree {
+            None => None,
+            Some(slug) => Some(
+                trees::resolve_with(engine, team, &customs, slug)
+                    .await?
+                    .ok_or_else(|| OutlineError::UnknownTree(slug.clone()))?,
+            ),
+        };
+        Ok(Outline {
+            tree,
+            drivers: drivers::known_trees(engine, &customs),
+        })
+    }
+
+    /// The driver trees a report of `def` explains: all of them for a report of every KPI, else
+    /// those of the KPIs it names.
+    fn drivers_for(&self, def: &ReportDefinition) -> Vec<DriverTree> {
+        match def.keys() {
+            None => self.drivers.clone(),
+            Some(keys) => self
+                .drivers
+                .iter()
+                .filter(|t| keys.contains(&t.kpi))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
 /// Evaluates and shapes the report: one KPI evaluation (values, previous period, trend, and
-/// segments when the report has a dimension) and one stage query.
+/// segments when the report has a dimension; the drivers of its KPIs too) and one stage query.
 pub async fn assemble(
     engine: &KpiEngine,
     team: &Team,
     def: &ReportDefinition,
     period: PeriodKey,
+) -> Result<Report, OutlineError> {
+    let outline = Outline::load(engine, team, def).await?;
+    Ok(assemble_with(engine, team, def, period, &outline).await?)
+}
+
+/// [`assemble`] with the outline already loaded.
+pub async fn assemble_with(
+    engine: &KpiEngine,
+    team: &Team,
+    def: &ReportDefinition,
+    period: PeriodKey,
+    outline: &Outline,
 ) -> Result<Report, ReportError> {
+    let explained = drivers::keys_of(&outline.drivers_for(def));
     let keys = def.keys().map(|keys| {
         let mut all = keys.to_vec();
-        for extra in FUNNEL.iter().map(|(k, _)| *k).chain(ACTIVITY) {
+        let extras = FUNNEL
+            .iter()
+            .map(|(k, _)| *k)
+            .chain(ACTIVITY)
+            .chain(explained.iter().map(String::as_str));
+        for extra in extras {
             if !all.iter().any(|k| k == extra) {
                 all.push(extra.to_owned());
             }
@@ -255,7 +339,7 @@ pub async fn assemble(
     };
     let result = engine.evaluate(team, &req).await?;
     let stages = crate::engine::stages(engine.db(), team, &period).await?;
-    Ok(shape(team, def, period, result, &stages))
+    Ok(shape(team, def, period, result, &stages, outline))
 }
 
 /// Everything but the queries, so it can be tested on made-up numbers.
@@ -265,6 +349,7 @@ pub fn shape(
     period: PeriodKey,
     result: KpiResult,
     stages: &BTreeMap<&'static str, u64>,
+    outline: &Outline,
 ) -> Report {
     let value_of = |key: &str| {
         result
@@ -282,6 +367,14 @@ pub fn shape(
             .all(|k| k.source == "builtin" || k.value.is_none());
     let funnel = funnel(&FUNNEL.map(|(key, label)| (key, label, value_of(key))));
     let stages = stage_counts(stages);
+    let drivers = if empty {
+        Vec::new()
+    } else {
+        drivers::explain_values(&outline.drivers_for(def), &result.kpis, &period)
+            .into_iter()
+            .filter(Explanation::changed)
+            .collect()
+    };
 
     let shown: Vec<&KpiValue> = match &def.kpis {
         KpiSelection::All => result.kpis.iter().collect(),
@@ -294,7 +387,10 @@ pub fn shape(
         .segment_by
         .as_ref()
         .map(|dim| segment_table(dim, &def.kpis, &shown));
-    let sections = sections(&shown, &def.targets);
+    let sections = match &outline.tree {
+        None => sections(&shown, &def.targets),
+        Some(tree) => tree_sections(tree, &shown, &def.targets),
+    };
 
     Report {
         team: TeamView {
@@ -312,6 +408,7 @@ pub fn shape(
         segments,
         funnel,
         stages,
+        drivers,
     }
 }
 
@@ -372,6 +469,54 @@ fn sections(shown: &[&KpiValue], targets: &BTreeMap<String, Target>) -> Vec<Sect
             (!kpis.is_empty()).then_some(Section { title, kind, kpis })
         })
         .collect()
+}
+
+/// The title of the section of the KPIs a tree leaves out.
+pub const OTHER: &str = "Other";
+
+/// The tree's branches in tree order, each titled by its path, with the shown KPIs it holds
+/// directly (a KPI the tree puts in two branches shows in both); then `Other` with the shown
+/// KPIs in no branch, so a tree never hides one. Branches left with no KPI are dropped.
+fn tree_sections(
+    tree: &TeamTree,
+    shown: &[&KpiValue],
+    targets: &BTreeMap<String, Target>,
+) -> Vec<Section> {
+    let by_key: BTreeMap<&str, &KpiValue> = shown.iter().map(|k| (k.key.as_str(), *k)).collect();
+    let mut placed: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for branch in tree.sections() {
+        let kpis: Vec<Card> = branch
+            .kpis
+            .iter()
+            .filter_map(|key| by_key.get(key.as_str()))
+            .map(|k| {
+                placed.insert(k.key.as_str());
+                card(k, targets.get(&k.key))
+            })
+            .collect();
+        let Some(first) = kpis.first() else {
+            continue;
+        };
+        out.push(Section {
+            title: branch.path,
+            kind: branch.kind.unwrap_or(first.kind),
+            kpis,
+        });
+    }
+    let rest: Vec<Card> = shown
+        .iter()
+        .filter(|k| !placed.contains(k.key.as_str()))
+        .map(|k| card(k, targets.get(&k.key)))
+        .collect();
+    if let Some(first) = rest.first() {
+        out.push(Section {
+            title: OTHER.to_owned(),
+            kind: first.kind,
+            kpis: rest,
+        });
+    }
+    out
 }
 
 fn segment_table(dim: &Dimension, selection: &KpiSelection, shown: &[&KpiValue]) -> SegmentTable {

@@ -160,7 +160,18 @@ pub async fn resolve(
     team: &Team,
     slug: &str,
 ) -> Result<Option<TeamTree>, ReportError> {
-    Ok(list(engine, team)
+    let customs = engine.custom_kpis(team).await?;
+    resolve_with(engine, team, &customs, slug).await
+}
+
+/// [`resolve`] with the team's custom KPIs already at hand.
+pub async fn resolve_with(
+    engine: &KpiEngine,
+    team: &Team,
+    customs: &CustomSet,
+    slug: &str,
+) -> Result<Option<TeamTree>, ReportError> {
+    Ok(all(engine, team, customs)
         .await?
         .into_iter()
         .find(|t| t.tree.slug == slug))
@@ -343,11 +354,7 @@ pub async fn tree_report(
     period: PeriodKey,
 ) -> Result<Option<TreeReport>, ReportError> {
     let customs = engine.custom_kpis(team).await?;
-    let Some(tree) = all(engine, team, &customs)
-        .await?
-        .into_iter()
-        .find(|t| t.tree.slug == slug)
-    else {
+    let Some(tree) = resolve_with(engine, team, &customs, slug).await? else {
         return Ok(None);
     };
     let result = engine
@@ -402,11 +409,16 @@ pub async fn tree_report(
         .iter()
         .flat_map(|s| s.kpis.iter().map(String::as_str))
         .collect();
-    let explanations = drivers::explain(engine, team, period)
-        .await?
-        .into_iter()
-        .filter(|e| in_tree.contains(e.kpi.as_str()))
-        .collect();
+    // Every KPI of the team was just evaluated, drivers included: explain from those values
+    // rather than evaluating again.
+    let explanations = drivers::explain_values(
+        &drivers::known_trees(engine, &customs),
+        &result.kpis,
+        &period,
+    )
+    .into_iter()
+    .filter(|e| in_tree.contains(e.kpi.as_str()))
+    .collect();
     let findings = findings(&tree.tree, &customs);
     Ok(Some(TreeReport {
         tree,

@@ -4,12 +4,14 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use lodestar_core::period::PeriodKey;
+use lodestar_mail::digest::{DigestBar, DigestDriver};
 use lodestar_mail::{DigestKpi, DigestSection, DigestView, Trend, render_digest};
-use lodestar_report::KpiEngine;
 use lodestar_report::definition::ReportDefinition;
+use lodestar_report::drivers::Explanation;
 use lodestar_report::format::{Tone, UNDEFINED};
-use lodestar_report::report::{Card, Report, assemble};
+use lodestar_report::report::{Card, OutlineError, Report, assemble};
 use lodestar_report::share::{self, ShareClaims};
+use lodestar_report::{KpiEngine, ReportError};
 use lodestar_store::teams::Team;
 
 use crate::error::SchedulerError;
@@ -59,7 +61,15 @@ pub async fn build(
     period: PeriodKey,
     links: &Links<'_>,
 ) -> Result<Digest, SchedulerError> {
-    let report = assemble(engine, team, def, period).await?;
+    let report = assemble(engine, team, def, period)
+        .await
+        .map_err(|e| match e {
+            OutlineError::Report(e) => SchedulerError::Report(e),
+            // Recorded as the delivery's error: the team deleted the tree the report follows.
+            e @ OutlineError::UnknownTree(_) => SchedulerError::Report(ReportError::Internal(
+                format!("report `{}` cannot be organised: {e}", def.slug),
+            )),
+        })?;
     let newest = lodestar_store::ingest::newest_data(engine.db(), team.id).await?;
     let view = view(
         &report,
@@ -119,6 +129,35 @@ pub fn view(report: &Report, share_url: String, freshness: Option<String>) -> Di
         freshness,
         empty: report.empty,
         explanations,
+        drivers: report.drivers.iter().map(driver).collect(),
+    }
+}
+
+fn trend(tone: Tone) -> Trend {
+    match tone {
+        Tone::Good => Trend::Good,
+        Tone::Bad => Trend::Bad,
+        Tone::Flat => Trend::Flat,
+        Tone::None => Trend::None,
+    }
+}
+
+fn driver(e: &Explanation) -> DigestDriver {
+    DigestDriver {
+        sentence: e.sentence(),
+        bars: e
+            .bars()
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| DigestBar {
+                label: b.label,
+                text: b.text,
+                trend: trend(b.tone),
+                length_pct: b.length_pct,
+                negative: b.value < 0.0,
+                total: i == 0,
+            })
+            .collect(),
     }
 }
 
@@ -127,12 +166,7 @@ fn kpi(card: &Card) -> DigestKpi {
         name: card.name.clone(),
         value: card.display.value.clone(),
         change: Some(card.display.change.clone()).filter(|c| c != UNDEFINED),
-        trend: match card.tone {
-            Tone::Good => Trend::Good,
-            Tone::Bad => Trend::Bad,
-            Tone::Flat => Trend::Flat,
-            Tone::None => Trend::None,
-        },
+        trend: trend(card.tone),
         target: card
             .target
             .as_ref()
@@ -156,9 +190,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     use lodestar_core::catalog::Builtin;
+    use lodestar_core::drivers::builtin_trees;
     use lodestar_core::period::Timezone;
     use lodestar_report::engine::PeriodView;
-    use lodestar_report::report::shape;
+    use lodestar_report::report::{Outline, shape};
     use lodestar_report::{KpiResult, KpiValue};
 
     use super::*;
@@ -217,6 +252,10 @@ mod tests {
             period,
             result,
             &BTreeMap::new(),
+            &Outline {
+                tree: None,
+                drivers: builtin_trees(),
+            },
         )
     }
 
@@ -253,6 +292,37 @@ mod tests {
     }
 
     #[test]
+    fn a_kpi_that_moved_is_explained_with_a_bar_per_driver() {
+        let r = report(vec![
+            kpi_value("won_revenue", Some(600.0), Some(500.0)),
+            kpi_value("leads", Some(12.0), Some(10.0)),
+            kpi_value("conversion_rate", Some(10.0), Some(10.0)),
+            kpi_value("avg_deal_size", Some(500.0), Some(500.0)),
+        ]);
+        let v = view(&r, String::new(), None);
+        assert_eq!(v.drivers.len(), 1, "{:?}", v.drivers);
+        let d = &v.drivers[0];
+        assert_eq!(
+            d.sentence,
+            "Won revenue +20.0%: leads +20.0%, conversion ±0.0%, deal size ±0.0%"
+        );
+        let bars: Vec<(&str, Trend, f64, bool, bool)> = d
+            .bars
+            .iter()
+            .map(|b| (b.label.as_str(), b.trend, b.length_pct, b.negative, b.total))
+            .collect();
+        assert_eq!(
+            bars,
+            [
+                ("Won revenue", Trend::Good, 100.0, false, true),
+                ("leads", Trend::Good, 100.0, false, false),
+                ("conversion", Trend::Flat, 0.0, false, false),
+                ("deal size", Trend::Flat, 0.0, false, false),
+            ]
+        );
+    }
+
+    #[test]
     fn a_period_without_data_is_empty_and_explains_nothing() {
         let zeros = Builtin::ALL
             .iter()
@@ -261,6 +331,7 @@ mod tests {
         let v = view(&report(zeros), String::new(), None);
         assert!(v.empty);
         assert!(v.explanations.is_empty(), "{:?}", v.explanations);
+        assert!(v.drivers.is_empty(), "{:?}", v.drivers);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use askama::Template;
 use lodestar_core::catalog::{Direction, Kind, Unit};
 use lodestar_report::catalog::CatalogEntry;
 use lodestar_report::definition::TargetStatus;
+use lodestar_report::drivers::Explanation;
 use lodestar_report::engine::TrendPoint;
 use lodestar_report::format::{Tone, format_value};
 use lodestar_report::report::{Card, Report};
@@ -15,7 +16,8 @@ use lodestar_report::report::{Card, Report};
 pub struct Layout {
     pub title: String,
     pub team: Option<String>,
-    /// Which main navigation entry is current: `home`, `reports`, `catalog`, `scripts` or "".
+    /// Which main navigation entry is current: `home`, `reports`, `trees`, `catalog`, `scripts`
+    /// or "".
     pub active: &'static str,
     /// The session's CSRF token: present when signed in (it also shows the navigation).
     pub csrf: Option<String>,
@@ -219,6 +221,68 @@ pub struct PeriodNav {
     pub prev_key: String,
     pub next_href: Option<String>,
     pub next_key: String,
+    /// The KPI tree the page was asked to follow (`?tree=`): the period form keeps it.
+    pub tree: Option<String>,
+}
+
+/// One row of a driver picture: a signed bar drawn from the middle of a 200-unit-wide SVG,
+/// coloured by whether it moved the KPI the good or the bad way. The colours are SVG
+/// attributes, not styles, so the page's content security policy lets them through.
+pub struct DriverBar {
+    pub label: String,
+    pub text: String,
+    pub tone: &'static str,
+    pub x: String,
+    pub width: String,
+    pub fill: &'static str,
+    /// The first row: the KPI's own change.
+    pub total: bool,
+}
+
+/// A KPI's change explained: the sentence, and the picture of its parts when it has one.
+pub struct DriverView {
+    pub kpi: String,
+    pub sentence: String,
+    pub blocked: bool,
+    pub bars: Vec<DriverBar>,
+}
+
+/// The colours of `--good`, `--bad` and `--flat` in app.css.
+fn tone_fill(t: Tone) -> &'static str {
+    match t {
+        Tone::Good => "#137a3a",
+        Tone::Bad => "#c8312b",
+        Tone::Flat | Tone::None => "#6b7385",
+    }
+}
+
+impl DriverView {
+    pub fn new(e: &Explanation) -> DriverView {
+        let bars = e
+            .bars()
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| {
+                // Half of the 200 units on each side of the axis.
+                let half = b.length_pct.clamp(0.0, 100.0);
+                DriverBar {
+                    x: format!("{:.1}", if b.value < 0.0 { 100.0 - half } else { 100.0 }),
+                    width: format!("{half:.1}"),
+                    tone: b.tone.as_str(),
+                    fill: tone_fill(b.tone),
+                    label: b.label,
+                    text: b.text,
+                    total: i == 0,
+                }
+            })
+            .collect();
+        DriverView {
+            kpi: e.kpi.clone(),
+            sentence: e.sentence(),
+            blocked: e.error.is_some(),
+            bars,
+        }
+    }
 }
 
 pub struct FunnelRow {
@@ -265,6 +329,7 @@ pub struct ReportBody<'a> {
     pub legend: Vec<LegendRow>,
     pub stack: Vec<StackSegment>,
     pub stage_total: String,
+    pub drivers: Vec<DriverView>,
 }
 
 impl<'a> ReportBody<'a> {
@@ -330,6 +395,7 @@ impl<'a> ReportBody<'a> {
                 Unit::Count,
                 Some(r.stages.iter().map(|s| s.count).sum::<u64>() as f64),
             ),
+            drivers: r.drivers.iter().map(DriverView::new).collect(),
         }
     }
 }

@@ -1,5 +1,9 @@
 use super::*;
+use lodestar_core::drivers::builtin_trees;
 use lodestar_core::period::Timezone;
+use lodestar_core::tree::{KpiTree, TreeNode};
+
+use crate::trees::TreeSource;
 
 fn team() -> Team {
     Team {
@@ -86,6 +90,7 @@ fn cards_are_grouped_by_branch_in_tree_order_with_custom_categories_last() {
         w45(),
         result(kpis),
         &BTreeMap::new(),
+        &Outline::default(),
     );
     let titles: Vec<&str> = report.sections.iter().map(|s| s.title.as_str()).collect();
     assert_eq!(
@@ -119,7 +124,14 @@ fn a_card_formats_its_numbers_and_judges_the_change_by_direction() {
             max: Some(400.0),
         },
     );
-    let report = shape(&team(), &def, w45(), result(kpis), &BTreeMap::new());
+    let report = shape(
+        &team(),
+        &def,
+        w45(),
+        result(kpis),
+        &BTreeMap::new(),
+        &Outline::default(),
+    );
     let cpl = report.card("cpl").expect("a cpl card");
     assert_eq!(cpl.display.value, "400.93");
     assert_eq!(cpl.display.previous, "380.00");
@@ -145,6 +157,7 @@ fn a_period_with_only_carried_over_customers_is_empty() {
         w45(),
         result(kpis.clone()),
         &BTreeMap::new(),
+        &Outline::default(),
     );
     assert!(report.empty);
     set(&mut kpis, "visits", Some(1.0), None);
@@ -154,6 +167,7 @@ fn a_period_with_only_carried_over_customers_is_empty() {
         w45(),
         result(kpis),
         &BTreeMap::new(),
+        &Outline::default(),
     );
     assert!(!report.empty);
 }
@@ -174,6 +188,7 @@ fn the_funnel_scales_to_its_largest_step_and_stages_add_up_to_100() {
         w45(),
         result(kpis),
         &stages,
+        &Outline::default(),
     );
     let widths: Vec<f64> = report.funnel.iter().map(|s| s.width_pct).collect();
     assert_eq!(widths, [100.0, 50.0, 0.0, 0.0, 0.0, 10.0]);
@@ -229,7 +244,14 @@ fn a_segment_table_sorts_by_its_first_column_and_names_what_cannot_be_split() {
         segment_by: Some(Dimension::Attr("region".to_owned())),
         ..ReportDefinition::weekly()
     };
-    let report = shape(&team(), &def, w45(), result(kpis), &BTreeMap::new());
+    let report = shape(
+        &team(),
+        &def,
+        w45(),
+        result(kpis),
+        &BTreeMap::new(),
+        &Outline::default(),
+    );
     assert_eq!(
         report.cards().count(),
         2,
@@ -242,4 +264,127 @@ fn a_segment_table_sorts_by_its_first_column_and_names_what_cannot_be_split() {
     assert_eq!(rows, ["paid", "email", "(none)"]);
     assert_eq!(table.rows[0].cells[0].text, "4");
     assert_eq!(table.unsupported.len(), 1);
+}
+
+fn branch(title: &str, kpis: &[&str], branches: Vec<TreeNode>) -> TreeNode {
+    TreeNode {
+        title: title.to_owned(),
+        kind: None,
+        kpis: kpis.iter().map(|k| (*k).to_owned()).collect(),
+        branches,
+    }
+}
+
+#[test]
+fn organised_by_a_tree_the_sections_follow_its_branches_at_any_depth_and_other_holds_the_rest() {
+    let mut kpis = every_builtin_at_zero();
+    set(&mut kpis, "leads", Some(20.0), Some(10.0));
+    let tree = TeamTree {
+        tree: KpiTree {
+            slug: "money".to_owned(),
+            title: "Money".to_owned(),
+            branches: vec![
+                branch(
+                    "Revenue",
+                    &["revenue"],
+                    vec![branch("Won", &["won_revenue", "not_a_kpi"], Vec::new())],
+                ),
+                branch(
+                    "Empty",
+                    &[],
+                    vec![branch("Cost", &["cac", "cpl"], Vec::new())],
+                ),
+            ],
+        },
+        source: TreeSource::Team { version: 1 },
+    };
+    let outline = Outline {
+        tree: Some(tree),
+        drivers: Vec::new(),
+    };
+    let report = shape(
+        &team(),
+        &ReportDefinition::weekly(),
+        w45(),
+        result(kpis),
+        &BTreeMap::new(),
+        &outline,
+    );
+    let sections: Vec<(&str, Vec<&str>)> = report
+        .sections
+        .iter()
+        .map(|s| {
+            (
+                s.title.as_str(),
+                s.kpis.iter().map(|c| c.key.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(sections[0], ("Revenue", vec!["revenue"]));
+    assert_eq!(sections[1], ("Revenue / Won", vec!["won_revenue"]));
+    assert_eq!(sections[2], ("Empty / Cost", vec!["cac", "cpl"]));
+    assert_eq!(sections[3].0, OTHER);
+    assert_eq!(sections.len(), 4);
+    assert_eq!(
+        report.cards().count(),
+        Builtin::ALL.len(),
+        "every KPI once, none hidden"
+    );
+    assert!(sections[3].1.contains(&"leads"));
+    assert!(!sections[3].1.contains(&"cac"));
+    assert_eq!(report.sections[2].kind, Kind::Trailing, "cac's own kind");
+}
+
+#[test]
+fn the_report_explains_the_kpis_with_driver_trees_that_moved() {
+    let mut kpis = every_builtin_at_zero();
+    // 10 leads at 10% and 500 each: 500 won; then 12 leads at 10% and 500: 600 won.
+    set(&mut kpis, "leads", Some(12.0), Some(10.0));
+    set(&mut kpis, "conversion_rate", Some(10.0), Some(10.0));
+    set(&mut kpis, "avg_deal_size", Some(500.0), Some(500.0));
+    set(&mut kpis, "won_revenue", Some(600.0), Some(500.0));
+    set(&mut kpis, "customers_won", Some(1.2), Some(1.0));
+    let outline = Outline {
+        tree: None,
+        drivers: builtin_trees(),
+    };
+    let report = shape(
+        &team(),
+        &ReportDefinition::weekly(),
+        w45(),
+        result(kpis.clone()),
+        &BTreeMap::new(),
+        &outline,
+    );
+    let explained: Vec<&str> = report.drivers.iter().map(|e| e.kpi.as_str()).collect();
+    // cac, roas and revenue did not move or are undefined in both periods; leads moved, but
+    // with no visits it cannot be attributed, and says so.
+    assert_eq!(explained, ["won_revenue", "customers_won", "leads"]);
+    assert_eq!(
+        report.drivers[2].error.as_deref(),
+        Some("cannot attribute: visits is 0 in the previous period")
+    );
+    assert_eq!(
+        report.drivers[0].sentence(),
+        "Won revenue +20.0%: leads +20.0%, conversion ±0.0%, deal size ±0.0%"
+    );
+    let json = serde_json::to_value(&report).expect("serializes");
+    assert_eq!(json["drivers"][0]["sentence"], report.drivers[0].sentence());
+    assert_eq!(json["drivers"][0]["bars"][0]["label"], "Won revenue");
+
+    // A report of named KPIs explains only those.
+    let def = ReportDefinition {
+        kpis: KpiSelection::Keys(vec!["customers_won".to_owned()]),
+        ..ReportDefinition::weekly()
+    };
+    let report = shape(
+        &team(),
+        &def,
+        w45(),
+        result(kpis),
+        &BTreeMap::new(),
+        &outline,
+    );
+    let explained: Vec<&str> = report.drivers.iter().map(|e| e.kpi.as_str()).collect();
+    assert_eq!(explained, ["customers_won"]);
 }

@@ -13,8 +13,9 @@ use lodestar_report::KpiRequest;
 use lodestar_report::ReportError;
 use lodestar_report::cache::CacheKey;
 use lodestar_report::definition::{ReportDefinition, ReportInput};
-use lodestar_report::report::{Report, assemble, default_period, has_started};
+use lodestar_report::report::{OutlineError, Report, assemble, default_period, has_started};
 use lodestar_report::share::{self, ShareClaims, ShareError};
+use lodestar_report::trees;
 use lodestar_store::reports;
 use lodestar_store::teams::{self, Team};
 use serde::Deserialize;
@@ -38,6 +39,60 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .service(delete_report);
 }
 
+impl From<OutlineError> for PageError {
+    fn from(e: OutlineError) -> PageError {
+        match e {
+            e @ OutlineError::UnknownTree(_) => PageError::NotFound(e.to_string()),
+            OutlineError::Report(e) => e.into(),
+        }
+    }
+}
+
+impl From<OutlineError> for ApiError {
+    fn from(e: OutlineError) -> ApiError {
+        match e {
+            e @ OutlineError::UnknownTree(_) => ApiError::NotFound(e.to_string()),
+            OutlineError::Report(e) => e.into(),
+        }
+    }
+}
+
+/// `?tree=slug`: organise the report by that KPI tree instead of its definition's.
+fn asked_tree(tree: Option<&str>) -> Option<&str> {
+    tree.map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// The definition as this request shows it: organised by the tree the query names, if any.
+/// A tree named by the query that the team does not have is the request's fault (400); one
+/// named by a stored definition that is gone is reported as missing (404) when assembling.
+async fn as_asked(
+    state: &AppState,
+    team: &Team,
+    def: Arc<ReportDefinition>,
+    tree: Option<&str>,
+) -> Result<Arc<ReportDefinition>, ApiError> {
+    let Some(slug) = asked_tree(tree) else {
+        return Ok(def);
+    };
+    if trees::resolve(&state.kpis, team, slug).await?.is_none() {
+        return Err(ApiError::BadRequest(format!(
+            "tree: no KPI tree `{slug}` for this team (GET /api/v1/trees lists them)"
+        )));
+    }
+    Ok(Arc::new(ReportDefinition {
+        tree: Some(slug.to_owned()),
+        ..(*def).clone()
+    }))
+}
+
+/// The cache name of report `slug` as asked: its definition's layout, or by `?tree=`.
+fn cache_name(slug: &str, tree: Option<&str>) -> String {
+    match asked_tree(tree) {
+        Some(t) => format!("{slug}?tree={t}"),
+        None => slug.to_owned(),
+    }
+}
+
 /// The assembled report, from the cache when the team's data has not changed since.
 pub(crate) async fn report_for(
     state: &AppState,
@@ -45,7 +100,7 @@ pub(crate) async fn report_for(
     def: &ReportDefinition,
     cache_slug: &str,
     period: PeriodKey,
-) -> Result<Arc<CachedReport>, ReportError> {
+) -> Result<Arc<CachedReport>, OutlineError> {
     let key = CacheKey {
         team_id: team.id,
         report: cache_slug.to_owned(),
@@ -67,6 +122,7 @@ pub(crate) async fn report_for(
 struct ReportQuery {
     period: Option<String>,
     share: Option<String>,
+    tree: Option<String>,
 }
 
 impl ReportQuery {
@@ -153,6 +209,16 @@ async fn access(
     })
 }
 
+/// A stored definition's tree that the team no longer has: the page says which and what to do.
+fn missing_tree(slug: &str, e: OutlineError) -> PageError {
+    match e {
+        OutlineError::UnknownTree(tree) => PageError::NotFound(format!(
+            "The report `{slug}` is organised by the KPI tree `{tree}`, which this team does not have (any more). Save the report with another tree, or restore `{tree}`."
+        )),
+        other => other.into(),
+    }
+}
+
 /// The report a page or CSV asks for: its definition, its period, its numbers.
 async fn page_report(
     req: &HttpRequest,
@@ -176,7 +242,16 @@ async fn page_report(
         (Access::Session(_), Some(p)) => p,
         (Access::Session(me), None) => default_period(&def, &me.team, Utc::now()),
     };
-    let report = report_for(state, team, &def, slug, period).await?;
+    let def = as_asked(state, team, def, q.tree.as_deref())
+        .await
+        .map_err(|e| match e {
+            ApiError::BadRequest(m) => PageError::BadRequest(m),
+            other => PageError::internal(other),
+        })?;
+    let cache = cache_name(slug, q.tree.as_deref());
+    let report = report_for(state, team, &def, &cache, period)
+        .await
+        .map_err(|e| missing_tree(slug, e))?;
     Ok((access, report))
 }
 
@@ -192,6 +267,12 @@ async fn report_page(
     let report = &cached.report;
     let key = PeriodKey::parse(&report.period.key)?;
     let base = format!("/reports/{slug}");
+    // Links keep the tree the query asked for (a slug the team has: URL-safe as it is).
+    let tree = asked_tree(q.tree.as_deref()).map(str::to_owned);
+    let also = tree
+        .as_deref()
+        .map(|t| format!("&tree={t}"))
+        .unwrap_or_default();
     let title = format!("{} · {}", report.definition.title, report.label);
     match &access {
         Access::Session(me) => {
@@ -203,14 +284,15 @@ async fn report_page(
                         report,
                         Some(PeriodNav {
                             action: base.clone(),
-                            prev_href: format!("{base}?period={}", key.previous()),
+                            prev_href: format!("{base}?period={}{also}", key.previous()),
                             prev_key: key.previous().to_string(),
-                            next_href: started.then(|| format!("{base}?period={next}")),
+                            next_href: started.then(|| format!("{base}?period={next}{also}")),
                             next_key: next.to_string(),
+                            tree: tree.clone(),
                         }),
                         None,
-                        format!("{base}.csv?period={key}"),
-                        Some(format!("/api/v1/reports/{slug}?period={key}")),
+                        format!("{base}.csv?period={key}{also}"),
+                        Some(format!("/api/v1/reports/{slug}?period={key}{also}")),
                     )
                     .render()
                 })
@@ -234,7 +316,7 @@ async fn report_page(
                 report,
                 None,
                 Some(claims.expires_at.format("%b %-d, %Y %H:%M UTC").to_string()),
-                format!("{base}.csv?period={key}&share={token}"),
+                format!("{base}.csv?period={key}{also}&share={token}"),
                 None,
             )
             .render()
@@ -377,6 +459,7 @@ async fn list_reports(auth: Auth, state: web::Data<AppState>) -> Result<HttpResp
 #[derive(Deserialize)]
 struct ApiReportQuery {
     period: Option<String>,
+    tree: Option<String>,
 }
 
 #[get("/api/v1/reports/{slug}")]
@@ -397,7 +480,16 @@ async fn get_report(
         Some(p) => PeriodKey::parse(p)?,
         None => default_period(&def, team, Utc::now()),
     };
-    let cached = report_for(&state, team, &def, &slug, period).await?;
+    let def = as_asked(&state, team, def, q.tree.as_deref()).await?;
+    let cache = cache_name(&slug, q.tree.as_deref());
+    let cached = report_for(&state, team, &def, &cache, period)
+        .await
+        .map_err(|e| match e {
+            OutlineError::UnknownTree(tree) => ApiError::NotFound(format!(
+                "report `{slug}` is organised by the KPI tree `{tree}`, which this team does not have: save the report with another tree, or restore `{tree}`"
+            )),
+            other => other.into(),
+        })?;
     Ok(HttpResponse::Ok().json(&cached.report))
 }
 
@@ -412,10 +504,21 @@ async fn put_report(
     let slug = path.into_inner();
     let input: ReportInput = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("report definition: {e}")))?;
-    let def = input
-        .validate(&slug)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let def = input.validate(&slug).map_err(|e| ApiError::Unprocessable {
+        field: e.field,
+        message: e.message,
+    })?;
     let team = &auth.0.team;
+    if let Some(tree) = &def.tree
+        && trees::resolve(&state.kpis, team, tree).await?.is_none()
+    {
+        return Err(ApiError::Unprocessable {
+            field: "tree".to_owned(),
+            message: format!(
+                "tree: no KPI tree `{tree}` for this team (GET /api/v1/trees lists them)"
+            ),
+        });
+    }
     // The engine knows which keys exist (built-in and custom): ask it about the named ones.
     let mut named: Vec<String> = def.keys().map(<[String]>::to_vec).unwrap_or_default();
     named.extend(
@@ -435,7 +538,10 @@ async fn put_report(
         match state.kpis.evaluate(team, &probe).await {
             Ok(_) => {}
             Err(ReportError::Input(e)) => {
-                return Err(ApiError::BadRequest(format!("report definition: {e}")));
+                return Err(ApiError::Unprocessable {
+                    field: "kpis".to_owned(),
+                    message: format!("report definition: {e}"),
+                });
             }
             Err(e) => return Err(e.into()),
         }

@@ -417,7 +417,7 @@ async fn tree_page(
         })
         .collect();
     let page = TreePage {
-        layout: me.layout(&report.tree.tree.title, ""),
+        layout: me.layout(&report.tree.tree.title, "trees"),
         team_name: me.team.name.clone(),
         title: report.tree.tree.title.clone(),
         slug: slug.to_string(),
@@ -435,6 +435,7 @@ async fn tree_page(
             next_href: (next.resolve(me.team.timezone.0).start <= Utc::now())
                 .then(|| format!("{base}?period={next}")),
             next_key: next.to_string(),
+            tree: None,
         },
         rows: TreePage::rows(&report),
         findings: report
