@@ -1113,6 +1113,8 @@ async fn a_report_organised_by_a_tree_follows_its_branches_and_names_an_unknown_
         "the cached report without a tree is a report of its own"
     );
     let cookie = session_cookie(&app, &token).await;
+    let (_, home) = html_page(&app, &cookie, "/").await;
+    assert!(home.contains("all KPIs · tree money"), "{home}");
     let (status, html) =
         html_page(&app, &cookie, "/reports/weekly?period=2026-W45&tree=money").await;
     assert_eq!(status, StatusCode::OK, "{html}");

@@ -50,7 +50,7 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
             href: format!("/reports/{}", d.slug),
             title: d.title.clone(),
             detail: format!(
-                "{} · {}{}",
+                "{} · {}{}{}",
                 d.period_kind,
                 match d.keys() {
                     None => "all KPIs".to_owned(),
@@ -59,6 +59,10 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
                 d.segment_by
                     .as_ref()
                     .map(|s| format!(" · by {s}"))
+                    .unwrap_or_default(),
+                d.tree
+                    .as_ref()
+                    .map(|t| format!(" · tree {t}"))
                     .unwrap_or_default()
             ),
         })
