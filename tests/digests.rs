@@ -36,6 +36,7 @@ backend_tests!(
     send_now_reports_each_smtp_result_and_is_logged_apart_from_claims,
     a_digest_that_cannot_be_made_is_recorded_failed_and_never_sent,
     the_digest_says_why_kpis_changed_by_driver_in_both_parts,
+    a_digest_follows_its_reports_tree_and_names_the_tree_once_it_is_gone,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -930,4 +931,63 @@ async fn the_digest_says_why_kpis_changed_by_driver_in_both_parts(b: Backend) {
     // Bars are table cells with widths, never SVG: mail clients drop it.
     assert!(!html.to_lowercase().contains("<svg"), "{html}");
     assert!(html.contains("border-left:1px solid #57606a"), "{html}");
+}
+
+async fn a_digest_follows_its_reports_tree_and_names_the_tree_once_it_is_gone(b: Backend) {
+    let (app, token) = fixture_app(b).await;
+    let tree = json!({"title": "Money", "branches": [{"title": "Takings", "kpis": ["revenue"]}]});
+    let (status, body) = app
+        .send("PUT", &token, "/api/v1/trees/money", Some(&tree))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .send(
+            "PUT",
+            &token,
+            "/api/v1/reports/money",
+            Some(&json!({"title": "Money", "tree": "money"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = app
+        .create_schedule(
+            &token,
+            json!({"report": "money", "cron": "0 8 * * MON", "timezone": "America/New_York",
+                   "recipients": ["ada@example.com"]}),
+        )
+        .await;
+    let fired = app
+        .scheduler
+        .fire_at(id, at("2026-11-09T13:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(fired.sent, 1, "{fired:?}");
+    let mails = app.smtp.wait_for(1, WAIT).await.unwrap();
+    let text = part(&mails[0], "text/plain").replace("\r\n", "\n");
+    let takings = text
+        .find("\nTakings\n- Revenue: ")
+        .unwrap_or_else(|| panic!("{text}"));
+    let other = text.find("\nOther\n").unwrap_or_else(|| panic!("{text}"));
+    assert!(takings < other, "{text}");
+
+    // The tree is deleted: the next digest is not sent, and the log says which tree is missing.
+    let (status, _) = app
+        .send("DELETE", &token, "/api/v1/trees/money", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let fired = app
+        .scheduler
+        .fire_at(id, at("2026-11-16T13:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!((fired.failed, fired.sent), (1, 0), "{fired:?}");
+    let log = app.deliveries(&token, id).await;
+    let failed = log.iter().find(|r| r["period"] == "2026-W46").unwrap();
+    assert_eq!(failed["status"], "failed");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("`money`") && error.contains("KPI tree"),
+        "{error}"
+    );
+    assert_eq!(app.smtp.messages().len(), 1);
 }
