@@ -3,7 +3,7 @@
 //! more batched query for anything that was not prefetched.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use lodestar_core::catalog::Builtin;
 use lodestar_core::dimension::{Dimension, Table};
@@ -27,8 +27,17 @@ pub enum Which {
 
 type KindMap = HashMap<(usize, String, String), KindTotals>;
 
-/// A custom KPI's value (or why it has none) per (key, batch, bucket, segment).
-type Memo = HashMap<(String, Which, usize, String), Result<Option<f64>, String>>;
+/// A custom KPI's value (or why it has none) per (KPI, batch, bucket, segment), the KPI and the
+/// segment by their index in [`Env`]: looking a value up allocates nothing.
+type Memo = HashMap<(usize, Which, usize, usize), Result<Option<f64>, String>>;
+
+/// Built-in KPIs by key: scripts name KPIs by key on every `metric()` call.
+fn builtin_by_key(key: &str) -> Option<Builtin> {
+    static KEYS: OnceLock<HashMap<&'static str, Builtin>> = OnceLock::new();
+    KEYS.get_or_init(|| Builtin::ALL.iter().map(|b| (b.key(), *b)).collect())
+        .get(key)
+        .copied()
+}
 
 struct Batch {
     bounds: Bounds,
@@ -46,7 +55,14 @@ pub struct Env {
     dimension: Option<Dimension>,
     periods: Vec<PeriodKey>,
     seg_offset: usize,
-    needed: BTreeSet<Measure>,
+    /// Per built-in (by `Builtin as usize`): are all its measures in the prefetched batches?
+    prefetched: Vec<bool>,
+    /// The period keys as scripts see them (`period.key`), by period index.
+    period_keys: Vec<String>,
+    /// Index of each custom KPI, for the memo.
+    custom_index: HashMap<String, usize>,
+    /// Index of each known segment (the total included), for the memo.
+    segment_index: HashMap<String, usize>,
     totals: Batch,
     segments: Batch,
     kinds_loaded: Mutex<BTreeSet<String>>,
@@ -77,6 +93,27 @@ impl Env {
             Some((m, k)) => (Some(m), k),
             None => (None, KindMap::new()),
         };
+        let prefetched = Builtin::ALL
+            .iter()
+            .map(|b| b.measures().iter().all(|m| needed.contains(m)))
+            .collect();
+        let period_keys = periods.iter().map(ToString::to_string).collect();
+        let custom_index = customs
+            .kpis
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i))
+            .collect();
+        let mut segment_names: BTreeSet<&str> = BTreeSet::from([TOTAL]);
+        if let Some(m) = &seg_measured {
+            segment_names.extend(m.buckets.iter().flat_map(|b| b.keys().map(String::as_str)));
+            segment_names.extend(m.declared.iter().map(String::as_str));
+        }
+        let segment_index = segment_names
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (s.to_owned(), i))
+            .collect();
         Env {
             engine,
             customs,
@@ -85,7 +122,10 @@ impl Env {
             dimension,
             periods,
             seg_offset,
-            needed,
+            prefetched,
+            period_keys,
+            custom_index,
+            segment_index,
             totals: Batch {
                 bounds: totals.0,
                 measured: Some(totals.1),
@@ -184,7 +224,7 @@ impl Env {
             };
             formula::value(b, &m.get(bucket, seg), &prev)
         };
-        let prefetched = b.measures().iter().all(|m| self.needed.contains(m));
+        let prefetched = self.prefetched.get(b as usize).copied().unwrap_or(false);
         match (&self.batch(which).measured, prefetched) {
             (Some(m), true) => Ok(compute(m)),
             _ => Ok(compute(self.measures_for(b, which)?.as_ref())),
@@ -196,10 +236,9 @@ impl Env {
             Which::Totals => bucket,
             Which::Segments => self.seg_offset + bucket,
         };
-        let period = self.periods[index];
         ScriptContext {
-            period_key: period.to_string(),
-            period_days: period.days(),
+            period_key: self.period_keys[index].clone(),
+            period_days: self.periods[index].days(),
             segment: (which == Which::Segments).then(|| seg.to_owned()),
         }
     }
@@ -236,8 +275,23 @@ impl Env {
             None => Ok(outcome.value),
             Some(e) => Err(format!("{key}: {e}")),
         };
-        lock(&self.memo).insert((key.to_owned(), which, bucket, seg.to_owned()), result);
+        if let Some(memo_key) = self.memo_key(key, which, bucket, seg) {
+            lock(&self.memo).insert(memo_key, result);
+        }
         outcome
+    }
+
+    /// `None` for a segment no batch returned (never memoised, computed each time).
+    fn memo_key(
+        &self,
+        key: &str,
+        which: Which,
+        bucket: usize,
+        seg: &str,
+    ) -> Option<(usize, Which, usize, usize)> {
+        let kpi = *self.custom_index.get(key)?;
+        let seg = *self.segment_index.get(seg)?;
+        Some((kpi, which, bucket, seg))
     }
 
     /// A custom KPI's value, memoised for the request.
@@ -248,8 +302,9 @@ impl Env {
         bucket: usize,
         seg: &str,
     ) -> Result<Option<f64>, String> {
-        let memo_key = (key.to_owned(), which, bucket, seg.to_owned());
-        if let Some(v) = lock(&self.memo).get(&memo_key) {
+        if let Some(memo_key) = self.memo_key(key, which, bucket, seg)
+            && let Some(v) = lock(&self.memo).get(&memo_key)
+        {
             return v.clone();
         }
         let outcome = self.run_top(key, which, bucket, seg);
@@ -266,9 +321,9 @@ impl Env {
         bucket: usize,
         seg: &str,
     ) -> Result<Option<f64>, String> {
-        match Builtin::from_key(key) {
+        match builtin_by_key(key) {
             Some(b) => self.builtin(b, which, bucket, seg),
-            None if self.customs.kpis.contains_key(key) => self.custom(key, which, bucket, seg),
+            None if self.custom_index.contains_key(key) => self.custom(key, which, bucket, seg),
             None => Err(format!("unknown KPI `{key}`")),
         }
     }
