@@ -1,6 +1,9 @@
 //! `lodestar bench`: loads a large deterministic team through the ingest path and times the real
-//! KPI engine on it; `--import-csv N` times `lodestar import` on N generated leads instead.
-//! BENCHMARKS.md records the results and how to read them.
+//! KPI engine on it; `--import-csv N` times `lodestar import` on N generated leads instead, and
+//! `--scripts` times custom KPI scripts (one run on prefetched data, and what 20 custom KPIs add
+//! to the engine). BENCHMARKS.md records the results and how to read them.
+
+mod scripts;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -41,8 +44,15 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1.0)]
     pub scale: f64,
     /// Instead: write N generated leads to a CSV file and time importing it (as `lodestar import`).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "scripts")]
     pub import_csv: Option<u64>,
+    /// Instead of the catalog cases: time custom KPI scripts on the same team (one run with data
+    /// prefetched; the catalog by channel with and without 20 custom KPIs stored for the team).
+    #[arg(long)]
+    pub scripts: bool,
+    /// With --scripts: timed runs of one script per measured case.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(100..))]
+    pub script_runs: u32,
 }
 
 pub async fn run(args: BenchArgs, _settings: &Settings) -> anyhow::Result<()> {
@@ -73,6 +83,7 @@ pub async fn run(args: BenchArgs, _settings: &Settings) -> anyhow::Result<()> {
     };
     match args.import_csv {
         Some(n) => import_bench(&db, backend, n, &work_dir()).await,
+        None if args.scripts => scripts::run(&db, backend, &args).await,
         None => kpi_bench(&db, backend, &args).await,
     }
 }
@@ -138,12 +149,17 @@ impl Timing {
     }
 }
 
-async fn kpi_bench(db: &Db, backend: &str, args: &BenchArgs) -> anyhow::Result<()> {
+/// Team `bench`, loaded now (its load timed into `report`), or as found with `--reuse`.
+async fn bench_team(
+    db: &Db,
+    backend: &str,
+    args: &BenchArgs,
+    report: &mut Vec<String>,
+    json_lines: &mut Vec<serde_json::Value>,
+) -> anyhow::Result<Team> {
     let spec = GenSpec::bench().scaled(args.scale);
     let tz = Timezone::parse(TIMEZONE)?;
     let existing = teams::find_by_slug(db, TEAM).await?;
-    let mut json_lines = Vec::new();
-    let mut report = Vec::new();
     report.push(format!(
         "lodestar bench: {backend}, scale {}, team `{TEAM}` ({TIMEZONE}), data {} to {}",
         args.scale,
@@ -209,6 +225,15 @@ async fn kpi_bench(db: &Db, backend: &str, args: &BenchArgs) -> anyhow::Result<(
                 .context("team `bench` disappeared")?
         }
     };
+    Ok(team)
+}
+
+async fn kpi_bench(db: &Db, backend: &str, args: &BenchArgs) -> anyhow::Result<()> {
+    let spec = GenSpec::bench().scaled(args.scale);
+    let tz = Timezone::parse(TIMEZONE)?;
+    let mut json_lines = Vec::new();
+    let mut report = Vec::new();
+    let team = bench_team(db, backend, args, &mut report, &mut json_lines).await?;
 
     let week = PeriodKey::last_complete(PeriodKind::Week, spec.as_of, tz.0);
     let quarter = PeriodKey::last_complete(PeriodKind::Quarter, spec.as_of, tz.0);

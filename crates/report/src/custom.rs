@@ -10,6 +10,10 @@ use lodestar_script::{CompiledScript, KpiMeta, PackProblem, ScriptEngine, Script
 use lodestar_store::custom_kpis::StoredKpi;
 use serde::Serialize;
 
+/// What a running script sees during a request (the prefetched numbers, other custom KPIs on
+/// demand): public so `lodestar bench --scripts` can time runs without the queries around them.
+pub use crate::script_env::{Env, Which};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Origin {
