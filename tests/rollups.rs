@@ -180,6 +180,7 @@ async fn rollup_rows(app: &TestApp, team_id: i32) -> Vec<String> {
     for (table, cols) in [
         ("lead_days", rollup::LEAD_COLUMNS.join(", ")),
         ("event_days", rollup::EVENT_COLUMNS.join(", ")),
+        ("engaged_periods", "leads".to_owned()),
     ] {
         let sql = format!(
             "SELECT * FROM {table} WHERE team_id = {team_id} AND NOT ({}) ORDER BY 1, 2, 3, 4, 5",
@@ -195,7 +196,11 @@ async fn rollup_rows(app: &TestApp, team_id: i32) -> Vec<String> {
             .await
             .unwrap();
         for row in rows {
-            let width = if table == "lead_days" { 21 } else { 9 };
+            let width = match table {
+                "lead_days" => 21,
+                "event_days" => 9,
+                _ => 7,
+            };
             let mut line = vec![table.to_owned()];
             for i in 0..width {
                 let text = if let Ok(v) = row.try_get_by_index::<i64>(i) {
@@ -218,12 +223,14 @@ async fn rebuilding_the_rollups_gives_the_same_rows(backend: Backend) {
     let kept = rollup_rows(&app, team_id).await;
     assert!(kept.len() > 300, "{} rollup rows", kept.len());
     assert!(kept.iter().any(|r| r.starts_with("event_days")));
+    assert!(kept.iter().any(|r| r.starts_with("engaged_periods")));
     // A database from before the rollups: the version is reset and migrating rebuilds them.
     app.db()
         .conn()
         .execute_unprepared(&format!(
             "UPDATE teams SET rollup_version = 0 WHERE id = {team_id}; \
-             DELETE FROM lead_days WHERE team_id = {team_id}"
+             DELETE FROM lead_days WHERE team_id = {team_id}; \
+             DELETE FROM engaged_periods WHERE team_id = {team_id}"
         ))
         .await
         .unwrap();

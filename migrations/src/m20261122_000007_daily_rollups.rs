@@ -18,6 +18,10 @@
 //!   close, so the leads created before a boundary and not closed before it are
 //!   `Σ leads − Σ settled` before it (engagement reach)
 //!
+//! `engaged_periods` holds the engagement-rate numerator (distinct engaged, reachable leads),
+//! which does not add up over days: one row per period of each kind (day, week, month,
+//! quarter, year; `day` is the period's first local day) and lead dimensions.
+//!
 //! `teams.rollup_version` says whether a team's rollups were built: existing teams start at 0
 //! and the store rebuilds them from their rows once (`lodestar_store::rollup`); teams created
 //! after this migration start at 1 with empty, exact rollups.
@@ -96,6 +100,14 @@ impl MigrationTrait for Migration {
                  PRIMARY KEY (team_id, day, kind, channel, campaign)){clustered}",
                 counters(EVENT_COLUMNS)
             ),
+            format!(
+                "CREATE TABLE engaged_periods (\
+                 team_id INTEGER NOT NULL REFERENCES teams (id) ON DELETE CASCADE, \
+                 period_kind VARCHAR(8) NOT NULL, day INTEGER NOT NULL, \
+                 channel VARCHAR(200) NOT NULL, campaign VARCHAR(200) NOT NULL, \
+                 source VARCHAR(200) NOT NULL, leads BIGINT NOT NULL DEFAULT 0, \
+                 PRIMARY KEY (team_id, period_kind, day, channel, campaign, source)){clustered}"
+            ),
             "ALTER TABLE teams ADD COLUMN rollup_version INTEGER NOT NULL DEFAULT 1".to_owned(),
             "UPDATE teams SET rollup_version = 0".to_owned(),
             // Leads closed (won or lost) before they were created: rare, but reach must count
@@ -126,6 +138,7 @@ impl MigrationTrait for Migration {
         for sql in [
             "DROP INDEX leads_team_closed_before_created",
             "ALTER TABLE teams DROP COLUMN rollup_version",
+            "DROP TABLE engaged_periods",
             "DROP TABLE event_days",
             "DROP TABLE lead_days",
         ] {

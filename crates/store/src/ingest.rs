@@ -2,7 +2,7 @@
 //! all. Rows go in as multi-row `INSERT … ON CONFLICT DO UPDATE` statements of up to 1,000 rows,
 //! and the daily rollups (`crate::rollup`) change in the same transaction.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use lodestar_core::money::Micros;
@@ -11,7 +11,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, Value};
 
 use crate::Db;
 use crate::error::Result;
-use crate::rollup::{self, DayClock, EventFacts, Facts, LeadFacts, Pending};
+use crate::rollup::{self, DayClock, EventFacts, Facts, LeadFacts, Pending, Reach};
 use crate::sql::Sql;
 use crate::teams;
 
@@ -219,6 +219,7 @@ impl StoredRow for EventRow {
             value: self.value.map(|m| m.0),
             channel: self.channel.clone().unwrap_or_default(),
             campaign: self.campaign.clone().unwrap_or_default(),
+            lead_id: self.lead_id.clone(),
         }))
     }
 }
@@ -255,6 +256,15 @@ pub struct Loader<'t> {
     team_id: i32,
     clock: DayClock,
     pending: Pending,
+    /// Whether the team has engagement events (looked up once, when a lead chunk first asks).
+    engagements: Option<bool>,
+}
+
+/// Engagement contributions of the leads an event chunk touches: their state, and their
+/// engagement instants before the chunk is written.
+struct EventsWork {
+    leads: HashMap<String, Reach>,
+    before: HashMap<String, Vec<i64>>,
 }
 
 impl<'t> Loader<'t> {
@@ -264,6 +274,7 @@ impl<'t> Loader<'t> {
             tx,
             team_id,
             pending: Pending::default(),
+            engagements: None,
         })
     }
 
@@ -308,15 +319,27 @@ impl<'t> Loader<'t> {
         if total == 0 {
             return Ok(UpsertCounts::default());
         }
-        let existing = match rollup::stored_columns(R::TABLE) {
-            Some(columns) => self.retract_existing::<R>(columns, rows.clone()).await?,
-            None => count_existing(self.tx, self.team_id, rows.clone()).await?,
-        };
-        insert(self.tx, self.team_id, rows.clone()).await?;
-        for row in rows {
-            if let Some(facts) = row.facts() {
-                self.pending.add(&mut self.clock, &facts, 1);
+        let (existing, olds) = match rollup::stored_columns(R::TABLE) {
+            Some(columns) => {
+                let olds = self.retract_existing::<R>(columns, rows.clone()).await?;
+                (olds.len() as u64, olds)
             }
+            None => (
+                count_existing(self.tx, self.team_id, rows.clone()).await?,
+                HashMap::new(),
+            ),
+        };
+        let news: Vec<(String, Facts)> = rows
+            .clone()
+            .filter_map(|r| r.facts().map(|f| (r.key(), f)))
+            .collect();
+        let work = self.engagement_before(&olds, &news).await?;
+        insert(self.tx, self.team_id, rows).await?;
+        for (_, facts) in &news {
+            self.pending.add(&mut self.clock, facts, 1);
+        }
+        if let Some(work) = work {
+            self.engagement_after(work).await?;
         }
         Ok(UpsertCounts {
             inserted: total - existing,
@@ -325,13 +348,13 @@ impl<'t> Loader<'t> {
     }
 
     /// Reads the stored rows these keys will replace, takes their contributions out of the
-    /// rollups, and returns how many there were. Keys are a plain `IN` list on the unique
+    /// rollups, and returns them by key. Keys are a plain `IN` list on the unique
     /// `(team_id, ext_id)` index, which every planner turns into index probes.
     async fn retract_existing<'a, R: StoredRow + 'a>(
         &mut self,
         columns: &str,
         rows: impl Iterator<Item = &'a R>,
-    ) -> Result<u64> {
+    ) -> Result<HashMap<String, Facts>> {
         let mut sql = Sql::new(self.tx.get_database_backend());
         sql.push(&format!(
             "SELECT {columns} FROM {} WHERE team_id = ",
@@ -351,12 +374,104 @@ impl<'t> Loader<'t> {
             }
         }
         sql.push(")");
-        let stored = self.tx.query_all_raw(sql.build()).await?;
-        for row in &stored {
-            let facts = Facts::from_stored(R::TABLE, row)?;
+        let mut olds = HashMap::new();
+        for row in self.tx.query_all_raw(sql.build()).await? {
+            let facts = Facts::from_stored(R::TABLE, &row)?;
             self.pending.add(&mut self.clock, &facts, -1);
+            olds.insert(row.try_get_by_index::<String>(0)?, facts);
         }
-        Ok(stored.len() as u64)
+        Ok(olds)
+    }
+
+    /// Before a chunk is written: moves the engagement contributions of leads whose reach or
+    /// dimensions change (lead chunks), or gathers what an event chunk needs to do the same once
+    /// its engagement events are written.
+    async fn engagement_before(
+        &mut self,
+        olds: &HashMap<String, Facts>,
+        news: &[(String, Facts)],
+    ) -> Result<Option<EventsWork>> {
+        let mut changed_leads: Vec<(&str, Option<Reach>, Reach)> = Vec::new();
+        let mut event_leads: BTreeSet<&str> = BTreeSet::new();
+        for (id, facts) in news {
+            match (facts, olds.get(id)) {
+                (Facts::Lead(new), old) => {
+                    let new = Reach::of(new);
+                    let old = match old {
+                        Some(Facts::Lead(o)) => Some(Reach::of(o)),
+                        _ => None,
+                    };
+                    if old.as_ref() != Some(&new) {
+                        changed_leads.push((id, old, new));
+                    }
+                }
+                (Facts::Event(new), old) => {
+                    let old = match old {
+                        Some(Facts::Event(o)) => Some(o),
+                        _ => None,
+                    };
+                    if old == Some(new) {
+                        continue;
+                    }
+                    for e in std::iter::once(new).chain(old) {
+                        if e.kind == "engagement"
+                            && let Some(lead) = &e.lead_id
+                        {
+                            event_leads.insert(lead);
+                        }
+                    }
+                }
+            }
+        }
+        if !changed_leads.is_empty() && self.has_engagements().await? {
+            let ids: Vec<&str> = changed_leads.iter().map(|(id, _, _)| *id).collect();
+            let times = rollup::engagement_times(self.tx, self.team_id, &ids).await?;
+            for (id, old, new) in &changed_leads {
+                if let Some(times) = times.get(*id) {
+                    if let Some(old) = old {
+                        self.pending.add_engaged(&mut self.clock, old, times, -1);
+                    }
+                    self.pending.add_engaged(&mut self.clock, new, times, 1);
+                }
+            }
+        }
+        if event_leads.is_empty() {
+            return Ok(None);
+        }
+        self.engagements = Some(true);
+        let ids: Vec<&str> = event_leads.into_iter().collect();
+        let leads = rollup::reach_of(self.tx, self.team_id, &ids).await?;
+        if leads.is_empty() {
+            return Ok(None);
+        }
+        let ids: Vec<&str> = leads.keys().map(String::as_str).collect();
+        let before = rollup::engagement_times(self.tx, self.team_id, &ids).await?;
+        Ok(Some(EventsWork { leads, before }))
+    }
+
+    /// After an event chunk is written: each touched lead's contribution from its engagement
+    /// events before, out; from those after, in.
+    async fn engagement_after(&mut self, work: EventsWork) -> Result<()> {
+        let ids: Vec<&str> = work.leads.keys().map(String::as_str).collect();
+        let after = rollup::engagement_times(self.tx, self.team_id, &ids).await?;
+        for (id, lead) in &work.leads {
+            if let Some(times) = work.before.get(id) {
+                self.pending.add_engaged(&mut self.clock, lead, times, -1);
+            }
+            if let Some(times) = after.get(id) {
+                self.pending.add_engaged(&mut self.clock, lead, times, 1);
+            }
+        }
+        Ok(())
+    }
+
+    async fn has_engagements(&mut self) -> Result<bool> {
+        if let Some(known) = self.engagements {
+            return Ok(known);
+        }
+        let known = rollup::any_engagement(self.tx, self.team_id).await?;
+        self.engagements = Some(known);
+        Ok(known)
     }
 }
 

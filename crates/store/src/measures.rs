@@ -257,7 +257,7 @@ async fn compute_with(db: &Db, q: &MeasureQuery<'_>, from_rows: bool) -> Result<
                     reach(db, q, &mut acc).await?;
                 }
             }
-            if reach_needed {
+            if reach_needed && !(daily && daily::engaged(db, q, &mut acc).await?) {
                 engaged(db, q, &mut acc).await?;
             }
         }

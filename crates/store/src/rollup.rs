@@ -17,6 +17,11 @@ use crate::Db;
 use crate::error::{Result, StoreError};
 use crate::sql::Sql;
 
+mod engaged;
+
+use engaged::EngagedKey;
+pub use engaged::{Reach, any_engagement, engagement_times, kind_of, reach_of};
+
 const DAY_MS: i64 = 86_400_000;
 
 /// The version a team's rollups are at when built; `teams.rollup_version` below it means
@@ -43,7 +48,7 @@ impl DayClock {
         }
     }
 
-    fn midnight(&mut self, day: i32) -> i64 {
+    pub fn midnight(&mut self, day: i32) -> i64 {
         let tz = self.tz.0;
         *self.midnights.entry(day).or_insert_with(|| {
             let date = NaiveDate::default() + TimeDelta::days(i64::from(day));
@@ -83,9 +88,10 @@ pub struct LeadFacts {
 }
 
 /// An event as the rollup sees it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventFacts {
     pub kind: String,
+    pub lead_id: Option<String>,
     pub occurred: i64,
     pub value: Option<i64>,
     pub channel: String,
@@ -105,7 +111,7 @@ pub fn stored_columns(table: &str) -> Option<&'static str> {
             "ext_id, created_at, mql_at, sal_at, sql_at, opportunity_at, won_at, lost_at, \
              churned_at, value, deal_value, channel, campaign, source",
         ),
-        "events" => Some("ext_id, kind, occurred_at, value, channel, campaign"),
+        "events" => Some("ext_id, kind, occurred_at, value, channel, campaign, lead_id"),
         _ => None,
     }
 }
@@ -137,6 +143,7 @@ impl Facts {
                 value: at(3)?,
                 channel: text(4)?,
                 campaign: text(5)?,
+                lead_id: row.try_get_by_index(6)?,
             })),
             other => Err(StoreError::Invalid(format!("`{other}` has no rollup"))),
         }
@@ -208,11 +215,12 @@ struct EventKey {
 pub struct Pending {
     leads: HashMap<LeadKey, [i64; 16]>,
     events: HashMap<EventKey, [i64; 4]>,
+    engaged: HashMap<EngagedKey, i64>,
 }
 
 impl Pending {
     pub fn len(&self) -> usize {
-        self.leads.len() + self.events.len()
+        self.leads.len() + self.events.len() + self.engaged.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -305,7 +313,7 @@ impl Pending {
             let rows = chunk.iter().map(|(k, v)| {
                 (
                     k.day,
-                    [k.channel.as_str(), k.campaign.as_str(), k.source.as_str()],
+                    vec![k.channel.as_str(), k.campaign.as_str(), k.source.as_str()],
                     &v[..],
                 )
             });
@@ -328,7 +336,7 @@ impl Pending {
             let rows = chunk.iter().map(|(k, v)| {
                 (
                     k.day,
-                    [k.kind.as_str(), k.channel.as_str(), k.campaign.as_str()],
+                    vec![k.kind.as_str(), k.channel.as_str(), k.campaign.as_str()],
                     &v[..],
                 )
             });
@@ -338,6 +346,30 @@ impl Pending {
                 "event_days",
                 &["kind", "channel", "campaign"],
                 &EVENT_COLUMNS,
+                rows,
+            )
+            .await?;
+        }
+        let engaged: Vec<_> = self.engaged.drain().filter(|(_, v)| *v != 0).collect();
+        for chunk in engaged.chunks(ROWS_PER_STATEMENT) {
+            let rows = chunk.iter().map(|(k, v)| {
+                (
+                    k.first,
+                    vec![
+                        k.kind.as_str(),
+                        k.channel.as_str(),
+                        k.campaign.as_str(),
+                        k.source.as_str(),
+                    ],
+                    std::slice::from_ref(v),
+                )
+            });
+            write(
+                tx,
+                team_id,
+                "engaged_periods",
+                &["period_kind", "channel", "campaign", "source"],
+                &["leads"],
                 rows,
             )
             .await?;
@@ -354,15 +386,16 @@ impl Pending {
     }
 }
 
-/// One multi-row upsert that adds `counters` to the rows keyed (team, day, `keys`). Numbers are
+/// One multi-row upsert that adds `counters` to the rows keyed (team, day, `keys`) (`day` is a
+/// period's first day in `engaged_periods`). Numbers are
 /// inlined (they are integers computed here); the dimension values are bound.
 async fn write<'a>(
     tx: &impl ConnectionTrait,
     team_id: i32,
     table: &str,
-    keys: &[&str; 3],
+    keys: &[&str],
     counters: &[&str],
-    rows: impl Iterator<Item = (i32, [&'a str; 3], &'a [i64])>,
+    rows: impl Iterator<Item = (i32, Vec<&'a str>, &'a [i64])>,
 ) -> Result<()> {
     let mut sql = Sql::new(tx.get_database_backend());
     sql.push(&format!(
@@ -416,7 +449,7 @@ pub async fn rebuild(db: &Db, team_id: i32) -> Result<()> {
     let tx = db.begin_write().await?;
     let mut clock = team_clock(&tx, team_id).await?;
     let mut pending = Pending::default();
-    for table in ["lead_days", "event_days"] {
+    for table in ["lead_days", "event_days", "engaged_periods"] {
         let mut sql = Sql::new(tx.get_database_backend());
         sql.push(&format!("DELETE FROM {table} WHERE team_id = "))
             .param(team_id);
@@ -428,7 +461,7 @@ pub async fn rebuild(db: &Db, team_id: i32) -> Result<()> {
         loop {
             let mut sql = Sql::new(tx.get_database_backend());
             sql.push(&format!(
-                "SELECT {columns}, id FROM {table} WHERE team_id = "
+                "SELECT {columns}, id FROM {table} WHERE +team_id = "
             ))
             .param(team_id)
             .push(" AND id > ")
@@ -438,8 +471,22 @@ pub async fn rebuild(db: &Db, team_id: i32) -> Result<()> {
             let Some(last) = rows.last() else { break };
             let id_col = columns.split(',').count();
             after = last.try_get_by_index(id_col)?;
+            let mut reach = Vec::new();
             for row in &rows {
-                pending.add(&mut clock, &Facts::from_stored(table, row)?, 1);
+                let facts = Facts::from_stored(table, row)?;
+                pending.add(&mut clock, &facts, 1);
+                if let Facts::Lead(lead) = &facts {
+                    reach.push((row.try_get_by_index::<String>(0)?, Reach::of(lead)));
+                }
+            }
+            if !reach.is_empty() {
+                let ids: Vec<&str> = reach.iter().map(|(id, _)| id.as_str()).collect();
+                let times = engagement_times(&tx, team_id, &ids).await?;
+                for (id, lead) in &reach {
+                    if let Some(times) = times.get(id) {
+                        pending.add_engaged(&mut clock, lead, times, 1);
+                    }
+                }
             }
             pending.flush_if_large(&tx, team_id).await?;
         }

@@ -17,7 +17,7 @@ use sea_orm::ConnectionTrait;
 use super::{Acc, MeasureQuery, bound_of, bucket_of, get_bucket, get_i64, segments};
 use crate::Db;
 use crate::error::Result;
-use crate::rollup::LEAD_COLUMNS;
+use crate::rollup::{LEAD_COLUMNS, kind_of};
 use crate::sql::Sql;
 
 /// Whether the rollups can answer for this segmentation.
@@ -339,4 +339,53 @@ pub(super) async fn event_kinds(
         ));
     }
     Ok(out)
+}
+
+/// Engaged reachable leads per bucket from `engaged_periods`, when every bucket is exactly one
+/// period (what reports ask for); `false` (nothing added) otherwise, for the row pass to answer.
+pub(super) async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<bool> {
+    let d = &q.bounds.days;
+    let mut wanted: HashMap<(&'static str, i32), usize> = HashMap::new();
+    for (i, w) in d.windows(2).enumerate() {
+        match kind_of(w[0], w[1]) {
+            Some(kind) => wanted.insert((kind.as_str(), w[0]), i),
+            None => return Ok(false),
+        };
+    }
+    let seg = segments(db, "r", q)?;
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT r.period_kind, r.day, {expr}, CAST(SUM(r.leads) AS BIGINT) \
+         FROM engaged_periods r WHERE r.team_id = {team} AND (",
+        expr = seg.expr(),
+        team = q.team_id,
+    ));
+    let mut by_kind: HashMap<&str, Vec<i32>> = HashMap::new();
+    for (kind, first) in wanted.keys() {
+        by_kind.entry(kind).or_default().push(*first);
+    }
+    for (i, (kind, firsts)) in by_kind.iter().enumerate() {
+        let list: Vec<String> = firsts.iter().map(i32::to_string).collect();
+        sql.push(if i == 0 { "" } else { " OR " }).push(&format!(
+            "(r.period_kind = '{kind}' AND r.day IN ({}))",
+            list.join(", ")
+        ));
+    }
+    sql.push(") GROUP BY 1, 2, 3");
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let kind: String = row.try_get_by_index(0)?;
+        let first: i32 = row.try_get_by_index(1)?;
+        let segment: String = row.try_get_by_index(2)?;
+        let count = get_i64(&row, 3)?;
+        let bucket = wanted
+            .iter()
+            .find(|((k, f), _)| *k == kind && *f == first)
+            .map(|(_, &b)| b);
+        if let Some(bucket) = bucket
+            && count > 0
+        {
+            acc.at(bucket, segment).engaged += count;
+        }
+    }
+    Ok(true)
 }
