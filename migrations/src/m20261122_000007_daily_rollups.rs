@@ -28,6 +28,8 @@
 //!
 //! Seven of the eight lifecycle indexes become partial (`WHERE col IS NOT NULL`): most leads
 //! never reach most stages, and maintaining those entries was half the cost of an import.
+//!
+//! `reports.tree` (nullable) holds the slug of the KPI tree a report definition is organised by.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
@@ -122,13 +124,14 @@ impl MigrationTrait for Migration {
                 "CREATE INDEX leads_team_{col} ON leads (team_id, {col}) WHERE {col} IS NOT NULL"
             ));
         }
+        statements.push("ALTER TABLE reports ADD COLUMN tree VARCHAR(64) NULL".to_owned());
         run(db, sqlite, statements).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         let sqlite = db.get_database_backend() == DbBackend::Sqlite;
-        let mut statements = Vec::new();
+        let mut statements = vec!["ALTER TABLE reports DROP COLUMN tree".to_owned()];
         for col in LIFECYCLE {
             statements.push(format!("DROP INDEX leads_team_{col}"));
             statements.push(format!(

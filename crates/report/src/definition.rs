@@ -11,16 +11,11 @@ use lodestar_core::tree::is_tree_slug;
 use lodestar_store::StoreError;
 use lodestar_store::reports::StoredReport;
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::Value;
 
 use crate::format::format_value;
 
 /// The slug of the report every team has.
 pub const WEEKLY: &str = "weekly";
-
-/// Where a stored definition keeps its tree: a key of the `targets` JSON object that no KPI key
-/// can be (KPI keys have no `@`), so the stored row needs no column of its own.
-const TREE_FIELD: &str = "@tree";
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReportDefinition {
@@ -144,13 +139,6 @@ impl ReportDefinition {
         let corrupt = |what: &str, e: &dyn std::fmt::Display| {
             StoreError::Invalid(format!("stored report `{}`: {what}: {e}", s.slug))
         };
-        let mut targets: serde_json::Map<String, Value> =
-            serde_json::from_str(&s.targets).map_err(|e| corrupt("targets", &e))?;
-        let tree = match targets.remove(TREE_FIELD) {
-            None => None,
-            Some(Value::String(slug)) => Some(slug),
-            Some(other) => return Err(corrupt("tree", &other)),
-        };
         Ok(ReportDefinition {
             slug: s.slug.clone(),
             title: s.title.clone(),
@@ -170,24 +158,11 @@ impl ReportDefinition {
                 .map(Dimension::parse)
                 .transpose()
                 .map_err(|e| corrupt("segment_by", &e))?,
-            targets: serde_json::from_value(Value::Object(targets))
-                .map_err(|e| corrupt("targets", &e))?,
-            tree,
+            targets: serde_json::from_str(&s.targets).map_err(|e| corrupt("targets", &e))?,
+            tree: s.tree.clone(),
             builtin: false,
             version: s.version,
         })
-    }
-
-    /// The `targets` column: the targets by KPI key, and the tree under [`TREE_FIELD`].
-    fn stored_targets(&self) -> String {
-        let mut object = match serde_json::to_value(&self.targets) {
-            Ok(Value::Object(map)) => map,
-            _ => serde_json::Map::new(),
-        };
-        if let Some(tree) = &self.tree {
-            object.insert(TREE_FIELD.to_owned(), Value::String(tree.clone()));
-        }
-        Value::Object(object).to_string()
     }
 
     /// The row to store (version and time are set when saving).
@@ -200,7 +175,8 @@ impl ReportDefinition {
                 .keys()
                 .map(|k| serde_json::to_string(k).unwrap_or_else(|_| "[]".to_owned())),
             segment_by: self.segment_by.as_ref().map(|d| d.to_string()),
-            targets: self.stored_targets(),
+            targets: serde_json::to_string(&self.targets).unwrap_or_else(|_| "{}".to_owned()),
+            tree: self.tree.clone(),
             version: self.version,
             updated_at: 0,
         }
@@ -321,9 +297,6 @@ impl ReportInput {
         }
         for (key, target) in &self.targets {
             let finite = |v: Option<f64>| v.is_none_or(f64::is_finite);
-            if key.contains('@') {
-                return err(format!("targets.{key}: `{key}` is not a KPI key"));
-            }
             if target.min.is_none() && target.max.is_none() {
                 return err(format!("targets.{key}: give a min, a max or both"));
             }
@@ -389,17 +362,19 @@ mod tests {
     }
 
     #[test]
-    fn a_tree_is_kept_beside_the_targets_in_storage_and_absent_by_default() {
+    fn a_tree_is_stored_in_its_own_column_and_absent_by_default() {
         let def = input(json!({"tree": " funnel ", "targets": {"cpl": {"max": 400}}}))
             .validate("by-funnel")
             .expect("valid");
         assert_eq!(def.tree.as_deref(), Some("funnel"));
         let stored = def.to_stored();
+        assert_eq!(stored.tree.as_deref(), Some("funnel"));
+        assert_eq!(stored.targets, r#"{"cpl":{"max":400.0}}"#);
         let back = ReportDefinition::from_stored(&stored).expect("parses");
         assert_eq!(back, def);
-        assert_eq!(back.targets.len(), 1);
         let plain = input(json!({"tree": ""})).validate("plain").expect("valid");
         assert_eq!(plain.tree, None);
+        assert_eq!(plain.to_stored().tree, None);
         assert_eq!(plain.to_stored().targets, "{}");
         assert!(
             serde_json::to_value(&plain)
@@ -407,13 +382,15 @@ mod tests {
                 .get("tree")
                 .is_none()
         );
-        // A row stored before trees existed reads as it did.
-        let old = StoredReport {
+        // A row whose tree column is NULL follows the default branches.
+        let untreed = StoredReport {
             targets: r#"{"cpl":{"max":400}}"#.to_owned(),
             ..plain.to_stored()
         };
         assert_eq!(
-            ReportDefinition::from_stored(&old).expect("parses").tree,
+            ReportDefinition::from_stored(&untreed)
+                .expect("parses")
+                .tree,
             None
         );
     }
@@ -455,11 +432,6 @@ mod tests {
             ),
             (json!({"title": "  "}), "title", "title"),
             (json!({"tree": "Not A Slug"}), "tree", "Not A Slug"),
-            (
-                json!({"targets": {"@tree": {"max": 1}}}),
-                "targets",
-                "@tree",
-            ),
         ];
         for (body, field, needle) in cases {
             let e = input(body.clone()).validate("r").expect_err("refused");

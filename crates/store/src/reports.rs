@@ -22,13 +22,16 @@ pub struct StoredReport {
     pub segment_by: Option<String>,
     /// A JSON object: KPI key → `{"min": x, "max": y}`.
     pub targets: String,
+    /// The slug of the KPI tree the report is organised by; `None` for the default branches.
+    pub tree: Option<String>,
     /// 1 on creation, one more on each replacement.
     pub version: i32,
     /// Epoch milliseconds.
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "slug, title, period_kind, kpis, segment_by, targets, version, updated_at";
+const COLUMNS: &str =
+    "slug, title, period_kind, kpis, segment_by, targets, tree, version, updated_at";
 
 fn read(row: &QueryResult) -> Result<StoredReport> {
     Ok(StoredReport {
@@ -38,8 +41,9 @@ fn read(row: &QueryResult) -> Result<StoredReport> {
         kpis: row.try_get_by_index(3)?,
         segment_by: row.try_get_by_index(4)?,
         targets: row.try_get_by_index(5)?,
-        version: row.try_get_by_index(6)?,
-        updated_at: row.try_get_by_index(7)?,
+        tree: row.try_get_by_index(6)?,
+        version: row.try_get_by_index(7)?,
+        updated_at: row.try_get_by_index(8)?,
     })
 }
 
@@ -92,6 +96,8 @@ pub async fn save(db: &Db, team_id: i32, report: &StoredReport) -> Result<(Store
     .push(", ")
     .param(stored.targets.as_str())
     .push(", ")
+    .param(stored.tree.clone())
+    .push(", ")
     .param(stored.version)
     .push(", ")
     .param(now)
@@ -100,7 +106,7 @@ pub async fn save(db: &Db, team_id: i32, report: &StoredReport) -> Result<(Store
     .push(
         ") ON CONFLICT (team_id, slug) DO UPDATE SET title = excluded.title, \
          period_kind = excluded.period_kind, kpis = excluded.kpis, \
-         segment_by = excluded.segment_by, targets = excluded.targets, \
+         segment_by = excluded.segment_by, targets = excluded.targets, tree = excluded.tree, \
          version = excluded.version, updated_at = excluded.updated_at",
     );
     tx.execute_raw(sql.build()).await?;
@@ -145,6 +151,7 @@ mod tests {
             kpis: Some(r#"["leads","cpl"]"#.to_owned()),
             segment_by: Some("channel".to_owned()),
             targets: r#"{"cpl":{"max":400}}"#.to_owned(),
+            tree: None,
             version: 0,
             updated_at: 0,
         }
@@ -187,5 +194,46 @@ mod tests {
         assert!(!delete(&db, b.id, "paid").await.expect("delete"));
         assert!(delete(&db, a.id, "paid").await.expect("delete"));
         assert_eq!(find(&db, a.id, "paid").await.expect("find"), None);
+    }
+
+    #[tokio::test]
+    async fn a_report_reads_back_with_the_tree_it_was_saved_with_or_none() {
+        let (db, _dir) = db().await;
+        let team = teams::create(&db, "a", "A", &Timezone::default())
+            .await
+            .expect("team");
+        let by_funnel = StoredReport {
+            tree: Some("funnel".to_owned()),
+            ..report("by-funnel", "By funnel")
+        };
+        let (saved, _) = save(&db, team.id, &by_funnel).await.expect("save");
+        assert_eq!(saved.tree.as_deref(), Some("funnel"));
+        save(&db, team.id, &report("plain", "Plain"))
+            .await
+            .expect("save");
+
+        let found = find(&db, team.id, "by-funnel").await.expect("find");
+        assert_eq!(found, Some(saved));
+        let plain = find(&db, team.id, "plain").await.expect("find");
+        assert_eq!(plain.map(|r| r.tree), Some(None));
+        let trees = |reports: Vec<StoredReport>| -> Vec<(String, Option<String>)> {
+            reports.into_iter().map(|r| (r.slug, r.tree)).collect()
+        };
+        assert_eq!(
+            trees(list(&db, team.id).await.expect("list")),
+            vec![
+                ("by-funnel".to_owned(), Some("funnel".to_owned())),
+                ("plain".to_owned(), None)
+            ]
+        );
+
+        // Replacing the report replaces its tree too: saved without one, it has none.
+        let (replaced, created) = save(&db, team.id, &report("by-funnel", "By funnel"))
+            .await
+            .expect("save");
+        assert!(!created);
+        assert_eq!(replaced.version, 2);
+        let found = find(&db, team.id, "by-funnel").await.expect("find");
+        assert_eq!(found.map(|r| (r.version, r.tree)), Some((2, None)));
     }
 }
