@@ -2,7 +2,8 @@
 //! all. Rows go in as multi-row `INSERT … ON CONFLICT DO UPDATE` statements of up to 1,000 rows,
 //! and the daily rollups (`crate::rollup`) change in the same transaction.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use lodestar_core::money::Micros;
@@ -258,6 +259,11 @@ pub struct Loader<'t> {
     pending: Pending,
     /// Whether the team has engagement events (looked up once, when a lead chunk first asks).
     engagements: Option<bool>,
+    /// Per table: `Some(hashes of the keys this loader wrote)` when the table held none of the
+    /// team's rows as this loader first wrote to it. A chunk none of whose keys were written
+    /// before then cannot replace a row, and skips looking for the rows it replaces (a fresh
+    /// import of a million leads saves a million index probes).
+    fresh: HashMap<&'static str, Option<HashSet<u64>>>,
 }
 
 /// Engagement contributions of the leads an event chunk touches: their state, and their
@@ -275,6 +281,7 @@ impl<'t> Loader<'t> {
             team_id,
             pending: Pending::default(),
             engagements: None,
+            fresh: HashMap::new(),
         })
     }
 
@@ -320,6 +327,7 @@ impl<'t> Loader<'t> {
             return Ok(UpsertCounts::default());
         }
         let (existing, olds) = match rollup::stored_columns(R::TABLE) {
+            Some(_) if self.cannot_replace::<R>(rows.clone()).await? => (0, HashMap::new()),
             Some(columns) => {
                 let olds = self.retract_existing::<R>(columns, rows.clone()).await?;
                 (olds.len() as u64, olds)
@@ -463,6 +471,31 @@ impl<'t> Loader<'t> {
             }
         }
         Ok(())
+    }
+
+    /// See `fresh`. Hash collisions only cost a lookup that finds nothing.
+    async fn cannot_replace<'a, R: StoredRow + 'a>(
+        &mut self,
+        rows: impl Iterator<Item = &'a R>,
+    ) -> Result<bool> {
+        if !self.fresh.contains_key(R::TABLE) {
+            let mut sql = Sql::new(self.tx.get_database_backend());
+            sql.push(&format!("SELECT 1 FROM {} WHERE team_id = ", R::TABLE))
+                .param(self.team_id)
+                .push(" LIMIT 1");
+            let empty = self.tx.query_one_raw(sql.build()).await?.is_none();
+            self.fresh.insert(R::TABLE, empty.then(HashSet::new));
+        }
+        let Some(Some(written)) = self.fresh.get_mut(R::TABLE) else {
+            return Ok(false);
+        };
+        let mut seen = false;
+        for row in rows {
+            let mut h = DefaultHasher::new();
+            row.key().hash(&mut h);
+            seen |= !written.insert(h.finish());
+        }
+        Ok(!seen)
     }
 
     async fn has_engagements(&mut self) -> Result<bool> {

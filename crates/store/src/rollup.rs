@@ -8,6 +8,7 @@
 //! how period buckets are cut, DST days and skipped midnights included.
 
 use std::collections::HashMap;
+use std::fmt::Write;
 
 use chrono::{NaiveDate, TimeDelta};
 use lodestar_core::period::{Timezone, local_midnight};
@@ -194,28 +195,54 @@ const DETRACTORS: usize = 3;
 
 pub const EVENT_COLUMNS: [&str; 4] = ["n", "value_sum", "promoters", "detractors"];
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct LeadKey {
-    day: i32,
-    channel: String,
-    campaign: String,
-    source: String,
+/// Interned dimension tuples: rollup keys hold a number, so accumulating a row's
+/// contributions allocates nothing once its dimensions have been seen.
+#[derive(Default)]
+struct Dims {
+    ids: HashMap<String, u32>,
+    values: Vec<Vec<String>>,
+    buf: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct EventKey {
+impl Dims {
+    fn id(&mut self, parts: &[&str]) -> u32 {
+        // Length-prefixed, so no value can run into the next.
+        self.buf.clear();
+        for p in parts {
+            let _ = write!(self.buf, "{}:{p}", p.len());
+        }
+        if let Some(&id) = self.ids.get(self.buf.as_str()) {
+            return id;
+        }
+        let id = self.values.len() as u32;
+        self.values
+            .push(parts.iter().map(|p| (*p).to_owned()).collect());
+        self.ids.insert(self.buf.clone(), id);
+        id
+    }
+
+    fn values(&self, id: u32) -> Vec<&str> {
+        self.values
+            .get(id as usize)
+            .map(|v| v.iter().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct DayKey {
     day: i32,
-    kind: String,
-    channel: String,
-    campaign: String,
+    /// (channel, campaign, source) for leads; (kind, channel, campaign) for events.
+    dims: u32,
 }
 
 /// Net changes not yet written.
 #[derive(Default)]
 pub struct Pending {
-    leads: HashMap<LeadKey, [i64; 16]>,
-    events: HashMap<EventKey, [i64; 4]>,
+    leads: HashMap<DayKey, [i64; 16]>,
+    events: HashMap<DayKey, [i64; 4]>,
     engaged: HashMap<EngagedKey, i64>,
+    dims: Dims,
 }
 
 impl Pending {
@@ -235,18 +262,19 @@ impl Pending {
         }
     }
 
-    fn lead_at(&mut self, clock: &mut DayClock, l: &LeadFacts, at: i64) -> &mut [i64; 16] {
-        let key = LeadKey {
+    fn lead_at(&mut self, clock: &mut DayClock, dims: u32, at: i64) -> &mut [i64; 16] {
+        let key = DayKey {
             day: clock.day_of(at),
-            channel: l.channel.clone(),
-            campaign: l.campaign.clone(),
-            source: l.source.clone(),
+            dims,
         };
         self.leads.entry(key).or_default()
     }
 
     fn add_lead(&mut self, clock: &mut DayClock, l: &LeadFacts, sign: i64) {
-        let row = self.lead_at(clock, l, l.created);
+        let dims = self
+            .dims
+            .id(&[l.channel.as_str(), l.campaign.as_str(), l.source.as_str()]);
+        let row = self.lead_at(clock, dims, l.created);
         row[LEADS] += sign;
         row[LEAD_VALUE] += sign * l.value;
         row[COHORT_WON] += sign * i64::from(l.won.is_some());
@@ -258,11 +286,11 @@ impl Pending {
             (l.lost, LOST),
         ] {
             if let Some(at) = at {
-                self.lead_at(clock, l, at)[col] += sign;
+                self.lead_at(clock, dims, at)[col] += sign;
             }
         }
         if let Some(won) = l.won {
-            let row = self.lead_at(clock, l, won);
+            let row = self.lead_at(clock, dims, won);
             row[WON] += sign;
             row[WON_VALUE] += sign * l.deal_value;
             row[TO_CONVERSION_MS] += sign * (won - l.created);
@@ -271,8 +299,8 @@ impl Pending {
                 row[CYCLE_N] += sign;
             }
             if let Some(churned) = l.churned {
-                self.lead_at(clock, l, churned)[CHURNED] += sign;
-                self.lead_at(clock, l, won.max(churned))[ENDED] += sign;
+                self.lead_at(clock, dims, churned)[CHURNED] += sign;
+                self.lead_at(clock, dims, won.max(churned))[ENDED] += sign;
             }
         }
         let closed = match (l.won, l.lost) {
@@ -280,16 +308,16 @@ impl Pending {
             (w, x) => w.or(x),
         };
         if let Some(closed) = closed {
-            self.lead_at(clock, l, l.created.max(closed))[SETTLED] += sign;
+            self.lead_at(clock, dims, l.created.max(closed))[SETTLED] += sign;
         }
     }
 
     fn add_event(&mut self, clock: &mut DayClock, e: &EventFacts, sign: i64) {
-        let key = EventKey {
+        let key = DayKey {
             day: clock.day_of(e.occurred),
-            kind: e.kind.clone(),
-            channel: e.channel.clone(),
-            campaign: e.campaign.clone(),
+            dims: self
+                .dims
+                .id(&[e.kind.as_str(), e.channel.as_str(), e.campaign.as_str()]),
         };
         let row = self.events.entry(key).or_default();
         row[N] += sign;
@@ -309,14 +337,11 @@ impl Pending {
             .drain()
             .filter(|(_, v)| v.iter().any(|&x| x != 0))
             .collect();
+        let dims = &self.dims;
         for chunk in leads.chunks(ROWS_PER_STATEMENT) {
-            let rows = chunk.iter().map(|(k, v)| {
-                (
-                    k.day,
-                    vec![k.channel.as_str(), k.campaign.as_str(), k.source.as_str()],
-                    &v[..],
-                )
-            });
+            let rows = chunk
+                .iter()
+                .map(|(k, v)| (k.day, dims.values(k.dims), &v[..]));
             write(
                 tx,
                 team_id,
@@ -333,13 +358,9 @@ impl Pending {
             .filter(|(_, v)| v.iter().any(|&x| x != 0))
             .collect();
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
-            let rows = chunk.iter().map(|(k, v)| {
-                (
-                    k.day,
-                    vec![k.kind.as_str(), k.channel.as_str(), k.campaign.as_str()],
-                    &v[..],
-                )
-            });
+            let rows = chunk
+                .iter()
+                .map(|(k, v)| (k.day, dims.values(k.dims), &v[..]));
             write(
                 tx,
                 team_id,
@@ -353,16 +374,9 @@ impl Pending {
         let engaged: Vec<_> = self.engaged.drain().filter(|(_, v)| *v != 0).collect();
         for chunk in engaged.chunks(ROWS_PER_STATEMENT) {
             let rows = chunk.iter().map(|(k, v)| {
-                (
-                    k.first,
-                    vec![
-                        k.kind.as_str(),
-                        k.channel.as_str(),
-                        k.campaign.as_str(),
-                        k.source.as_str(),
-                    ],
-                    std::slice::from_ref(v),
-                )
+                let mut keys = vec![k.kind.as_str()];
+                keys.extend(dims.values(k.dims));
+                (k.first, keys, std::slice::from_ref(v))
             });
             write(
                 tx,

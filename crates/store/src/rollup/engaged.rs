@@ -26,9 +26,8 @@ pub(super) struct EngagedKey {
     pub kind: PeriodKind,
     /// Days since 1970-01-01 of the period's first local day.
     pub first: i32,
-    pub channel: String,
-    pub campaign: String,
-    pub source: String,
+    /// The lead's (channel, campaign, source), interned.
+    pub dims: u32,
 }
 
 /// What decides where a lead's engagement counts.
@@ -80,6 +79,11 @@ impl Pending {
             return;
         }
         let days: BTreeSet<i32> = times.iter().map(|&t| clock.day_of(t)).collect();
+        let dims = self.dims.id(&[
+            lead.channel.as_str(),
+            lead.campaign.as_str(),
+            lead.source.as_str(),
+        ]);
         for kind in PeriodKind::ALL {
             let periods: BTreeSet<(i32, i32)> = days
                 .iter()
@@ -95,13 +99,7 @@ impl Pending {
                     && lead.won.is_none_or(|w| w >= start)
                     && lead.lost.is_none_or(|l| l >= start);
                 if reachable {
-                    let key = EngagedKey {
-                        kind,
-                        first,
-                        channel: lead.channel.clone(),
-                        campaign: lead.campaign.clone(),
-                        source: lead.source.clone(),
-                    };
+                    let key = EngagedKey { kind, first, dims };
                     *self.engaged.entry(key).or_default() += sign;
                 }
             }
