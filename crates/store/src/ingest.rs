@@ -2,10 +2,11 @@
 //! all. Rows go in as multi-row `INSERT … ON CONFLICT DO UPDATE` statements of up to 1,000 rows,
 //! and the daily rollups (`crate::rollup`) change in the same transaction.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::FutureExt;
 use lodestar_core::money::Micros;
 use lodestar_core::rows::{EventRow, InputRow, LeadRow, SpendRow};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, Value};
@@ -259,11 +260,44 @@ pub struct Loader<'t> {
     pending: Pending,
     /// Whether the team has engagement events (looked up once, when a lead chunk first asks).
     engagements: Option<bool>,
-    /// Per table: `Some(hashes of the keys this loader wrote)` when the table held none of the
-    /// team's rows as this loader first wrote to it. A chunk none of whose keys were written
-    /// before then cannot replace a row, and skips looking for the rows it replaces (a fresh
-    /// import of a million leads saves a million index probes).
-    fresh: HashMap<&'static str, Option<HashSet<u64>>>,
+    /// Per table: `Some(the keys this loader wrote)` when the table held none of the team's rows
+    /// as this loader first wrote to it. Only keys written before can then replace a row, so
+    /// only those are looked up (a fresh import of a million leads saves a million probes).
+    fresh: HashMap<&'static str, Option<Written>>,
+}
+
+/// A Bloom filter of keys: "maybe written" or "certainly not". 2 MiB; at a million keys about
+/// one key in 500 is a false "maybe", which costs one index probe that finds nothing.
+struct Written {
+    bits: Vec<u64>,
+}
+
+impl Written {
+    const BITS: u64 = 1 << 24;
+
+    fn new() -> Written {
+        Written {
+            bits: vec![0; (Self::BITS / 64) as usize],
+        }
+    }
+
+    /// Adds a key; true when it may have been added before.
+    fn insert(&mut self, key: &str) -> bool {
+        let mut h = DefaultHasher::new();
+        key.hash(&mut h);
+        let h = h.finish();
+        let (a, b) = (h & 0xffff_ffff, (h >> 32) | 1);
+        let mut seen = true;
+        for i in 0..4u64 {
+            let bit = a.wrapping_add(i.wrapping_mul(b)) % Self::BITS;
+            let (word, mask) = ((bit / 64) as usize, 1u64 << (bit % 64));
+            if let Some(w) = self.bits.get_mut(word) {
+                seen &= *w & mask != 0;
+                *w |= mask;
+            }
+        }
+        seen
+    }
 }
 
 /// Engagement contributions of the leads an event chunk touches: their state, and their
@@ -327,9 +361,14 @@ impl<'t> Loader<'t> {
             return Ok(UpsertCounts::default());
         }
         let (existing, olds) = match rollup::stored_columns(R::TABLE) {
-            Some(_) if self.cannot_replace::<R>(rows.clone()).await? => (0, HashMap::new()),
             Some(columns) => {
-                let olds = self.retract_existing::<R>(columns, rows.clone()).await?;
+                let suspects = self.maybe_stored::<R>(rows.clone()).await?;
+                let olds = if suspects.is_empty() {
+                    HashMap::new()
+                } else {
+                    self.retract_existing::<R>(columns, suspects.into_iter())
+                        .await?
+                };
                 (olds.len() as u64, olds)
             }
             None => (
@@ -342,10 +381,19 @@ impl<'t> Loader<'t> {
             .filter_map(|r| r.facts().map(|f| (r.key(), f)))
             .collect();
         let work = self.engagement_before(&olds, &news).await?;
-        insert(self.tx, self.team_id, rows).await?;
-        for (_, facts) in &news {
-            self.pending.add(&mut self.clock, facts, 1);
-        }
+        // The rollup arithmetic runs while the database executes the insert (the statement is
+        // sent on the insert's first poll).
+        let (pending, clock) = (&mut self.pending, &mut self.clock);
+        let (inserted, ()) = futures_util::future::join(
+            insert(self.tx, self.team_id, rows),
+            std::future::ready(()).map(|()| {
+                for (_, facts) in &news {
+                    pending.add(clock, facts, 1);
+                }
+            }),
+        )
+        .await;
+        inserted?;
         if let Some(work) = work {
             self.engagement_after(work).await?;
         }
@@ -473,29 +521,24 @@ impl<'t> Loader<'t> {
         Ok(())
     }
 
-    /// See `fresh`. Hash collisions only cost a lookup that finds nothing.
-    async fn cannot_replace<'a, R: StoredRow + 'a>(
+    /// The rows that may replace a stored one: all of them, unless the table was empty for the
+    /// team when this loader started writing to it (see `fresh`).
+    async fn maybe_stored<'a, R: StoredRow + 'a>(
         &mut self,
         rows: impl Iterator<Item = &'a R>,
-    ) -> Result<bool> {
+    ) -> Result<Vec<&'a R>> {
         if !self.fresh.contains_key(R::TABLE) {
             let mut sql = Sql::new(self.tx.get_database_backend());
             sql.push(&format!("SELECT 1 FROM {} WHERE team_id = ", R::TABLE))
                 .param(self.team_id)
                 .push(" LIMIT 1");
             let empty = self.tx.query_one_raw(sql.build()).await?.is_none();
-            self.fresh.insert(R::TABLE, empty.then(HashSet::new));
+            self.fresh.insert(R::TABLE, empty.then(Written::new));
         }
-        let Some(Some(written)) = self.fresh.get_mut(R::TABLE) else {
-            return Ok(false);
-        };
-        let mut seen = false;
-        for row in rows {
-            let mut h = DefaultHasher::new();
-            row.key().hash(&mut h);
-            seen |= !written.insert(h.finish());
-        }
-        Ok(!seen)
+        Ok(match self.fresh.get_mut(R::TABLE) {
+            Some(Some(written)) => rows.filter(|r| written.insert(&r.key())).collect(),
+            _ => rows.collect(),
+        })
     }
 
     async fn has_engagements(&mut self) -> Result<bool> {
@@ -622,4 +665,23 @@ pub async fn newest_data(db: &Db, team_id: i32) -> Result<Option<DateTime<Utc>>>
         newest = newest.max(v);
     }
     Ok(newest.and_then(DateTime::from_timestamp_millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Written;
+
+    #[test]
+    fn a_written_key_is_always_seen_again_and_new_keys_rarely_are() {
+        let mut w = Written::new();
+        let false_maybes = (0..200_000)
+            .filter(|i| w.insert(&format!("lead-{i}")))
+            .count();
+        assert!(false_maybes < 200, "{false_maybes} false maybes");
+        assert!(
+            (0..200_000)
+                .step_by(997)
+                .all(|i| w.insert(&format!("lead-{i}")))
+        );
+    }
 }

@@ -39,6 +39,8 @@ const ROWS_PER_STATEMENT: usize = 1000;
 pub struct DayClock {
     tz: Timezone,
     midnights: HashMap<i32, i64>,
+    /// The last day found, as `[start, end)` in ms: rows come roughly in time order.
+    last: (i64, i64, i32),
 }
 
 impl DayClock {
@@ -46,6 +48,7 @@ impl DayClock {
         DayClock {
             tz,
             midnights: HashMap::new(),
+            last: (0, 0, 0),
         }
     }
 
@@ -60,9 +63,15 @@ impl DayClock {
     /// Days since 1970-01-01 of the local day holding `ms`: the latest day whose local midnight
     /// is at or before it. Every UTC offset is within a day, so it is one of three.
     pub fn day_of(&mut self, ms: i64) -> i32 {
+        let (start, end, day) = self.last;
+        if start <= ms && ms < end {
+            return day;
+        }
         let utc_day = ms.div_euclid(DAY_MS) as i32;
         for day in [utc_day + 1, utc_day, utc_day - 1] {
-            if self.midnight(day) <= ms {
+            let start = self.midnight(day);
+            if start <= ms {
+                self.last = (start, self.midnight(day + 1), day);
                 return day;
             }
         }
