@@ -6,9 +6,8 @@ use anyhow::Context;
 use chrono::Utc;
 use lodestar_core::period::Timezone;
 use lodestar_store::Db;
-use lodestar_store::ingest::{self, StoredRow};
+use lodestar_store::ingest::{self, Loader, StoredRow};
 use lodestar_store::teams::{self, Team};
-use sea_orm::DatabaseTransaction;
 
 use crate::generate::{Chunk, GenSpec, generate};
 
@@ -96,47 +95,44 @@ pub async fn load(
     });
 
     let mut stats = LoadStats::default();
-    let mut txn: Option<DatabaseTransaction> = None;
-    let mut in_txn = 0usize;
     let mut reported = 0u64;
     let written: anyhow::Result<()> = async {
-        while let Some(chunk) = rx.recv().await {
-            if chunk.is_empty() {
-                continue;
-            }
-            let open = match txn.as_ref() {
-                Some(t) => t,
-                None => {
-                    let t = db.begin_write().await?;
-                    teams::bump_data_version(&t, team_id).await?;
-                    txn.insert(t)
+        let mut more = true;
+        // One transaction per `commit_rows` rows, with one loader: the rollups' changes of all
+        // its chunks are written once, before the commit.
+        while more {
+            let txn = db.begin_write().await?;
+            teams::bump_data_version(&txn, team_id).await?;
+            let mut loader = Loader::new(&txn, team_id).await?;
+            let mut in_txn = 0usize;
+            while in_txn < commit_rows {
+                let Some(chunk) = rx.recv().await else {
+                    more = false;
+                    break;
+                };
+                if chunk.is_empty() {
+                    continue;
                 }
-            };
-            let n = chunk.len();
-            let t0 = Instant::now();
-            let table = match &chunk {
-                Chunk::Leads(rows) => write(open, team_id, rows, &mut stats.leads).await?,
-                Chunk::Spend(rows) => write(open, team_id, rows, &mut stats.spend).await?,
-                Chunk::Events(rows) => write(open, team_id, rows, &mut stats.events).await?,
-            };
-            table.write_seconds += t0.elapsed().as_secs_f64();
-            in_txn += n;
-            if in_txn >= commit_rows
-                && let Some(t) = txn.take()
-            {
+                let n = chunk.len();
                 let t0 = Instant::now();
-                t.commit().await?;
+                let table = match &chunk {
+                    Chunk::Leads(rows) => write(&mut loader, rows, &mut stats.leads).await?,
+                    Chunk::Spend(rows) => write(&mut loader, rows, &mut stats.spend).await?,
+                    Chunk::Events(rows) => write(&mut loader, rows, &mut stats.events).await?,
+                };
                 table.write_seconds += t0.elapsed().as_secs_f64();
-                in_txn = 0;
+                in_txn += n;
+                let total = stats.rows();
+                if total >= reported + 100_000 {
+                    reported = total;
+                    progress(total);
+                }
             }
-            let total = stats.rows();
-            if total >= reported + 100_000 {
-                reported = total;
-                progress(total);
-            }
-        }
-        if let Some(t) = txn.take() {
-            t.commit().await?;
+            let t0 = Instant::now();
+            loader.finish().await?;
+            txn.commit().await?;
+            // The rollup write and the commit belong to every table; count them with leads.
+            stats.leads.write_seconds += t0.elapsed().as_secs_f64();
         }
         Ok(())
     }
@@ -153,12 +149,11 @@ pub async fn load(
 }
 
 async fn write<'a, R: StoredRow>(
-    txn: &DatabaseTransaction,
-    team_id: i32,
+    loader: &mut Loader<'_>,
     rows: &[R],
     stats: &'a mut TableLoad,
 ) -> anyhow::Result<&'a mut TableLoad> {
-    ingest::upsert(txn, team_id, rows).await?;
+    loader.upsert(rows).await?;
     stats.rows += rows.len() as u64;
     Ok(stats)
 }

@@ -69,7 +69,15 @@ impl Db {
                 .then_some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        Ok(self.conn.begin_with_options(options).await?)
+        let tx = self.conn.begin_with_options(options).await?;
+        if self.backend() == DbBackend::Postgres {
+            // A load grows its tables inside one transaction. PostgreSQL would otherwise keep the
+            // generic plan of a prepared lookup chosen while the table was empty (a sequential
+            // scan), and every later chunk would read all the rows loaded so far.
+            tx.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+                .await?;
+        }
+        Ok(tx)
     }
 
     /// `SELECT 1`, for health checks.
