@@ -30,7 +30,7 @@ const DAY_MS: i64 = 86_400_000;
 pub const VERSION: i32 = 1;
 
 /// Pending deltas are written once this many (day, dimensions) keys have accumulated.
-const FLUSH_AT: usize = 50_000;
+const FLUSH_AT: usize = 20_000;
 
 /// Rollup rows per statement (each binds three or four strings).
 const ROWS_PER_STATEMENT: usize = 1000;
