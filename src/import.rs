@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use lodestar_core::rows::{EventRow, FieldError, InputRow, LeadRow, SpendRow};
+use lodestar_core::rows::{EventRow, FieldError, LeadRow, SpendRow};
 use lodestar_store::Db;
 use lodestar_store::ingest::{self, StoredRow, UpsertCounts};
 use serde::Serialize;
@@ -33,7 +33,8 @@ pub struct ImportSummary {
 }
 
 enum Msg<R> {
-    Rows(Vec<R>),
+    /// A chunk and its insert statement, built on the parser's thread.
+    Rows(Vec<R>, ingest::PreparedInsert),
     Failed(Vec<String>),
 }
 
@@ -75,11 +76,15 @@ async fn import<R: StoredRow + 'static>(
 
     let started = Instant::now();
     let (tx, mut rx) = mpsc::channel::<Msg<R>>(8);
+    let target = Target {
+        backend: db.backend(),
+        team_id,
+    };
     let parser = std::thread::spawn(move || {
         let result = if is_csv {
-            parse_csv::<R, _>(reader, &tx)
+            parse_csv::<R, _>(reader, &tx, target)
         } else {
-            parse_json::<R, _>(reader, &tx)
+            parse_json::<R, _>(reader, &tx, target)
         };
         if let Err(e) = result {
             let _ = tx.blocking_send(Msg::Failed(vec![e]));
@@ -94,9 +99,9 @@ async fn import<R: StoredRow + 'static>(
     let mut failure = None;
     while let Some(msg) = rx.recv().await {
         match msg {
-            Msg::Rows(chunk) => {
+            Msg::Rows(chunk, insert) => {
                 rows += chunk.len() as u64;
-                counts += loader.upsert(&chunk).await?;
+                counts += loader.upsert_prepared(&chunk, insert).await?;
             }
             Msg::Failed(errors) => {
                 failure = Some(errors);
@@ -133,15 +138,24 @@ async fn import<R: StoredRow + 'static>(
 /// Sends full chunks while the file is clean; after the first bad row only collects errors.
 struct Batcher<'a, R> {
     tx: &'a mpsc::Sender<Msg<R>>,
+    target: Target,
     chunk: Vec<R>,
     errors: Vec<String>,
     bad_rows: usize,
 }
 
-impl<'a, R: InputRow> Batcher<'a, R> {
-    fn new(tx: &'a mpsc::Sender<Msg<R>>) -> Self {
+/// Where the rows go, for building their statements ahead.
+#[derive(Clone, Copy)]
+struct Target {
+    backend: sea_orm::DbBackend,
+    team_id: i32,
+}
+
+impl<'a, R: StoredRow> Batcher<'a, R> {
+    fn new(tx: &'a mpsc::Sender<Msg<R>>, target: Target) -> Self {
         Batcher {
             tx,
+            target,
             chunk: Vec::with_capacity(CHUNK),
             errors: Vec::new(),
             bad_rows: 0,
@@ -155,7 +169,7 @@ impl<'a, R: InputRow> Batcher<'a, R> {
                 self.chunk.push(row);
                 if self.chunk.len() == CHUNK {
                     let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
-                    return self.tx.blocking_send(Msg::Rows(full)).is_ok();
+                    return self.send(full);
                 }
                 true
             }
@@ -174,19 +188,29 @@ impl<'a, R: InputRow> Batcher<'a, R> {
         }
     }
 
-    fn finish(self) -> Result<(), String> {
+    fn finish(mut self) -> Result<(), String> {
         if self.bad_rows > 0 {
             let mut errors = self.errors;
             errors.push(format!("{} invalid row(s) in all", self.bad_rows));
             let _ = self.tx.blocking_send(Msg::Failed(errors));
         } else if !self.chunk.is_empty() {
-            let _ = self.tx.blocking_send(Msg::Rows(self.chunk));
+            let chunk = std::mem::take(&mut self.chunk);
+            self.send(chunk);
         }
         Ok(())
     }
+
+    fn send(&self, chunk: Vec<R>) -> bool {
+        let insert = ingest::prepare_insert(self.target.backend, self.target.team_id, &chunk);
+        self.tx.blocking_send(Msg::Rows(chunk, insert)).is_ok()
+    }
 }
 
-fn parse_csv<R: InputRow, Rd: Read>(reader: Rd, tx: &mpsc::Sender<Msg<R>>) -> Result<(), String> {
+fn parse_csv<R: StoredRow, Rd: Read>(
+    reader: Rd,
+    tx: &mpsc::Sender<Msg<R>>,
+    target: Target,
+) -> Result<(), String> {
     let mut csv = csv::ReaderBuilder::new().from_reader(reader);
     let headers: Vec<String> = csv
         .headers()
@@ -194,7 +218,7 @@ fn parse_csv<R: InputRow, Rd: Read>(reader: Rd, tx: &mpsc::Sender<Msg<R>>) -> Re
         .iter()
         .map(|h| h.trim().to_owned())
         .collect();
-    let mut batch = Batcher::new(tx);
+    let mut batch = Batcher::new(tx, target);
     let mut record = csv::StringRecord::new();
     let mut index = 0;
     loop {
@@ -214,17 +238,21 @@ fn parse_csv<R: InputRow, Rd: Read>(reader: Rd, tx: &mpsc::Sender<Msg<R>>) -> Re
 }
 
 /// Streams the elements of a top-level JSON array without holding the array in memory.
-fn parse_json<R: InputRow, Rd: Read>(reader: Rd, tx: &mpsc::Sender<Msg<R>>) -> Result<(), String> {
+fn parse_json<R: StoredRow, Rd: Read>(
+    reader: Rd,
+    tx: &mpsc::Sender<Msg<R>>,
+    target: Target,
+) -> Result<(), String> {
     struct Rows<'b, 'a, R>(&'b mut Batcher<'a, R>);
 
-    impl<'de, R: InputRow> DeserializeSeed<'de> for Rows<'_, '_, R> {
+    impl<'de, R: StoredRow> DeserializeSeed<'de> for Rows<'_, '_, R> {
         type Value = ();
         fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
             d.deserialize_seq(self)
         }
     }
 
-    impl<'de, R: InputRow> Visitor<'de> for Rows<'_, '_, R> {
+    impl<'de, R: StoredRow> Visitor<'de> for Rows<'_, '_, R> {
         type Value = ();
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a JSON array of rows")
@@ -243,7 +271,7 @@ fn parse_json<R: InputRow, Rd: Read>(reader: Rd, tx: &mpsc::Sender<Msg<R>>) -> R
         }
     }
 
-    let mut batch = Batcher::new(tx);
+    let mut batch = Batcher::new(tx, target);
     let mut de = serde_json::Deserializer::from_reader(reader);
     Rows(&mut batch)
         .deserialize(&mut de)

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::FutureExt;
 use lodestar_core::money::Micros;
 use lodestar_core::rows::{EventRow, InputRow, LeadRow, SpendRow};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
 
 use crate::Db;
 use crate::error::Result;
@@ -328,7 +328,7 @@ impl<'t> Loader<'t> {
         let mut counts = UpsertCounts::default();
         if last_of.len() == rows.len() {
             for chunk in rows.chunks(CHUNK) {
-                counts += self.upsert_unique(chunk.iter()).await?;
+                counts += self.upsert_unique(chunk.iter(), None).await?;
             }
         } else {
             let unique: Vec<&R> = rows
@@ -338,11 +338,30 @@ impl<'t> Loader<'t> {
                 .map(|(_, r)| r)
                 .collect();
             for chunk in unique.chunks(CHUNK) {
-                counts += self.upsert_unique(chunk.iter().copied()).await?;
+                counts += self.upsert_unique(chunk.iter().copied(), None).await?;
             }
             // Repeats inside the batch count as updates of the row the batch itself inserted.
             counts.updated += (rows.len() - unique.len()) as u64;
         }
+        self.pending.flush_if_large(self.tx, self.team_id).await?;
+        Ok(counts)
+    }
+
+    /// [`Loader::upsert`] with the insert built ahead by [`prepare_insert`] from these rows;
+    /// rows that need splitting or de-duplicating take the ordinary path.
+    pub async fn upsert_prepared<R: StoredRow>(
+        &mut self,
+        rows: &[R],
+        prepared: PreparedInsert,
+    ) -> Result<UpsertCounts> {
+        let unique = rows.len() <= CHUNK && {
+            let mut keys = std::collections::HashSet::with_capacity(rows.len());
+            rows.iter().all(|r| keys.insert(r.key()))
+        };
+        if !unique || prepared.rows != rows.len() {
+            return self.upsert(rows).await;
+        }
+        let counts = self.upsert_unique(rows.iter(), Some(prepared)).await?;
         self.pending.flush_if_large(self.tx, self.team_id).await?;
         Ok(counts)
     }
@@ -355,6 +374,7 @@ impl<'t> Loader<'t> {
     async fn upsert_unique<'a, R: StoredRow + 'a>(
         &mut self,
         rows: impl Iterator<Item = &'a R> + Clone,
+        prepared: Option<PreparedInsert>,
     ) -> Result<UpsertCounts> {
         let total = rows.clone().count() as u64;
         if total == 0 {
@@ -383,9 +403,13 @@ impl<'t> Loader<'t> {
         let work = self.engagement_before(&olds, &news).await?;
         // The rollup arithmetic runs while the database executes the insert (the statement is
         // sent on the insert's first poll).
+        let statement = match prepared {
+            Some(p) => p.statement,
+            None => insert_statement(self.tx.get_database_backend(), self.team_id, rows),
+        };
         let (pending, clock) = (&mut self.pending, &mut self.clock);
         let (inserted, ()) = futures_util::future::join(
-            insert(self.tx, self.team_id, rows),
+            self.tx.execute_raw(statement),
             std::future::ready(()).map(|()| {
                 for (_, facts) in &news {
                     pending.add(clock, facts, 1);
@@ -551,12 +575,30 @@ impl<'t> Loader<'t> {
     }
 }
 
-async fn insert<'a, R: StoredRow + 'a>(
-    tx: &DatabaseTransaction,
+/// A chunk's `INSERT … ON CONFLICT` statement, built ahead (e.g. on the thread that parses a
+/// file, so the writer only executes it). See [`Loader::upsert_prepared`].
+pub struct PreparedInsert {
+    statement: Statement,
+    rows: usize,
+}
+
+/// Builds the insert of `rows` (at most 1,000, keys unique) for `team_id`.
+pub fn prepare_insert<R: StoredRow>(
+    backend: DbBackend,
+    team_id: i32,
+    rows: &[R],
+) -> PreparedInsert {
+    PreparedInsert {
+        statement: insert_statement(backend, team_id, rows.iter()),
+        rows: rows.len(),
+    }
+}
+
+fn insert_statement<'a, R: StoredRow + 'a>(
+    backend: DbBackend,
     team_id: i32,
     rows: impl Iterator<Item = &'a R>,
-) -> Result<()> {
-    let backend = tx.get_database_backend();
+) -> Statement {
     let mut sql = Sql::new(backend);
     sql.push("INSERT INTO ")
         .push(R::TABLE)
@@ -588,8 +630,7 @@ async fn insert<'a, R: StoredRow + 'a>(
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     sql.push(&updates.join(", "));
-    tx.execute_raw(sql.build()).await?;
-    Ok(())
+    sql.build()
 }
 
 /// How many of these keys are stored already (spend, which has no rollup to correct).
