@@ -58,10 +58,15 @@ impl Backend {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// The package's folder, read when the test runs: `env!` would bake in the folder of whichever
+/// checkout compiled the binary, and a shared target directory can hand a binary built in one
+/// checkout to another.
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+}
+
 pub fn shared_fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/small")
-        .join(name)
+    manifest_dir().join("../shared/fixtures/small").join(name)
 }
 
 pub fn read_fixture(name: &str) -> Value {

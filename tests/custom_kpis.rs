@@ -22,7 +22,7 @@ backend_tests!(
 
 fn with_packs() -> WebSettings {
     WebSettings {
-        scripts_dir: Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts")),
+        scripts_dir: Some(crate::common::manifest_dir().join("scripts")),
         ..Default::default()
     }
 }

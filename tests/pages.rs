@@ -944,7 +944,7 @@ async fn the_report_says_why_kpis_changed_by_driver_on_the_page_and_in_json(b: B
 fn artifacts_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+        .unwrap_or_else(|| crate::common::manifest_dir().join("target"));
     let dir = target.join("test-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
     dir

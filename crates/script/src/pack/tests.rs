@@ -6,7 +6,7 @@ use crate::data::ScriptContext;
 use crate::testing::FakeData;
 
 fn shipped_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts")
+    Path::new(&manifest_dir()).join("../../scripts")
 }
 
 fn write(path: &Path, text: &str) {
@@ -550,4 +550,9 @@ fn a_bad_unit_direction_or_kind_is_reported_with_the_names_it_accepts() {
     );
     assert_eq!(set.keys().into_iter().collect::<Vec<_>>(), ["g"]);
     assert_eq!(set.problems[0].line, Some(4));
+}
+
+/// Read at run time: `env!` bakes in the checkout that compiled the test binary.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
 }
