@@ -469,7 +469,28 @@ const PAGE: i64 = 20_000;
 
 /// Recomputes a team's rollups from its rows, in one write transaction, and marks them current.
 pub async fn rebuild(db: &Db, team_id: i32) -> Result<()> {
+    rebuild_team(db, team_id, false).await.map(|_| ())
+}
+
+/// Rebuilds (unless `only_if_stale` and another process already did); true when it did.
+async fn rebuild_team(db: &Db, team_id: i32, only_if_stale: bool) -> Result<bool> {
     let tx = db.begin_write().await?;
+    // Takes the team row's lock, as every load does first: no load of this team runs while its
+    // rollups are rebuilt, and a replica starting at the same time waits here, then skips.
+    crate::teams::bump_data_version(&tx, team_id).await?;
+    if only_if_stale {
+        let mut sql = Sql::new(tx.get_database_backend());
+        sql.push("SELECT rollup_version FROM teams WHERE id = ")
+            .param(team_id);
+        let current: i32 = match tx.query_one_raw(sql.build()).await? {
+            Some(row) => row.try_get_by_index(0)?,
+            None => VERSION,
+        };
+        if current >= VERSION {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+    }
     let mut clock = team_clock(&tx, team_id).await?;
     let mut pending = Pending::default();
     for table in ["lead_days", "event_days", "engaged_periods"] {
@@ -522,7 +543,7 @@ pub async fn rebuild(db: &Db, team_id: i32) -> Result<()> {
     .param(team_id);
     tx.execute_raw(sql.build()).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Rebuilds the rollups of every team whose rollups predate [`VERSION`] (teams that had data
@@ -536,7 +557,9 @@ pub async fn rebuild_stale(db: &Db) -> Result<()> {
     for row in rows {
         let team_id: i32 = row.try_get_by_index(0)?;
         let started = std::time::Instant::now();
-        rebuild(db, team_id).await?;
+        if !rebuild_team(db, team_id, true).await? {
+            continue;
+        }
         tracing::info!(
             team_id,
             ms = started.elapsed().as_millis() as u64,
