@@ -2,6 +2,10 @@
 //! of grouped statements: one over leads anchored on each lifecycle timestamp, one for
 //! point-in-time customer counts, one for engagement reach, one over events, one over spend.
 //! Each groups by (bucket, segment), so the cost does not grow with the number of KPIs.
+//!
+//! Those row passes serve segmentations by `attrs.*` and segment sets; for none, channel,
+//! campaign and source the same measures come from the daily rollups (`daily`), which read days
+//! instead of rows. `compute_from_rows` keeps the row passes callable as the reference.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
