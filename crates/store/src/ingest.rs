@@ -321,14 +321,34 @@ impl<'t> Loader<'t> {
 
     /// Upserts one batch of rows (the last of repeated keys wins).
     pub async fn upsert<R: StoredRow>(&mut self, rows: &[R]) -> Result<UpsertCounts> {
+        self.upsert_with(rows, None).await
+    }
+
+    /// [`Loader::upsert`] with the insert built ahead by [`prepare_insert`] from these rows. It
+    /// is used when the rows fit one statement and have no repeated key; otherwise the rows take
+    /// the ordinary path.
+    pub async fn upsert_prepared<R: StoredRow>(
+        &mut self,
+        rows: &[R],
+        prepared: PreparedInsert,
+    ) -> Result<UpsertCounts> {
+        self.upsert_with(rows, Some(prepared)).await
+    }
+
+    async fn upsert_with<R: StoredRow>(
+        &mut self,
+        rows: &[R],
+        prepared: Option<PreparedInsert>,
+    ) -> Result<UpsertCounts> {
         let mut last_of: HashMap<String, usize> = HashMap::with_capacity(rows.len());
         for (i, row) in rows.iter().enumerate() {
             last_of.insert(row.key(), i);
         }
         let mut counts = UpsertCounts::default();
         if last_of.len() == rows.len() {
+            let mut prepared = prepared.filter(|p| p.rows == rows.len() && rows.len() <= CHUNK);
             for chunk in rows.chunks(CHUNK) {
-                counts += self.upsert_unique(chunk.iter(), None).await?;
+                counts += self.upsert_unique(chunk.iter(), prepared.take()).await?;
             }
         } else {
             let unique: Vec<&R> = rows
@@ -343,25 +363,6 @@ impl<'t> Loader<'t> {
             // Repeats inside the batch count as updates of the row the batch itself inserted.
             counts.updated += (rows.len() - unique.len()) as u64;
         }
-        self.pending.flush_if_large(self.tx, self.team_id).await?;
-        Ok(counts)
-    }
-
-    /// [`Loader::upsert`] with the insert built ahead by [`prepare_insert`] from these rows;
-    /// rows that need splitting or de-duplicating take the ordinary path.
-    pub async fn upsert_prepared<R: StoredRow>(
-        &mut self,
-        rows: &[R],
-        prepared: PreparedInsert,
-    ) -> Result<UpsertCounts> {
-        let unique = rows.len() <= CHUNK && {
-            let mut keys = std::collections::HashSet::with_capacity(rows.len());
-            rows.iter().all(|r| keys.insert(r.key()))
-        };
-        if !unique || prepared.rows != rows.len() {
-            return self.upsert(rows).await;
-        }
-        let counts = self.upsert_unique(rows.iter(), Some(prepared)).await?;
         self.pending.flush_if_large(self.tx, self.team_id).await?;
         Ok(counts)
     }
@@ -441,19 +442,13 @@ impl<'t> Loader<'t> {
             R::TABLE
         ))
         .param(self.team_id)
-        .push(" AND ext_id IN (");
-        let mut key = Vec::with_capacity(1);
-        for (i, row) in rows.enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            key.clear();
+        .push(" AND ext_id IN (")
+        .params(rows.flat_map(|row| {
+            let mut key = Vec::with_capacity(1);
             row.push_key(&mut key);
-            for v in key.drain(..) {
-                sql.param(v);
-            }
-        }
-        sql.push(")");
+            key
+        }))
+        .push(")");
         let mut olds = HashMap::new();
         for row in self.tx.query_all_raw(sql.build()).await? {
             let facts = Facts::from_stored(R::TABLE, &row)?;

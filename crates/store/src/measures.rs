@@ -667,12 +667,7 @@ pub async fn event_kinds(
         lo = b[0],
         hi = b[n],
     ));
-    for (i, kind) in kinds.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.param(kind.as_str());
-    }
+    sql.params(kinds.iter().map(String::as_str));
     sql.push(")");
     seg.push_where(&mut sql);
     sql.push(" GROUP BY 1, 2, 3");

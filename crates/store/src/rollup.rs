@@ -341,63 +341,48 @@ impl Pending {
 
     /// Writes every pending change (inside the caller's transaction) and forgets it.
     pub async fn flush(&mut self, tx: &impl ConnectionTrait, team_id: i32) -> Result<()> {
-        let leads: Vec<_> = self
-            .leads
-            .drain()
-            .filter(|(_, v)| v.iter().any(|&x| x != 0))
-            .collect();
         let dims = &self.dims;
-        for chunk in leads.chunks(ROWS_PER_STATEMENT) {
-            let rows = chunk
-                .iter()
-                .map(|(k, v)| (k.day, dims.values(k.dims), &v[..]));
-            write(
-                tx,
-                team_id,
-                "lead_days",
-                &["channel", "campaign", "source"],
-                &LEAD_COLUMNS,
-                rows,
-            )
-            .await?;
-        }
-        let events: Vec<_> = self
-            .events
-            .drain()
-            .filter(|(_, v)| v.iter().any(|&x| x != 0))
+        let leads: Vec<_> = self.leads.drain().collect();
+        let rows: Vec<_> = leads
+            .iter()
+            .map(|(k, v)| (k.day, dims.values(k.dims), &v[..]))
             .collect();
-        for chunk in events.chunks(ROWS_PER_STATEMENT) {
-            let rows = chunk
-                .iter()
-                .map(|(k, v)| (k.day, dims.values(k.dims), &v[..]));
-            write(
-                tx,
-                team_id,
-                "event_days",
-                &["kind", "channel", "campaign"],
-                &EVENT_COLUMNS,
-                rows,
-            )
-            .await?;
-        }
-        let engaged: Vec<_> = self.engaged.drain().filter(|(_, v)| *v != 0).collect();
-        for chunk in engaged.chunks(ROWS_PER_STATEMENT) {
-            let rows = chunk.iter().map(|(k, v)| {
+        let lead_keys = ["channel", "campaign", "source"];
+        write(tx, team_id, "lead_days", &lead_keys, &LEAD_COLUMNS, &rows).await?;
+        let events: Vec<_> = self.events.drain().collect();
+        let rows: Vec<_> = events
+            .iter()
+            .map(|(k, v)| (k.day, dims.values(k.dims), &v[..]))
+            .collect();
+        let event_keys = ["kind", "channel", "campaign"];
+        write(
+            tx,
+            team_id,
+            "event_days",
+            &event_keys,
+            &EVENT_COLUMNS,
+            &rows,
+        )
+        .await?;
+        let engaged: Vec<_> = self.engaged.drain().collect();
+        let rows: Vec<_> = engaged
+            .iter()
+            .map(|(k, v)| {
                 let mut keys = vec![k.kind.as_str()];
                 keys.extend(dims.values(k.dims));
                 (k.first, keys, std::slice::from_ref(v))
-            });
-            write(
-                tx,
-                team_id,
-                "engaged_periods",
-                &["period_kind", "channel", "campaign", "source"],
-                &["leads"],
-                rows,
-            )
-            .await?;
-        }
-        Ok(())
+            })
+            .collect();
+        let engaged_keys = ["period_kind", "channel", "campaign", "source"];
+        write(
+            tx,
+            team_id,
+            "engaged_periods",
+            &engaged_keys,
+            &["leads"],
+            &rows,
+        )
+        .await
     }
 
     /// Flushes when enough has accumulated, to keep memory flat on long loads.
@@ -409,44 +394,50 @@ impl Pending {
     }
 }
 
-/// One multi-row upsert that adds `counters` to the rows keyed (team, day, `keys`) (`day` is a
-/// period's first day in `engaged_periods`). Numbers are
-/// inlined (they are integers computed here); the dimension values are bound.
-async fn write<'a>(
+/// Adds each row's `counters` to the row keyed (team, day, `keys`) (`day` is a period's first day
+/// in `engaged_periods`), in multi-row upserts; rows whose changes cancel out are skipped.
+/// Numbers are inlined (they are integers computed here); the dimension values are bound.
+async fn write(
     tx: &impl ConnectionTrait,
     team_id: i32,
     table: &str,
     keys: &[&str],
     counters: &[&str],
-    rows: impl Iterator<Item = (i32, Vec<&'a str>, &'a [i64])>,
+    rows: &[(i32, Vec<&str>, &[i64])],
 ) -> Result<()> {
-    let mut sql = Sql::new(tx.get_database_backend());
-    sql.push(&format!(
-        "INSERT INTO {table} (team_id, day, {}, {}) VALUES ",
-        keys.join(", "),
-        counters.join(", ")
-    ));
-    for (i, (day, dims, values)) in rows.enumerate() {
-        sql.push(if i == 0 { "(" } else { ", (" });
-        sql.push(&format!("{team_id}, {day}"));
-        for d in dims {
-            sql.push(", ").param(d);
-        }
-        for v in values {
-            sql.push(&format!(", {v}"));
-        }
-        sql.push(")");
-    }
+    let changed: Vec<_> = rows
+        .iter()
+        .filter(|(_, _, values)| values.iter().any(|&v| v != 0))
+        .collect();
     let sets: Vec<String> = counters
         .iter()
         .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
         .collect();
-    sql.push(&format!(
-        " ON CONFLICT (team_id, day, {}) DO UPDATE SET {}",
-        keys.join(", "),
-        sets.join(", ")
-    ));
-    tx.execute_raw(sql.build()).await?;
+    for chunk in changed.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = Sql::new(tx.get_database_backend());
+        sql.push(&format!(
+            "INSERT INTO {table} (team_id, day, {}, {}) VALUES ",
+            keys.join(", "),
+            counters.join(", ")
+        ));
+        for (i, (day, dims, values)) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.push(&format!("{team_id}, {day}"));
+            for d in dims {
+                sql.push(", ").param(*d);
+            }
+            for v in values.iter() {
+                sql.push(&format!(", {v}"));
+            }
+            sql.push(")");
+        }
+        sql.push(&format!(
+            " ON CONFLICT (team_id, day, {}) DO UPDATE SET {}",
+            keys.join(", "),
+            sets.join(", ")
+        ));
+        tx.execute_raw(sql.build()).await?;
+    }
     Ok(())
 }
 

@@ -42,15 +42,6 @@ fn value(backend: DbBackend, alias: &str, dimension: &Dimension) -> String {
     format!("NULLIF({}, '')", column(backend, alias, dimension))
 }
 
-fn push_list(sql: &mut Sql, values: &[String]) {
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.param(v.as_str());
-    }
-}
-
 /// `(<test> AND <test> …)`, true for a segment without tests. Must agree with `Test::matches`.
 pub(crate) fn push_filter(sql: &mut Sql, backend: DbBackend, alias: &str, segment: &Segment) {
     if segment.conditions.is_empty() {
@@ -74,12 +65,12 @@ pub(crate) fn push_filter(sql: &mut Sql, backend: DbBackend, alias: &str, segmen
             }
             Test::In(xs) => {
                 sql.push(&format!("{v} IN ("));
-                push_list(sql, xs);
+                sql.params(xs.iter().map(String::as_str));
                 sql.push(")");
             }
             Test::NotIn(xs) => {
                 sql.push(&format!("({v} IS NULL OR {v} NOT IN ("));
-                push_list(sql, xs);
+                sql.params(xs.iter().map(String::as_str));
                 sql.push("))");
             }
             Test::IsMissing(true) => {

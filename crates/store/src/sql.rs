@@ -35,6 +35,17 @@ impl Sql {
         self
     }
 
+    /// `a, b, c` as bound parameters, for `IN (…)` lists.
+    pub fn params<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.param(v);
+        }
+        self
+    }
+
     pub fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.text, self.values)
     }

@@ -212,6 +212,11 @@ async fn closed_before_created(
         lo = b[0],
         hi = b[n],
     ));
+    counts(db, sql).await
+}
+
+/// Reads `(bucket, segment, count)` rows into a map, leaving out zero counts.
+async fn counts(db: &Db, sql: Sql) -> Result<HashMap<(usize, String), i64>> {
     let mut out = HashMap::new();
     for row in db.conn().query_all_raw(sql.build()).await? {
         let bucket = get_bucket(&row, 0)?;
@@ -242,16 +247,7 @@ async fn churned_of_start(db: &Db, q: &MeasureQuery<'_>) -> Result<HashMap<(usiz
         lo = b[0],
         hi = b[n],
     ));
-    let mut out = HashMap::new();
-    for row in db.conn().query_all_raw(sql.build()).await? {
-        let bucket = get_bucket(&row, 0)?;
-        let segment: String = row.try_get_by_index(1)?;
-        let count = get_i64(&row, 2)?;
-        if count != 0 {
-            out.insert((bucket, segment), count);
-        }
-    }
-    Ok(out)
+    counts(db, sql).await
 }
 
 pub(super) async fn events(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
@@ -317,12 +313,7 @@ pub(super) async fn event_kinds(
         lo = d[0],
         hi = d[n],
     ));
-    for (i, kind) in kinds.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.param(kind.as_str());
-    }
+    sql.params(kinds.iter().map(String::as_str));
     sql.push(") GROUP BY 1, 2, 3");
     let mut out = Vec::new();
     for row in db.conn().query_all_raw(sql.build()).await? {

@@ -107,15 +107,6 @@ impl Pending {
     }
 }
 
-fn push_in_list(sql: &mut Sql, ids: &[&str]) {
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.param(*id);
-    }
-}
-
 /// The instants of each lead's engagement events (an index-only read of
 /// `events (team_id, lead_id, kind, occurred_at)`).
 pub async fn engagement_times(
@@ -129,7 +120,7 @@ pub async fn engagement_times(
         sql.push("SELECT lead_id, occurred_at FROM events WHERE team_id = ")
             .param(team_id)
             .push(" AND lead_id IN (");
-        push_in_list(&mut sql, ids);
+        sql.params(ids.iter().copied());
         sql.push(") AND kind = 'engagement'");
         for row in tx.query_all_raw(sql.build()).await? {
             let lead: String = row.try_get_by_index(0)?;
@@ -155,7 +146,7 @@ pub async fn reach_of(
         )
         .param(team_id)
         .push(" AND ext_id IN (");
-        push_in_list(&mut sql, ids);
+        sql.params(ids.iter().copied());
         sql.push(")");
         for row in tx.query_all_raw(sql.build()).await? {
             out.insert(
