@@ -142,6 +142,26 @@ async fn query_all(db: &Db, sql: Sql) -> Result<Vec<Delivery>> {
     rows.iter().map(from_row).collect()
 }
 
+async fn query_one(db: &Db, sql: Sql) -> Result<Option<Delivery>> {
+    db.conn()
+        .query_one_raw(sql.build())
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// `UPDATE deliveries SET <first>, claimed_at = now, lease_until = …, updated_at = now`: a row
+/// leased to this caller until `lease_until`.
+fn lease(sql: &mut Sql, first: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>) {
+    sql.push(&format!("UPDATE deliveries SET {first}, claimed_at = "))
+        .param(now.timestamp_millis())
+        .push(", lease_until = ")
+        .param(lease_until.timestamp_millis())
+        .push(", updated_at = ")
+        .param(now.timestamp_millis());
+}
+
 /// The `(schedule, period, recipient)` of every scheduled delivery of these schedules for these
 /// periods: what is already claimed, so a sweep writes only when something is missing.
 pub async fn claimed(
@@ -363,24 +383,14 @@ pub async fn take_over(
     lease_until: DateTime<Utc>,
 ) -> Result<Option<Delivery>> {
     let mut sql = Sql::new(db.backend());
-    sql.push("UPDATE deliveries SET recoveries = recoveries + 1, claimed_at = ")
-        .param(now.timestamp_millis())
-        .push(", lease_until = ")
-        .param(lease_until.timestamp_millis())
-        .push(", updated_at = ")
-        .param(now.timestamp_millis())
-        .push(" WHERE id = ")
+    lease(&mut sql, "recoveries = recoveries + 1", now, lease_until);
+    sql.push(" WHERE id = ")
         .param(id)
         .push(" AND status = 'pending' AND recoveries = 0 AND lease_until < ")
         .param(now.timestamp_millis())
         .push(" RETURNING ")
         .push(COLUMNS);
-    db.conn()
-        .query_one_raw(sql.build())
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    query_one(db, sql).await
 }
 
 /// Gives up on an expired pending row that was already taken over once: marks it `failed`.
@@ -407,24 +417,14 @@ pub async fn reopen_failed(
     lease_until: DateTime<Utc>,
 ) -> Result<Option<Delivery>> {
     let mut sql = Sql::new(db.backend());
-    sql.push("UPDATE deliveries SET status = 'pending', claimed_at = ")
-        .param(now.timestamp_millis())
-        .push(", lease_until = ")
-        .param(lease_until.timestamp_millis())
-        .push(", updated_at = ")
-        .param(now.timestamp_millis())
-        .push(" WHERE id = ")
+    lease(&mut sql, "status = 'pending'", now, lease_until);
+    sql.push(" WHERE id = ")
         .param(id)
         .push(" AND team_id = ")
         .param(team_id)
         .push(" AND status = 'failed' RETURNING ")
         .push(COLUMNS);
-    db.conn()
-        .query_one_raw(sql.build())
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    query_one(db, sql).await
 }
 
 pub async fn get(db: &Db, team_id: i32, id: i32) -> Result<Option<Delivery>> {
@@ -435,12 +435,7 @@ pub async fn get(db: &Db, team_id: i32, id: i32) -> Result<Option<Delivery>> {
         .param(id)
         .push(" AND team_id = ")
         .param(team_id);
-    db.conn()
-        .query_one_raw(sql.build())
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    query_one(db, sql).await
 }
 
 /// The team's newest deliveries first, optionally of one schedule.
