@@ -16,7 +16,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::Db;
 use crate::error::{Result, StoreError};
-use crate::sql::Sql;
+use crate::sql::{Sql, stable_chunks};
 
 mod engaged;
 
@@ -32,8 +32,8 @@ pub const VERSION: i32 = 1;
 /// Pending deltas are written once this many (day, dimensions) keys have accumulated.
 const FLUSH_AT: usize = 20_000;
 
-/// Rollup rows per statement (each binds three or four strings).
-const ROWS_PER_STATEMENT: usize = 1000;
+/// Rollup rows per statement: at most 512 × 21 bound values, under SQLite's 32,766.
+const ROWS_PER_STATEMENT: usize = 512;
 
 /// Maps instants to the team's local days, remembering each local midnight it computed.
 pub struct DayClock {
@@ -396,7 +396,7 @@ impl Pending {
 
 /// Adds each row's `counters` to the row keyed (team, day, `keys`) (`day` is a period's first day
 /// in `engaged_periods`), in multi-row upserts; rows whose changes cancel out are skipped.
-/// Numbers are inlined (they are integers computed here); the dimension values are bound.
+/// Everything is bound, so the statement texts repeat (see [`stable_chunks`]).
 async fn write(
     tx: &impl ConnectionTrait,
     team_id: i32,
@@ -413,7 +413,7 @@ async fn write(
         .iter()
         .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
         .collect();
-    for chunk in changed.chunks(ROWS_PER_STATEMENT) {
+    for chunk in stable_chunks(&changed, ROWS_PER_STATEMENT) {
         let mut sql = Sql::new(tx.get_database_backend());
         sql.push(&format!(
             "INSERT INTO {table} (team_id, day, {}, {}) VALUES ",
@@ -422,12 +422,12 @@ async fn write(
         ));
         for (i, (day, dims, values)) in chunk.iter().enumerate() {
             sql.push(if i == 0 { "(" } else { ", (" });
-            sql.push(&format!("{team_id}, {day}"));
+            sql.param(team_id).push(", ").param(*day);
             for d in dims {
                 sql.push(", ").param(*d);
             }
             for v in values.iter() {
-                sql.push(&format!(", {v}"));
+                sql.push(", ").param(*v);
             }
             sql.push(")");
         }

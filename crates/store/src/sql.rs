@@ -35,13 +35,23 @@ impl Sql {
         self
     }
 
-    /// `a, b, c` as bound parameters, for `IN (…)` lists.
+    /// `a, b, c` as bound parameters, for `IN (…)` lists. The list is padded to a power of two
+    /// by repeating its last value (which an `IN` list ignores), so that lists of any length
+    /// share a few statement texts (see [`stable_chunks`]).
     pub fn params<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
-        for (i, v) in values.into_iter().enumerate() {
-            if i > 0 {
+        let start = self.values.len();
+        for v in values {
+            if self.values.len() > start {
                 self.text.push_str(", ");
             }
             self.param(v);
+        }
+        let n = self.values.len() - start;
+        if let Some(last) = self.values.last().filter(|_| n > 0).cloned() {
+            for _ in n..n.next_power_of_two() {
+                self.text.push_str(", ");
+                self.param(last.clone());
+            }
         }
         self
     }
@@ -49,6 +59,28 @@ impl Sql {
     pub fn build(self) -> Statement {
         Statement::from_sql_and_values(self.backend, self.text, self.values)
     }
+}
+
+/// Splits `items` into statement-sized pieces whose lengths come from a small fixed set: full
+/// pieces of `max`, then the rest in descending powers of two. The drivers cache each prepared
+/// statement by its text, so a multi-row statement written for every length would be parsed
+/// again each time and fill the cache with large one-off statements.
+pub fn stable_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    let max = max.max(1);
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = if rest.len() >= max {
+            max
+        } else {
+            1 << rest.len().ilog2()
+        };
+        let (piece, tail) = rest.split_at(n);
+        rest = tail;
+        Some(piece)
+    })
 }
 
 /// Rows of a per-team table keyed by a name column: all of the team's, ordered by that column,
@@ -76,4 +108,41 @@ pub async fn team_rows<T>(
     }
     let rows = db.conn().query_all_raw(sql.build()).await?;
     rows.iter().map(read).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::DbBackend;
+
+    use super::{Sql, stable_chunks};
+
+    #[test]
+    fn in_lists_are_padded_to_a_power_of_two_with_their_last_value() {
+        let mut sql = Sql::new(DbBackend::Postgres);
+        sql.push("x IN (").params(["a", "b", "c"]).push(")");
+        let built = sql.build();
+        assert_eq!(built.sql, "x IN ($1, $2, $3, $4)");
+        let values = built.values.expect("bound values").0;
+        assert_eq!(values.len(), 4);
+        assert_eq!(values[2], values[3]);
+        let mut sql = Sql::new(DbBackend::Sqlite);
+        sql.push("x IN (").params(["a"]).push(")");
+        assert_eq!(sql.build().sql, "x IN (?)");
+    }
+
+    #[test]
+    fn stable_chunks_cover_everything_in_few_lengths() {
+        let items: Vec<u32> = (0..1300).collect();
+        let lengths: Vec<usize> = stable_chunks(&items, 512).map(<[u32]>::len).collect();
+        assert_eq!(lengths, [512, 512, 256, 16, 4]);
+        let joined: Vec<u32> = stable_chunks(&items, 512).flatten().copied().collect();
+        assert_eq!(joined, items);
+        assert_eq!(stable_chunks(&items[..0], 512).count(), 0);
+        assert_eq!(
+            stable_chunks(&items[..7], 512)
+                .map(<[u32]>::len)
+                .collect::<Vec<_>>(),
+            [4, 2, 1]
+        );
+    }
 }
