@@ -33,8 +33,8 @@ pub struct ImportSummary {
 }
 
 enum Msg<R> {
-    /// A chunk and its insert statement, built on the parser's thread.
-    Rows(Vec<R>, ingest::PreparedInsert),
+    /// A chunk and its keys, rollup facts and insert statement, prepared on the parser's thread.
+    Rows(Vec<R>, ingest::Prepared),
     Failed(Vec<String>),
 }
 
@@ -97,11 +97,20 @@ async fn import<R: StoredRow + 'static>(
     let mut counts = UpsertCounts::default();
     let mut rows = 0u64;
     let mut failure = None;
-    while let Some(msg) = rx.recv().await {
+    let mut previous = None;
+    loop {
+        let Some(msg) = rx.recv().await else { break };
         match msg {
             Msg::Rows(chunk, insert) => {
                 rows += chunk.len() as u64;
-                counts += loader.upsert_prepared(&chunk, insert).await?;
+                // The previous chunk is freed while the database writes this one.
+                let (written, ()) =
+                    futures_util::future::join(loader.upsert_prepared(&chunk, insert), async {
+                        drop(previous.take())
+                    })
+                    .await;
+                counts += written?;
+                previous = Some(chunk);
             }
             Msg::Failed(errors) => {
                 failure = Some(errors);
@@ -201,7 +210,7 @@ impl<'a, R: StoredRow> Batcher<'a, R> {
     }
 
     fn send(&self, chunk: Vec<R>) -> bool {
-        let insert = ingest::prepare_insert(self.target.backend, self.target.team_id, &chunk);
+        let insert = ingest::prepare(self.target.backend, self.target.team_id, &chunk);
         self.tx.blocking_send(Msg::Rows(chunk, insert)).is_ok()
     }
 }

@@ -14,7 +14,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value}
 use crate::Db;
 use crate::error::Result;
 use crate::rollup::{self, DayClock, EventFacts, Facts, LeadFacts, Pending, Reach};
-use crate::sql::Sql;
+use crate::sql::{Sql, stable_chunks};
 use crate::teams;
 
 /// Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
@@ -281,11 +281,15 @@ impl Written {
         }
     }
 
-    /// Adds a key; true when it may have been added before.
-    fn insert(&mut self, key: &str) -> bool {
+    /// The hash [`Written::insert`] takes (computed where the key is prepared).
+    fn hash(key: &str) -> u64 {
         let mut h = DefaultHasher::new();
         key.hash(&mut h);
-        let h = h.finish();
+        h.finish()
+    }
+
+    /// Adds a key by its [`Written::hash`]; true when it may have been added before.
+    fn insert(&mut self, h: u64) -> bool {
         let (a, b) = (h & 0xffff_ffff, (h >> 32) | 1);
         let mut seen = true;
         for i in 0..4u64 {
@@ -321,48 +325,42 @@ impl<'t> Loader<'t> {
 
     /// Upserts one batch of rows (the last of repeated keys wins).
     pub async fn upsert<R: StoredRow>(&mut self, rows: &[R]) -> Result<UpsertCounts> {
-        self.upsert_with(rows, None).await
+        let backend = self.tx.get_database_backend();
+        let keys: Vec<String> = rows.iter().map(InputRow::key).collect();
+        let mut last_of: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
+        for (i, key) in keys.iter().enumerate() {
+            last_of.insert(key, i);
+        }
+        let unique: Vec<&R> = rows
+            .iter()
+            .zip(&keys)
+            .enumerate()
+            .filter(|(i, (_, key))| last_of.get(key.as_str()) == Some(i))
+            .map(|(_, (row, _))| row)
+            .collect();
+        let mut counts = UpsertCounts::default();
+        for chunk in stable_chunks(&unique, CHUNK) {
+            let prepared = prepare_chunk(backend, self.team_id, chunk.iter().copied());
+            counts += self.write(chunk.iter().copied(), prepared).await?;
+        }
+        // Repeats inside the batch count as updates of the row the batch itself inserted.
+        counts.updated += (rows.len() - unique.len()) as u64;
+        self.pending.flush_if_large(self.tx, self.team_id).await?;
+        Ok(counts)
     }
 
-    /// [`Loader::upsert`] with the insert built ahead by [`prepare_insert`] from these rows. It
-    /// is used when the rows fit one statement and have no repeated key; otherwise the rows take
-    /// the ordinary path.
+    /// [`Loader::upsert`] of rows whose work was done ahead by [`prepare`] (on the thread that
+    /// parses a file, say), so this thread mostly waits for the database. Rows that do not fit
+    /// one statement or repeat a key take the ordinary path.
     pub async fn upsert_prepared<R: StoredRow>(
         &mut self,
         rows: &[R],
-        prepared: PreparedInsert,
+        prepared: Prepared,
     ) -> Result<UpsertCounts> {
-        self.upsert_with(rows, Some(prepared)).await
-    }
-
-    async fn upsert_with<R: StoredRow>(
-        &mut self,
-        rows: &[R],
-        prepared: Option<PreparedInsert>,
-    ) -> Result<UpsertCounts> {
-        let mut last_of: HashMap<String, usize> = HashMap::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            last_of.insert(row.key(), i);
+        if !prepared.unique || prepared.keys.len() != rows.len() || rows.len() > CHUNK {
+            return self.upsert(rows).await;
         }
-        let mut counts = UpsertCounts::default();
-        if last_of.len() == rows.len() {
-            let mut prepared = prepared.filter(|p| p.rows == rows.len() && rows.len() <= CHUNK);
-            for chunk in rows.chunks(CHUNK) {
-                counts += self.upsert_unique(chunk.iter(), prepared.take()).await?;
-            }
-        } else {
-            let unique: Vec<&R> = rows
-                .iter()
-                .enumerate()
-                .filter(|(i, r)| last_of.get(&r.key()) == Some(i))
-                .map(|(_, r)| r)
-                .collect();
-            for chunk in unique.chunks(CHUNK) {
-                counts += self.upsert_unique(chunk.iter().copied(), None).await?;
-            }
-            // Repeats inside the batch count as updates of the row the batch itself inserted.
-            counts.updated += (rows.len() - unique.len()) as u64;
-        }
+        let counts = self.write(rows.iter(), prepared).await?;
         self.pending.flush_if_large(self.tx, self.team_id).await?;
         Ok(counts)
     }
@@ -372,47 +370,47 @@ impl<'t> Loader<'t> {
         self.pending.flush(self.tx, self.team_id).await
     }
 
-    async fn upsert_unique<'a, R: StoredRow + 'a>(
+    /// Writes one prepared chunk of rows with distinct keys and moves the rollups with it.
+    async fn write<'a, R: StoredRow + 'a>(
         &mut self,
         rows: impl Iterator<Item = &'a R> + Clone,
-        prepared: Option<PreparedInsert>,
+        prepared: Prepared,
     ) -> Result<UpsertCounts> {
-        let total = rows.clone().count() as u64;
+        let Prepared {
+            keys,
+            hashes,
+            facts,
+            statement,
+            ..
+        } = prepared;
+        let total = keys.len() as u64;
         if total == 0 {
             return Ok(UpsertCounts::default());
         }
         let (existing, olds) = match rollup::stored_columns(R::TABLE) {
             Some(columns) => {
-                let suspects = self.maybe_stored::<R>(rows.clone()).await?;
+                let suspects = self.maybe_stored::<R>(&keys, &hashes).await?;
                 let olds = if suspects.is_empty() {
                     HashMap::new()
                 } else {
-                    self.retract_existing::<R>(columns, suspects.into_iter())
-                        .await?
+                    self.retract_existing::<R>(columns, &suspects).await?
                 };
                 (olds.len() as u64, olds)
             }
             None => (
-                count_existing(self.tx, self.team_id, rows.clone()).await?,
+                count_existing(self.tx, self.team_id, rows).await?,
                 HashMap::new(),
             ),
         };
-        let news: Vec<(String, Facts)> = rows
-            .clone()
-            .filter_map(|r| r.facts().map(|f| (r.key(), f)))
-            .collect();
+        let news: Vec<(&str, &Facts)> = keys.iter().map(String::as_str).zip(&facts).collect();
         let work = self.engagement_before(&olds, &news).await?;
         // The rollup arithmetic runs while the database executes the insert (the statement is
         // sent on the insert's first poll).
-        let statement = match prepared {
-            Some(p) => p.statement,
-            None => insert_statement(self.tx.get_database_backend(), self.team_id, rows),
-        };
         let (pending, clock) = (&mut self.pending, &mut self.clock);
         let (inserted, ()) = futures_util::future::join(
             self.tx.execute_raw(statement),
             std::future::ready(()).map(|()| {
-                for (_, facts) in &news {
+                for facts in &facts {
                     pending.add(clock, facts, 1);
                 }
             }),
@@ -431,10 +429,10 @@ impl<'t> Loader<'t> {
     /// Reads the stored rows these keys will replace, takes their contributions out of the
     /// rollups, and returns them by key. Keys are a plain `IN` list on the unique
     /// `(team_id, ext_id)` index, which every planner turns into index probes.
-    async fn retract_existing<'a, R: StoredRow + 'a>(
+    async fn retract_existing<R: StoredRow>(
         &mut self,
         columns: &str,
-        rows: impl Iterator<Item = &'a R>,
+        keys: &[&str],
     ) -> Result<HashMap<String, Facts>> {
         let mut sql = Sql::new(self.tx.get_database_backend());
         sql.push(&format!(
@@ -443,11 +441,7 @@ impl<'t> Loader<'t> {
         ))
         .param(self.team_id)
         .push(" AND ext_id IN (")
-        .params(rows.flat_map(|row| {
-            let mut key = Vec::with_capacity(1);
-            row.push_key(&mut key);
-            key
-        }))
+        .params(keys.iter().map(|k| (*k).to_owned()))
         .push(")");
         let mut olds = HashMap::new();
         for row in self.tx.query_all_raw(sql.build()).await? {
@@ -464,11 +458,11 @@ impl<'t> Loader<'t> {
     async fn engagement_before(
         &mut self,
         olds: &HashMap<String, Facts>,
-        news: &[(String, Facts)],
+        news: &[(&str, &Facts)],
     ) -> Result<Option<EventsWork>> {
         let mut changed_leads: Vec<(&str, Option<Reach>, Reach)> = Vec::new();
         let mut event_leads: BTreeSet<&str> = BTreeSet::new();
-        for (id, facts) in news {
+        for &(id, facts) in news {
             match (facts, olds.get(id)) {
                 (Facts::Lead(new), old) => {
                     let new = Reach::of(new);
@@ -540,12 +534,13 @@ impl<'t> Loader<'t> {
         Ok(())
     }
 
-    /// The rows that may replace a stored one: all of them, unless the table was empty for the
+    /// The keys that may replace a stored row: all of them, unless the table was empty for the
     /// team when this loader started writing to it (see `fresh`).
-    async fn maybe_stored<'a, R: StoredRow + 'a>(
+    async fn maybe_stored<'k, R: StoredRow>(
         &mut self,
-        rows: impl Iterator<Item = &'a R>,
-    ) -> Result<Vec<&'a R>> {
+        keys: &'k [String],
+        hashes: &[u64],
+    ) -> Result<Vec<&'k str>> {
         if !self.fresh.contains_key(R::TABLE) {
             let mut sql = Sql::new(self.tx.get_database_backend());
             sql.push(&format!("SELECT 1 FROM {} WHERE team_id = ", R::TABLE))
@@ -554,9 +549,14 @@ impl<'t> Loader<'t> {
             let empty = self.tx.query_one_raw(sql.build()).await?.is_none();
             self.fresh.insert(R::TABLE, empty.then(Written::new));
         }
+        let keys = keys.iter().map(String::as_str);
         Ok(match self.fresh.get_mut(R::TABLE) {
-            Some(Some(written)) => rows.filter(|r| written.insert(&r.key())).collect(),
-            _ => rows.collect(),
+            Some(Some(written)) => keys
+                .zip(hashes)
+                .filter(|&(_, &h)| written.insert(h))
+                .map(|(k, _)| k)
+                .collect(),
+            _ => keys.collect(),
         })
     }
 
@@ -570,22 +570,39 @@ impl<'t> Loader<'t> {
     }
 }
 
-/// A chunk's `INSERT … ON CONFLICT` statement, built ahead (e.g. on the thread that parses a
-/// file, so the writer only executes it). See [`Loader::upsert_prepared`].
-pub struct PreparedInsert {
+/// One chunk's work that needs no database: its keys, what its rows add to the rollups, and
+/// its `INSERT … ON CONFLICT` statement. See [`prepare`] and [`Loader::upsert_prepared`].
+pub struct Prepared {
+    keys: Vec<String>,
+    /// Per key, for the fresh-table filter (`Written`).
+    hashes: Vec<u64>,
+    /// Per row, in order; empty for a table without rollups.
+    facts: Vec<Facts>,
     statement: Statement,
-    rows: usize,
+    unique: bool,
 }
 
-/// Builds the insert of `rows` (at most 1,000, keys unique) for `team_id`.
-pub fn prepare_insert<R: StoredRow>(
+/// Prepares `rows` (at most 1,000) for `team_id` on any thread.
+pub fn prepare<R: StoredRow>(backend: DbBackend, team_id: i32, rows: &[R]) -> Prepared {
+    let mut prepared = prepare_chunk(backend, team_id, rows.iter());
+    let mut seen = std::collections::HashSet::with_capacity(prepared.keys.len());
+    prepared.unique = prepared.keys.iter().all(|k| seen.insert(k.as_str()));
+    prepared
+}
+
+/// [`prepare`] for rows already known to have distinct keys.
+fn prepare_chunk<'a, R: StoredRow + 'a>(
     backend: DbBackend,
     team_id: i32,
-    rows: &[R],
-) -> PreparedInsert {
-    PreparedInsert {
-        statement: insert_statement(backend, team_id, rows.iter()),
-        rows: rows.len(),
+    rows: impl Iterator<Item = &'a R> + Clone,
+) -> Prepared {
+    let keys: Vec<String> = rows.clone().map(InputRow::key).collect();
+    Prepared {
+        hashes: keys.iter().map(|k| Written::hash(k)).collect(),
+        keys,
+        facts: rows.clone().filter_map(StoredRow::facts).collect(),
+        statement: insert_statement(backend, team_id, rows),
+        unique: true,
     }
 }
 
@@ -711,13 +728,13 @@ mod tests {
     fn a_written_key_is_always_seen_again_and_new_keys_rarely_are() {
         let mut w = Written::new();
         let false_maybes = (0..200_000)
-            .filter(|i| w.insert(&format!("lead-{i}")))
+            .filter(|i| w.insert(Written::hash(&format!("lead-{i}"))))
             .count();
         assert!(false_maybes < 200, "{false_maybes} false maybes");
         assert!(
             (0..200_000)
                 .step_by(997)
-                .all(|i| w.insert(&format!("lead-{i}")))
+                .all(|i| w.insert(Written::hash(&format!("lead-{i}"))))
         );
     }
 }
