@@ -42,7 +42,9 @@ pub trait StoredRow: InputRow {
     const KEY: &'static [&'static str];
     fn push_values(&self, team_id: i32, out: &mut Vec<Value>);
     fn push_key(&self, out: &mut Vec<Value>);
-    /// What the row adds to the daily rollups, if its table has one.
+    /// What the row adds to the daily rollups: `Some` for every row of a table with rollups
+    /// (`rollup::stored_columns`), `None` for every row of one without (`Prepared` pairs them
+    /// with keys by position).
     fn facts(&self) -> Option<Facts> {
         None
     }

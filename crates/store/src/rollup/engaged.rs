@@ -18,8 +18,8 @@ use super::{DayClock, LeadFacts, Pending};
 use crate::error::Result;
 use crate::sql::Sql;
 
-/// Keys per `IN` list.
-const KEYS_PER_STATEMENT: usize = 1000;
+/// Keys per `IN` list: a power of two, which `Sql::params` does not pad.
+const KEYS_PER_STATEMENT: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct EngagedKey {
