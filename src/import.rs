@@ -97,20 +97,11 @@ async fn import<R: StoredRow + 'static>(
     let mut counts = UpsertCounts::default();
     let mut rows = 0u64;
     let mut failure = None;
-    let mut previous = None;
-    loop {
-        let Some(msg) = rx.recv().await else { break };
+    while let Some(msg) = rx.recv().await {
         match msg {
             Msg::Rows(chunk, insert) => {
                 rows += chunk.len() as u64;
-                // The previous chunk is freed while the database writes this one.
-                let (written, ()) =
-                    futures_util::future::join(loader.upsert_prepared(&chunk, insert), async {
-                        drop(previous.take())
-                    })
-                    .await;
-                counts += written?;
-                previous = Some(chunk);
+                counts += loader.upsert_prepared(&chunk, insert).await?;
             }
             Msg::Failed(errors) => {
                 failure = Some(errors);

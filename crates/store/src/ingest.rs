@@ -444,7 +444,7 @@ impl<'t> Loader<'t> {
         ))
         .param(self.team_id)
         .push(" AND ext_id IN (")
-        .params(keys.iter().map(|k| (*k).to_owned()))
+        .params(keys.iter().copied())
         .push(")");
         let mut olds = HashMap::new();
         for row in self.tx.query_all_raw(sql.build()).await? {
