@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lodestar_core::rows::{EventRow, FieldError, LeadRow, SpendRow};
 use lodestar_store::Db;
 use lodestar_store::ingest::{self, StoredRow, UpsertCounts};
+use lodestar_store::writer::InsertForm;
 use serde::Serialize;
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use tokio::sync::mpsc;
@@ -37,6 +38,11 @@ enum Msg<R> {
     Rows(Vec<R>, ingest::Prepared),
     Failed(Vec<String>),
 }
+
+/// A written chunk, going back to the parser's thread to be freed there: glibc frees an
+/// allocation fastest on the thread that made it, and the writer's thread is the one SQLite
+/// waits for.
+type Spent<R> = (Vec<R>, ingest::Prepared);
 
 pub async fn import_file(
     db: &Db,
@@ -75,33 +81,37 @@ async fn import<R: StoredRow + 'static>(
     let reader = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
 
     let started = Instant::now();
+    let txn = db.begin_bulk().await?;
     let (tx, mut rx) = mpsc::channel::<Msg<R>>(8);
+    let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Spent<R>>();
     let target = Target {
-        backend: db.backend(),
+        form: txn.writer().form(),
         team_id,
     };
     let parser = std::thread::spawn(move || {
+        let mut batch = Batcher::new(tx, spent_rx, target);
         let result = if is_csv {
-            parse_csv::<R, _>(reader, &tx, target)
+            parse_csv::<R, _>(reader, &mut batch)
         } else {
-            parse_json::<R, _>(reader, &tx, target)
+            parse_json::<R, _>(reader, &mut batch)
         };
-        if let Err(e) = result {
-            let _ = tx.blocking_send(Msg::Failed(vec![e]));
+        match result {
+            Ok(()) => batch.finish(),
+            Err(e) => batch.fail(vec![e]),
         }
     });
 
-    let txn = db.begin_write().await?;
-    lodestar_store::teams::bump_data_version(&txn, team_id).await?;
-    let mut loader = ingest::Loader::new(&txn, team_id).await?;
+    lodestar_store::teams::bump_data_version(&txn.writer(), team_id).await?;
+    let mut loader = ingest::Loader::new(txn.writer(), team_id).await?;
     let mut counts = UpsertCounts::default();
     let mut rows = 0u64;
     let mut failure = None;
     while let Some(msg) = rx.recv().await {
         match msg {
-            Msg::Rows(chunk, insert) => {
+            Msg::Rows(chunk, mut prepared) => {
                 rows += chunk.len() as u64;
-                counts += loader.upsert_prepared(&chunk, insert).await?;
+                counts += loader.upsert_prepared(&chunk, &mut prepared).await?;
+                let _ = spent_tx.send((chunk, prepared));
             }
             Msg::Failed(errors) => {
                 failure = Some(errors);
@@ -136,8 +146,9 @@ async fn import<R: StoredRow + 'static>(
 }
 
 /// Sends full chunks while the file is clean; after the first bad row only collects errors.
-struct Batcher<'a, R> {
-    tx: &'a mpsc::Sender<Msg<R>>,
+struct Batcher<R> {
+    tx: mpsc::Sender<Msg<R>>,
+    spent: std::sync::mpsc::Receiver<Spent<R>>,
     target: Target,
     chunk: Vec<R>,
     errors: Vec<String>,
@@ -147,14 +158,19 @@ struct Batcher<'a, R> {
 /// Where the rows go, for building their statements ahead.
 #[derive(Clone, Copy)]
 struct Target {
-    backend: sea_orm::DbBackend,
+    form: InsertForm,
     team_id: i32,
 }
 
-impl<'a, R: StoredRow> Batcher<'a, R> {
-    fn new(tx: &'a mpsc::Sender<Msg<R>>, target: Target) -> Self {
+impl<R: StoredRow> Batcher<R> {
+    fn new(
+        tx: mpsc::Sender<Msg<R>>,
+        spent: std::sync::mpsc::Receiver<Spent<R>>,
+        target: Target,
+    ) -> Self {
         Batcher {
             tx,
+            spent,
             target,
             chunk: Vec::with_capacity(CHUNK),
             errors: Vec::new(),
@@ -188,29 +204,29 @@ impl<'a, R: StoredRow> Batcher<'a, R> {
         }
     }
 
-    fn finish(mut self) -> Result<(), String> {
+    fn finish(mut self) {
         if self.bad_rows > 0 {
-            let mut errors = self.errors;
+            let mut errors = std::mem::take(&mut self.errors);
             errors.push(format!("{} invalid row(s) in all", self.bad_rows));
-            let _ = self.tx.blocking_send(Msg::Failed(errors));
+            self.fail(errors);
         } else if !self.chunk.is_empty() {
             let chunk = std::mem::take(&mut self.chunk);
             self.send(chunk);
         }
-        Ok(())
+    }
+
+    fn fail(self, errors: Vec<String>) {
+        let _ = self.tx.blocking_send(Msg::Failed(errors));
     }
 
     fn send(&self, chunk: Vec<R>) -> bool {
-        let insert = ingest::prepare(self.target.backend, self.target.team_id, &chunk);
-        self.tx.blocking_send(Msg::Rows(chunk, insert)).is_ok()
+        self.spent.try_iter().for_each(drop);
+        let prepared = ingest::prepare(self.target.form, self.target.team_id, &chunk);
+        self.tx.blocking_send(Msg::Rows(chunk, prepared)).is_ok()
     }
 }
 
-fn parse_csv<R: StoredRow, Rd: Read>(
-    reader: Rd,
-    tx: &mpsc::Sender<Msg<R>>,
-    target: Target,
-) -> Result<(), String> {
+fn parse_csv<R: StoredRow, Rd: Read>(reader: Rd, batch: &mut Batcher<R>) -> Result<(), String> {
     let mut csv = csv::ReaderBuilder::new().from_reader(reader);
     let headers: Vec<String> = csv
         .headers()
@@ -218,7 +234,6 @@ fn parse_csv<R: StoredRow, Rd: Read>(
         .iter()
         .map(|h| h.trim().to_owned())
         .collect();
-    let mut batch = Batcher::new(tx, target);
     let mut record = csv::StringRecord::new();
     let mut index = 0;
     loop {
@@ -234,25 +249,21 @@ fn parse_csv<R: StoredRow, Rd: Read>(
             Err(e) => return Err(format!("malformed CSV at data row {index}: {e}")),
         }
     }
-    batch.finish()
+    Ok(())
 }
 
 /// Streams the elements of a top-level JSON array without holding the array in memory.
-fn parse_json<R: StoredRow, Rd: Read>(
-    reader: Rd,
-    tx: &mpsc::Sender<Msg<R>>,
-    target: Target,
-) -> Result<(), String> {
-    struct Rows<'b, 'a, R>(&'b mut Batcher<'a, R>);
+fn parse_json<R: StoredRow, Rd: Read>(reader: Rd, batch: &mut Batcher<R>) -> Result<(), String> {
+    struct Rows<'b, R>(&'b mut Batcher<R>);
 
-    impl<'de, R: StoredRow> DeserializeSeed<'de> for Rows<'_, '_, R> {
+    impl<'de, R: StoredRow> DeserializeSeed<'de> for Rows<'_, R> {
         type Value = ();
         fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
             d.deserialize_seq(self)
         }
     }
 
-    impl<'de, R: StoredRow> Visitor<'de> for Rows<'_, '_, R> {
+    impl<'de, R: StoredRow> Visitor<'de> for Rows<'_, R> {
         type Value = ();
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a JSON array of rows")
@@ -271,11 +282,9 @@ fn parse_json<R: StoredRow, Rd: Read>(
         }
     }
 
-    let mut batch = Batcher::new(tx, target);
     let mut de = serde_json::Deserializer::from_reader(reader);
-    Rows(&mut batch)
+    Rows(batch)
         .deserialize(&mut de)
         .map_err(|e| format!("malformed JSON: {e}"))?;
-    de.end().map_err(|e| format!("malformed JSON: {e}"))?;
-    batch.finish()
+    de.end().map_err(|e| format!("malformed JSON: {e}"))
 }

@@ -23,6 +23,8 @@ backend_tests!(
     rollups_agree_with_the_rows_after_updates,
     rebuilding_the_rollups_gives_the_same_rows,
     a_long_load_that_repeats_keys_across_chunks_counts_and_rolls_up_exactly,
+    a_bulk_load_of_prepared_chunks_counts_and_rolls_up_exactly,
+    a_failed_bulk_load_leaves_nothing_behind,
 );
 
 fn shift(ts: &str, days: i64) -> String {
@@ -252,10 +254,63 @@ async fn rebuilding_the_rollups_gives_the_same_rows(backend: Backend) {
     assert_eq!(v, rollup::VERSION);
 }
 
-/// A streamed load (as `lodestar import` runs it: many chunks, one transaction, rollup writes
-/// deferred) whose later chunks rewrite rows of earlier ones: the counts say so and the rollups
-/// still equal the rows.
+/// A streamed load (many chunks, one transaction, rollup writes deferred) whose later chunks
+/// rewrite rows of earlier ones: the counts say so and the rollups still equal the rows.
 async fn a_long_load_that_repeats_keys_across_chunks_counts_and_rolls_up_exactly(backend: Backend) {
+    long_load(backend, Load::Upsert).await
+}
+
+/// The same load as `lodestar import` runs it: a bulk transaction (on SQLite its own connection,
+/// with inserts bound ahead) and chunks prepared on another thread.
+async fn a_bulk_load_of_prepared_chunks_counts_and_rolls_up_exactly(backend: Backend) {
+    long_load(backend, Load::Prepared).await
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Load {
+    Upsert,
+    Prepared,
+}
+
+async fn load_chunks(
+    app: &TestApp,
+    team_id: i32,
+    how: Load,
+    chunks: &[&Vec<lodestar_core::rows::LeadRow>],
+) -> lodestar_store::ingest::UpsertCounts {
+    use lodestar_store::ingest::{self, Loader, UpsertCounts};
+    let mut counts = UpsertCounts::default();
+    if how == Load::Upsert {
+        let tx = app.db().begin_write().await.unwrap();
+        let mut loader = Loader::new(&tx, team_id).await.unwrap();
+        for chunk in chunks {
+            counts += loader.upsert(chunk).await.unwrap();
+        }
+        loader.finish().await.unwrap();
+        tx.commit().await.unwrap();
+        return counts;
+    }
+    let tx = app.db().begin_bulk().await.unwrap();
+    let form = tx.writer().form();
+    let mut loader = Loader::new(tx.writer(), team_id).await.unwrap();
+    for chunk in chunks {
+        // `prepare` takes at most a statement's worth of rows, as the import sends them.
+        for rows in chunk.chunks(1000) {
+            let prepared = std::thread::scope(|s| {
+                s.spawn(|| ingest::prepare(form, team_id, rows))
+                    .join()
+                    .unwrap()
+            });
+            let mut prepared = prepared;
+            counts += loader.upsert_prepared(rows, &mut prepared).await.unwrap();
+        }
+    }
+    loader.finish().await.unwrap();
+    tx.commit().await.unwrap();
+    counts
+}
+
+async fn long_load(backend: Backend, how: Load) {
     use lodestar_core::rows::{InputRow, LeadRow};
     let app = TestApp::spawn(backend).await;
     let (team_id, _) = app.team("streamed", "Asia/Kolkata", Role::Admin).await;
@@ -275,16 +330,7 @@ async fn a_long_load_that_repeats_keys_across_chunks_counts_and_rolls_up_exactly
     let second: Vec<LeadRow> = (1500..2500).map(|i| lead(i, "seo", false)).collect();
     // Rewrites 700 leads of the first chunk: new channel, now won.
     let third: Vec<LeadRow> = (800..1500).map(|i| lead(i, "moved", true)).collect();
-    let tx = app.db().begin_write().await.unwrap();
-    let mut loader = lodestar_store::ingest::Loader::new(&tx, team_id)
-        .await
-        .unwrap();
-    let mut counts = lodestar_store::ingest::UpsertCounts::default();
-    for chunk in [&first, &second, &third] {
-        counts += loader.upsert(chunk).await.unwrap();
-    }
-    loader.finish().await.unwrap();
-    tx.commit().await.unwrap();
+    let counts = load_chunks(&app, team_id, how, &[&first, &second, &third]).await;
     assert_eq!((counts.inserted, counts.updated), (2500, 700));
 
     let tz = Timezone::parse("Asia/Kolkata").unwrap();
@@ -316,4 +362,45 @@ async fn a_long_load_that_repeats_keys_across_chunks_counts_and_rolls_up_exactly
         rolled.get(2, "moved").get(Measure::CustomersWon),
         Some(700.0)
     );
+}
+
+/// A bulk load that stops half-way, dropped or rolled back, stores nothing, not even rollups,
+/// and the connection it held goes back to the pool fit for the next write.
+async fn a_failed_bulk_load_leaves_nothing_behind(backend: Backend) {
+    use lodestar_core::rows::{InputRow, LeadRow};
+    use lodestar_store::ingest::{Loader, table_counts};
+    let app = TestApp::spawn(backend).await;
+    let (team_id, token) = app.team("halted", "Europe/Paris", Role::Admin).await;
+    let rows: Vec<LeadRow> = (0..1500)
+        .map(|i| {
+            LeadRow::from_json(&json!({
+                "id": format!("H-{i}"),
+                "created_at": "2026-11-03T09:00:00Z",
+                "channel": "ads",
+            }))
+            .unwrap()
+        })
+        .collect();
+    for rolled_back in [false, true] {
+        let tx = app.db().begin_bulk().await.unwrap();
+        let mut loader = Loader::new(tx.writer(), team_id).await.unwrap();
+        let counts = loader.upsert(&rows).await.unwrap();
+        assert_eq!(counts.inserted, 1500);
+        // The rollups are written too, inside the transaction.
+        loader.finish().await.unwrap();
+        if rolled_back {
+            tx.rollback().await.unwrap();
+        } else {
+            drop(tx);
+        }
+        let counts = table_counts(app.db(), team_id).await.unwrap();
+        assert_eq!(counts[0].1, 0, "rolled back: {rolled_back}");
+        assert!(rollup_rows(&app, team_id).await.is_empty());
+    }
+    // Every pooled connection, the bulk load's among them, takes the next writes.
+    for _ in 0..3 {
+        app.load_fixture(&token).await;
+    }
+    let counts = table_counts(app.db(), team_id).await.unwrap();
+    assert!(counts[0].1 > 0);
 }

@@ -9,6 +9,8 @@ use sea_orm::{
 };
 
 use crate::error::{Result, StoreError};
+use crate::sqlite_tx::SqliteTx;
+use crate::writer::BulkTx;
 
 /// A handle on the team database (cheap to clone: a pool inside).
 #[derive(Clone, Debug)]
@@ -78,6 +80,17 @@ impl Db {
                 .await?;
         }
         Ok(tx)
+    }
+
+    /// A write transaction for bulk loads (`lodestar import`). On SQLite it is a [`SqliteTx`],
+    /// which takes inserts whose arguments were bound ahead on another thread.
+    pub async fn begin_bulk(&self) -> Result<BulkTx> {
+        Ok(match self.backend() {
+            DbBackend::Sqlite => {
+                BulkTx::Sqlite(SqliteTx::begin(self.conn.get_sqlite_connection_pool()).await?)
+            }
+            _ => BulkTx::Orm(self.begin_write().await?),
+        })
     }
 
     /// `SELECT 1`, for health checks.

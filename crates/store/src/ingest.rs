@@ -9,13 +9,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::FutureExt;
 use lodestar_core::money::Micros;
 use lodestar_core::rows::{EventRow, InputRow, LeadRow, SpendRow};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, Value};
 
 use crate::Db;
 use crate::error::Result;
 use crate::rollup::{self, DayClock, EventFacts, Facts, LeadFacts, Pending, Reach};
 use crate::sql::{Sql, stable_chunks};
+use crate::sqlite_tx::Retained;
 use crate::teams;
+use crate::writer::{Insert, InsertForm, Writer};
 
 /// Rows per INSERT statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 const CHUNK: usize = 1000;
@@ -256,7 +258,7 @@ pub async fn upsert<R: StoredRow>(
 /// memory between chunks (bounded) and writing them at the latest in [`Loader::finish`], which
 /// must run before the caller commits.
 pub struct Loader<'t> {
-    tx: &'t DatabaseTransaction,
+    tx: Writer<'t>,
     team_id: i32,
     clock: DayClock,
     pending: Pending,
@@ -315,9 +317,10 @@ struct EventsWork {
 }
 
 impl<'t> Loader<'t> {
-    pub async fn new(tx: &'t DatabaseTransaction, team_id: i32) -> Result<Loader<'t>> {
+    pub async fn new(tx: impl Into<Writer<'t>>, team_id: i32) -> Result<Loader<'t>> {
+        let tx = tx.into();
         Ok(Loader {
-            clock: rollup::team_clock(tx, team_id).await?,
+            clock: rollup::team_clock(&tx, team_id).await?,
             tx,
             team_id,
             pending: Pending::default(),
@@ -328,7 +331,7 @@ impl<'t> Loader<'t> {
 
     /// Upserts one batch of rows (the last of repeated keys wins).
     pub async fn upsert<R: StoredRow>(&mut self, rows: &[R]) -> Result<UpsertCounts> {
-        let backend = self.tx.get_database_backend();
+        let form = self.tx.form();
         let keys: Vec<String> = rows.iter().map(InputRow::key).collect();
         let mut last_of: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
         for (i, key) in keys.iter().enumerate() {
@@ -343,56 +346,56 @@ impl<'t> Loader<'t> {
             .collect();
         let mut counts = UpsertCounts::default();
         for chunk in stable_chunks(&unique, CHUNK) {
-            let prepared = prepare_chunk(backend, self.team_id, chunk.iter().copied());
-            counts += self.write(chunk.iter().copied(), prepared).await?;
+            let mut prepared = prepare_chunk(form, self.team_id, chunk.iter().copied());
+            counts += self.write(chunk.iter().copied(), &mut prepared).await?;
         }
         // Repeats inside the batch count as updates of the row the batch itself inserted.
         counts.updated += (rows.len() - unique.len()) as u64;
-        self.pending.flush_if_large(self.tx, self.team_id).await?;
+        self.pending.flush_if_large(&self.tx, self.team_id).await?;
         Ok(counts)
     }
 
     /// [`Loader::upsert`] of rows whose work was done ahead by [`prepare`] (on the thread that
     /// parses a file, say), so this thread mostly waits for the database. Rows that do not fit
-    /// one statement or repeat a key take the ordinary path.
+    /// one statement or repeat a key take the ordinary path. The insert is taken out of
+    /// `prepared`; the rest stays with the caller, which may free it on the thread that made it.
     pub async fn upsert_prepared<R: StoredRow>(
         &mut self,
         rows: &[R],
-        prepared: Prepared,
+        prepared: &mut Prepared,
     ) -> Result<UpsertCounts> {
-        if !prepared.unique || prepared.keys.len() != rows.len() || rows.len() > CHUNK {
+        if !prepared.unique
+            || prepared.insert.is_none()
+            || prepared.keys.len() != rows.len()
+            || rows.len() > CHUNK
+            || !self.tx.takes(prepared.form)
+        {
             return self.upsert(rows).await;
         }
         let counts = self.write(rows.iter(), prepared).await?;
-        self.pending.flush_if_large(self.tx, self.team_id).await?;
+        self.pending.flush_if_large(&self.tx, self.team_id).await?;
         Ok(counts)
     }
 
     /// Writes the rollups' remaining changes.
     pub async fn finish(mut self) -> Result<()> {
-        self.pending.flush(self.tx, self.team_id).await
+        self.pending.flush(&self.tx, self.team_id).await
     }
 
     /// Writes one prepared chunk of rows with distinct keys and moves the rollups with it.
     async fn write<'a, R: StoredRow + 'a>(
         &mut self,
         rows: impl Iterator<Item = &'a R> + Clone,
-        prepared: Prepared,
+        prepared: &mut Prepared,
     ) -> Result<UpsertCounts> {
-        let Prepared {
-            keys,
-            hashes,
-            facts,
-            statement,
-            ..
-        } = prepared;
-        let total = keys.len() as u64;
-        if total == 0 {
+        let total = prepared.keys.len() as u64;
+        let Some(insert) = prepared.insert.take().filter(|_| total > 0) else {
             return Ok(UpsertCounts::default());
-        }
+        };
+        let (keys, hashes, facts) = (&prepared.keys, &prepared.hashes, &prepared.facts);
         let (existing, olds) = match rollup::stored_columns(R::TABLE) {
             Some(columns) => {
-                let suspects = self.maybe_stored::<R>(&keys, &hashes).await?;
+                let suspects = self.maybe_stored::<R>(keys, hashes).await?;
                 let olds = if suspects.is_empty() {
                     HashMap::new()
                 } else {
@@ -401,20 +404,20 @@ impl<'t> Loader<'t> {
                 (olds.len() as u64, olds)
             }
             None => (
-                count_existing(self.tx, self.team_id, rows).await?,
+                count_existing(&self.tx, self.team_id, rows).await?,
                 HashMap::new(),
             ),
         };
-        let news: Vec<(&str, &Facts)> = keys.iter().map(String::as_str).zip(&facts).collect();
+        let news: Vec<(&str, &Facts)> = keys.iter().map(String::as_str).zip(facts).collect();
         let work = self.engagement_before(&olds, &news).await?;
         // The rollup arithmetic runs while the database executes the insert (the statement is
         // sent on the insert's first poll).
         let (pending, clock) = (&mut self.pending, &mut self.clock);
         let (inserted, ()) = futures_util::future::join(
-            self.tx.execute_raw(statement),
+            self.tx.insert(insert),
             std::future::ready(()).map(|()| {
-                for facts in &facts {
-                    pending.add(clock, facts, 1);
+                for f in facts {
+                    pending.add(clock, f, 1);
                 }
             }),
         )
@@ -497,7 +500,7 @@ impl<'t> Loader<'t> {
         }
         if !changed_leads.is_empty() && self.has_engagements().await? {
             let ids: Vec<&str> = changed_leads.iter().map(|(id, _, _)| *id).collect();
-            let times = rollup::engagement_times(self.tx, self.team_id, &ids).await?;
+            let times = rollup::engagement_times(&self.tx, self.team_id, &ids).await?;
             for (id, old, new) in &changed_leads {
                 if let Some(times) = times.get(*id) {
                     if let Some(old) = old {
@@ -512,12 +515,12 @@ impl<'t> Loader<'t> {
         }
         self.engagements = Some(true);
         let ids: Vec<&str> = event_leads.into_iter().collect();
-        let leads = rollup::reach_of(self.tx, self.team_id, &ids).await?;
+        let leads = rollup::reach_of(&self.tx, self.team_id, &ids).await?;
         if leads.is_empty() {
             return Ok(None);
         }
         let ids: Vec<&str> = leads.keys().map(String::as_str).collect();
-        let before = rollup::engagement_times(self.tx, self.team_id, &ids).await?;
+        let before = rollup::engagement_times(&self.tx, self.team_id, &ids).await?;
         Ok(Some(EventsWork { leads, before }))
     }
 
@@ -525,7 +528,7 @@ impl<'t> Loader<'t> {
     /// events before, out; from those after, in.
     async fn engagement_after(&mut self, work: EventsWork) -> Result<()> {
         let ids: Vec<&str> = work.leads.keys().map(String::as_str).collect();
-        let after = rollup::engagement_times(self.tx, self.team_id, &ids).await?;
+        let after = rollup::engagement_times(&self.tx, self.team_id, &ids).await?;
         for (id, lead) in &work.leads {
             if let Some(times) = work.before.get(id) {
                 self.pending.add_engaged(&mut self.clock, lead, times, -1);
@@ -567,7 +570,7 @@ impl<'t> Loader<'t> {
         if let Some(known) = self.engagements {
             return Ok(known);
         }
-        let known = rollup::any_engagement(self.tx, self.team_id).await?;
+        let known = rollup::any_engagement(&self.tx, self.team_id).await?;
         self.engagements = Some(known);
         Ok(known)
     }
@@ -576,18 +579,24 @@ impl<'t> Loader<'t> {
 /// One chunk's work that needs no database: its keys, what its rows add to the rollups, and
 /// its `INSERT … ON CONFLICT` statement. See [`prepare`] and [`Loader::upsert_prepared`].
 pub struct Prepared {
+    form: InsertForm,
     keys: Vec<String>,
     /// Per key, for the fresh-table filter (`Written`).
     hashes: Vec<u64>,
     /// Per row, in order; empty for a table without rollups.
     facts: Vec<Facts>,
-    statement: Statement,
+    /// Taken when the chunk is written.
+    insert: Option<Insert>,
+    /// Keeps a bound insert's values alive after SQLite ran it, so that they are freed with this
+    /// `Prepared`, on the thread that drops it (the import hands it back to its parser).
+    _retained: Option<Retained>,
     unique: bool,
 }
 
-/// Prepares `rows` (at most 1,000) for `team_id` on any thread.
-pub fn prepare<R: StoredRow>(backend: DbBackend, team_id: i32, rows: &[R]) -> Prepared {
-    let mut prepared = prepare_chunk(backend, team_id, rows.iter());
+/// Prepares `rows` (at most 1,000) for `team_id` on any thread, in the form of the writer that
+/// will load them ([`Writer::form`]).
+pub fn prepare<R: StoredRow>(form: InsertForm, team_id: i32, rows: &[R]) -> Prepared {
+    let mut prepared = prepare_chunk(form, team_id, rows.iter());
     let mut seen = std::collections::HashSet::with_capacity(prepared.keys.len());
     prepared.unique = prepared.keys.iter().all(|k| seen.insert(k.as_str()));
     prepared
@@ -595,22 +604,25 @@ pub fn prepare<R: StoredRow>(backend: DbBackend, team_id: i32, rows: &[R]) -> Pr
 
 /// [`prepare`] for rows already known to have distinct keys.
 fn prepare_chunk<'a, R: StoredRow + 'a>(
-    backend: DbBackend,
+    form: InsertForm,
     team_id: i32,
     rows: impl Iterator<Item = &'a R> + Clone,
 ) -> Prepared {
     let keys: Vec<String> = rows.clone().map(InputRow::key).collect();
+    let insert = form.insert(insert_statement(form.backend(), team_id, rows.clone()));
     Prepared {
+        _retained: insert.retain(),
+        insert: Some(insert),
         hashes: keys.iter().map(|k| Written::hash(k)).collect(),
         keys,
         facts: rows.clone().filter_map(StoredRow::facts).collect(),
-        statement: insert_statement(backend, team_id, rows),
+        form,
         unique: true,
     }
 }
 
 fn insert_statement<'a, R: StoredRow + 'a>(
-    backend: DbBackend,
+    backend: sea_orm::DbBackend,
     team_id: i32,
     rows: impl Iterator<Item = &'a R>,
 ) -> Statement {
@@ -650,7 +662,7 @@ fn insert_statement<'a, R: StoredRow + 'a>(
 
 /// How many of these keys are stored already (spend, which has no rollup to correct).
 async fn count_existing<'a, R: StoredRow + 'a>(
-    tx: &DatabaseTransaction,
+    tx: &impl ConnectionTrait,
     team_id: i32,
     rows: impl Iterator<Item = &'a R>,
 ) -> Result<u64> {

@@ -15,10 +15,12 @@ pub mod secrets;
 pub mod segment_sets;
 mod segment_sql;
 mod sql;
+pub mod sqlite_tx;
 pub mod stages;
 pub mod teams;
 pub mod tokens;
 pub mod trees;
+pub mod writer;
 
 pub use db::Db;
 pub use error::StoreError;

@@ -1,0 +1,164 @@
+//! Where an [`crate::ingest::Loader`] writes: a sea-orm transaction on either backend, or, for
+//! bulk loads on SQLite, a [`SqliteTx`] that takes inserts bound ahead on another thread.
+
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
+};
+
+use crate::error::{Result, StoreError};
+use crate::sqlite_tx::{Bound, Retained, SqliteTx};
+
+/// A bulk-load transaction (see `Db::begin_bulk`). Dropped uncommitted, it rolls back.
+pub enum BulkTx {
+    Orm(DatabaseTransaction),
+    Sqlite(SqliteTx),
+}
+
+impl BulkTx {
+    pub fn writer(&self) -> Writer<'_> {
+        match self {
+            BulkTx::Orm(tx) => Writer::Orm(tx),
+            BulkTx::Sqlite(tx) => Writer::Sqlite(tx),
+        }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            BulkTx::Orm(tx) => tx.commit().await?,
+            BulkTx::Sqlite(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        match self {
+            BulkTx::Orm(tx) => tx.rollback().await?,
+            BulkTx::Sqlite(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+/// An open write transaction, by reference.
+#[derive(Clone, Copy)]
+pub enum Writer<'t> {
+    Orm(&'t DatabaseTransaction),
+    Sqlite(&'t SqliteTx),
+}
+
+impl<'t> From<&'t DatabaseTransaction> for Writer<'t> {
+    fn from(tx: &'t DatabaseTransaction) -> Writer<'t> {
+        Writer::Orm(tx)
+    }
+}
+
+/// The form a writer takes its inserts in, for preparing them ahead (`ingest::prepare`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InsertForm {
+    /// A sea-orm statement for this backend.
+    Statement(DbBackend),
+    /// SQLite arguments bound ahead.
+    Bound,
+}
+
+impl InsertForm {
+    pub(crate) fn backend(self) -> DbBackend {
+        match self {
+            InsertForm::Statement(backend) => backend,
+            InsertForm::Bound => DbBackend::Sqlite,
+        }
+    }
+
+    pub(crate) fn insert(self, statement: Statement) -> Insert {
+        match (self, statement.values) {
+            (InsertForm::Bound, Some(values)) => {
+                Insert::Bound(Bound::new(statement.sql.into(), values))
+            }
+            (_, values) => Insert::Statement(Statement {
+                values,
+                ..statement
+            }),
+        }
+    }
+}
+
+/// An insert prepared in a writer's [`InsertForm`].
+pub(crate) enum Insert {
+    Statement(Statement),
+    Bound(Bound),
+}
+
+impl Insert {
+    /// For a bound insert, a hold on its values (see [`Retained`]).
+    pub(crate) fn retain(&self) -> Option<Retained> {
+        match self {
+            Insert::Bound(bound) => Some(bound.retain()),
+            Insert::Statement(_) => None,
+        }
+    }
+}
+
+impl Writer<'_> {
+    pub fn form(&self) -> InsertForm {
+        match self {
+            Writer::Orm(tx) => InsertForm::Statement(tx.get_database_backend()),
+            Writer::Sqlite(_) => InsertForm::Bound,
+        }
+    }
+
+    /// Whether this writer can run an insert prepared in `form`.
+    pub(crate) fn takes(&self, form: InsertForm) -> bool {
+        form == self.form() || form == InsertForm::Statement(self.get_database_backend())
+    }
+
+    pub(crate) async fn insert(&self, insert: Insert) -> Result<()> {
+        match (self, insert) {
+            (Writer::Sqlite(tx), Insert::Bound(bound)) => tx.execute_bound(bound).await?,
+            (_, Insert::Statement(statement)) => self.execute_raw(statement).await?,
+            (Writer::Orm(_), Insert::Bound(_)) => {
+                return Err(StoreError::Invalid(
+                    "an insert bound for SQLite reached a sea-orm transaction".to_owned(),
+                ));
+            }
+        };
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Writer<'_> {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Writer::Orm(tx) => tx.get_database_backend(),
+            Writer::Sqlite(tx) => tx.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Writer::Orm(tx) => tx.execute_raw(stmt).await,
+            Writer::Sqlite(tx) => tx.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Writer::Orm(tx) => tx.execute_unprepared(sql).await,
+            Writer::Sqlite(tx) => tx.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Writer::Orm(tx) => tx.query_one_raw(stmt).await,
+            Writer::Sqlite(tx) => tx.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Writer::Orm(tx) => tx.query_all_raw(stmt).await,
+            Writer::Sqlite(tx) => tx.query_all_raw(stmt).await,
+        }
+    }
+}
