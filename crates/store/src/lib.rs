@@ -1,5 +1,9 @@
 //! Lodestar's storage: sea-orm entities and every query. Aggregations are pushed into SQL and
 //! batched: one grouped statement per table and request, never one per KPI or segment.
+//! One deliberate exception to "everything through sea-orm": bulk loads on SQLite run in
+//! [`sqlite_tx::SqliteTx`], which hands SQLite arguments bound on another thread straight to the
+//! connection (sea-orm's transactions convert every value on the awaiting task), and implements
+//! sea-orm's `ConnectionTrait` so that the same queries run in it.
 
 pub mod custom_kpis;
 pub mod db;
