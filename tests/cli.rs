@@ -82,6 +82,38 @@ async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
         .unwrap();
     assert_eq!(counts[0].1, 2500, "the bad file changed nothing");
 
+    // Spend has no rollups: its inserted/updated counts come from a lookup in the same bulk
+    // transaction. A second import of the same file updates every row and adds none.
+    let spend = dir.path().join("spend.csv");
+    std::fs::write(
+        &spend,
+        "day,channel,campaign,category,amount,impressions,clicks\n\
+         2026-11-02,email,nov,advertising,12.50,1000,40\n\
+         2026-11-02,email,nov,tools,3,0,0\n\
+         2026-11-03,seo,,content,7.25,,\n",
+    )
+    .unwrap();
+    for (inserted, updated) in [(3, 0), (0, 3)] {
+        let out = lodestar(
+            &tdb.url,
+            &["import", "spend", spend.to_str().unwrap(), "--team", "acme"],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            (summary["inserted"].as_u64(), summary["updated"].as_u64()),
+            (Some(inserted), Some(updated))
+        );
+    }
+    let counts = lodestar_store::ingest::table_counts(&tdb.db, team.id)
+        .await
+        .unwrap();
+    assert_eq!(counts[1].1, 3);
+
     let json = dir.path().join("events.json");
     std::fs::write(
         &json,
@@ -89,15 +121,23 @@ async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
             {"id":"e2","kind":"demo_booked","occurred_at":"2026-11-02T11:00:00Z","lead_id":"L1"}]"#,
     )
     .unwrap();
-    let out = lodestar(
-        &tdb.url,
-        &["import", "events", json.to_str().unwrap(), "--team", "acme"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Twice: the second import reads back the events it replaces, in the same transaction.
+    for (inserted, updated) in [(2, 0), (0, 2)] {
+        let out = lodestar(
+            &tdb.url,
+            &["import", "events", json.to_str().unwrap(), "--team", "acme"],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            (summary["inserted"].as_u64(), summary["updated"].as_u64()),
+            (Some(inserted), Some(updated))
+        );
+    }
     let out = lodestar(
         &tdb.url,
         &[
