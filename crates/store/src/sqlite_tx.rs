@@ -28,17 +28,6 @@ pub struct Bound {
     args: SqliteArguments,
 }
 
-impl Bound {
-    /// Converts the statement's values, on whichever thread calls this. `sql` is shared so that
-    /// statements of one shape need not copy their text.
-    pub fn new(sql: Arc<str>, values: Values) -> Bound {
-        Bound {
-            sql,
-            args: IntoArguments::<Sqlite>::into_arguments(SqlxValues(values)),
-        }
-    }
-}
-
 /// A second reference to a bound statement's text values ([`Bound::retain`]). SQLite's worker
 /// thread drops the arguments it ran; while this lives, that only lowers reference counts, and
 /// the values are freed wherever this is dropped (glibc frees fastest on the allocating thread,
@@ -48,6 +37,15 @@ pub struct Retained {
 }
 
 impl Bound {
+    /// Converts the statement's values, on whichever thread calls this. The text is
+    /// reference-counted, so handing it to sqlx copies nothing.
+    pub fn new(sql: Arc<str>, values: Values) -> Bound {
+        Bound {
+            sql,
+            args: IntoArguments::<Sqlite>::into_arguments(SqlxValues(values)),
+        }
+    }
+
     pub fn retain(&self) -> Retained {
         Retained {
             _args: self.args.clone(),
