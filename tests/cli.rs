@@ -13,19 +13,23 @@ fn lodestar(db_url: &str, args: &[&str]) -> std::process::Output {
         .expect("running lodestar")
 }
 
-#[actix_web::test]
-async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
-    let tdb = TestDb::new(&Backend::Sqlite).await;
-    let out = lodestar(
-        &tdb.url,
-        &["team", "create", "acme", "--timezone", "Europe/Berlin"],
-    );
+/// The JSON a command printed, once it is known to have succeeded (else its stderr fails the test).
+fn json_out(out: std::process::Output) -> serde_json::Value {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[actix_web::test]
+async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
+    let tdb = TestDb::new(&Backend::Sqlite).await;
+    let line = json_out(lodestar(
+        &tdb.url,
+        &["team", "create", "acme", "--timezone", "Europe/Berlin"],
+    ));
     assert_eq!(line["team"], "acme");
     assert!(line["token"].as_str().unwrap().starts_with("lsk_"));
 
@@ -45,16 +49,10 @@ async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
         ));
     }
     std::fs::write(&good, &csv).unwrap();
-    let out = lodestar(
+    let summary = json_out(lodestar(
         &tdb.url,
         &["import", "leads", good.to_str().unwrap(), "--team", "acme"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    ));
     assert_eq!(summary["rows"], 2500);
     assert_eq!(summary["inserted"], 2500);
 
@@ -94,16 +92,10 @@ async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
     )
     .unwrap();
     for (inserted, updated) in [(3, 0), (0, 3)] {
-        let out = lodestar(
+        let summary = json_out(lodestar(
             &tdb.url,
             &["import", "spend", spend.to_str().unwrap(), "--team", "acme"],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        ));
         assert_eq!(
             (summary["inserted"].as_u64(), summary["updated"].as_u64()),
             (Some(inserted), Some(updated))
@@ -123,16 +115,10 @@ async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
     .unwrap();
     // Twice: the second import reads back the events it replaces, in the same transaction.
     for (inserted, updated) in [(2, 0), (0, 2)] {
-        let out = lodestar(
+        let summary = json_out(lodestar(
             &tdb.url,
             &["import", "events", json.to_str().unwrap(), "--team", "acme"],
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        ));
         assert_eq!(
             (summary["inserted"].as_u64(), summary["updated"].as_u64()),
             (Some(inserted), Some(updated))

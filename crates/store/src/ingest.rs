@@ -364,11 +364,11 @@ impl<'t> Loader<'t> {
         rows: &[R],
         prepared: &mut Prepared,
     ) -> Result<UpsertCounts> {
+        let takes = |insert: &Insert| self.tx.takes(insert.form());
         if !prepared.unique
-            || prepared.insert.is_none()
+            || !prepared.insert.as_ref().is_some_and(takes)
             || prepared.keys.len() != rows.len()
             || rows.len() > CHUNK
-            || !self.tx.takes(prepared.form)
         {
             return self.upsert(rows).await;
         }
@@ -579,7 +579,6 @@ impl<'t> Loader<'t> {
 /// One chunk's work that needs no database: its keys, what its rows add to the rollups, and
 /// its `INSERT … ON CONFLICT` statement. See [`prepare`] and [`Loader::upsert_prepared`].
 pub struct Prepared {
-    form: InsertForm,
     keys: Vec<String>,
     /// Per key, for the fresh-table filter (`Written`).
     hashes: Vec<u64>,
@@ -616,7 +615,6 @@ fn prepare_chunk<'a, R: StoredRow + 'a>(
         hashes: keys.iter().map(|k| Written::hash(k)).collect(),
         keys,
         facts: rows.clone().filter_map(StoredRow::facts).collect(),
-        form,
         unique: true,
     }
 }

@@ -89,6 +89,13 @@ pub(crate) enum Insert {
 }
 
 impl Insert {
+    pub(crate) fn form(&self) -> InsertForm {
+        match self {
+            Insert::Statement(statement) => InsertForm::Statement(statement.db_backend),
+            Insert::Bound(_) => InsertForm::Bound,
+        }
+    }
+
     /// For a bound insert, a hold on its values (see [`Retained`]).
     pub(crate) fn retain(&self) -> Option<Retained> {
         match self {
