@@ -76,6 +76,23 @@ pub fn read_fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// Every built-in KPI's expected value for a period without segments: expected.json and
+/// expected-added.json (the KPIs added later) together.
+pub fn expected_kpis(period: &str) -> serde_json::Map<String, Value> {
+    let mut all = serde_json::Map::new();
+    for file in ["expected.json", "expected-added.json"] {
+        let case = read_fixture(file)["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["period"] == period && c["segment_by"].is_null())
+            .unwrap_or_else(|| panic!("{file} has no case {period}"))
+            .clone();
+        all.extend(case["kpis"].as_object().unwrap().clone());
+    }
+    all
+}
+
 /// A fresh, empty database for one test.
 pub struct TestDb {
     pub url: String,

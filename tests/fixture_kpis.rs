@@ -1,5 +1,5 @@
-//! Every number of ../shared/fixtures/small/expected.json, through the real loading API and the
-//! real KPI API.
+//! Every number of ../shared/fixtures/small/expected.json and expected-added.json (the funnel
+//! steps, lead score and customer lifetime), through the real loading API and the real KPI API.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +12,7 @@ use crate::common::{Backend, TestApp, close, read_fixture};
 
 backend_tests!(
     every_expected_kpi_value_and_segment_matches,
+    every_added_kpi_value_and_segment_matches,
     the_stage_distribution_matches,
     segments_of_additive_measures_sum_to_the_total,
 );
@@ -41,7 +42,20 @@ fn compare(what: &str, actual: &Value, expected: &Value) -> Option<String> {
 
 async fn every_expected_kpi_value_and_segment_matches(b: Backend) {
     let (app, token) = fixture_app(b).await;
-    let expected = read_fixture("expected.json");
+    let checked = matches_expected(&app, &token, "expected.json").await;
+    assert!(checked > 1000, "only {checked} values checked");
+}
+
+async fn every_added_kpi_value_and_segment_matches(b: Backend) {
+    let (app, token) = fixture_app(b).await;
+    let checked = matches_expected(&app, &token, "expected-added.json").await;
+    assert!(checked > 200, "only {checked} values checked");
+}
+
+/// Compares every value of an expected-values file with the API's; returns how many it compared.
+async fn matches_expected(app: &TestApp, token: &str, file: &str) -> usize {
+    let token = token.to_owned();
+    let expected = read_fixture(file);
     let mut mismatches = Vec::new();
     let mut checked = 0;
     for case in expected["cases"].as_array().unwrap() {
@@ -125,13 +139,13 @@ async fn every_expected_kpi_value_and_segment_matches(b: Backend) {
             }
         }
     }
-    assert!(checked > 1000, "only {checked} values checked");
     assert!(
         mismatches.is_empty(),
-        "{} of {checked} values differ:\n{}",
+        "{file}: {} of {checked} values differ:\n{}",
         mismatches.len(),
         mismatches.join("\n")
     );
+    checked
 }
 
 async fn the_stage_distribution_matches(b: Backend) {

@@ -212,15 +212,7 @@ fn unit_of(key: &str) -> Unit {
 }
 
 fn expected_case(period: &str) -> serde_json::Map<String, Value> {
-    read_fixture("expected.json")["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["period"] == period && c["segment_by"].is_null())
-        .unwrap()["kpis"]
-        .as_object()
-        .unwrap()
-        .clone()
+    crate::common::expected_kpis(period)
 }
 
 fn round2(x: f64) -> f64 {

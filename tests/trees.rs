@@ -582,7 +582,7 @@ async fn segmenting_by_a_set_gives_what_filtering_by_hand_gives(b: Backend) {
         assert!(same(&k["value"], &channel[key]["value"]), "{key} total");
         compared += 1;
     }
-    assert_eq!(compared, 45);
+    assert_eq!(compared, lodestar_core::catalog::Builtin::ALL.len());
 
     // An overlapping set: each segment counts its own rows; spend KPIs cannot be split by it.
     let mixed = json!({"segments": [
@@ -902,7 +902,12 @@ factors = [{ kpi = "revenue" }, { kpi = "leads", power = -1, label = "lead count
         .into_iter()
         .filter(|(r, _)| r == "gap")
         .count();
-    assert_eq!(gaps, 45 + 1 - 3, "every KPI but the three in it: {check}");
+    let builtins = lodestar_core::catalog::Builtin::ALL.len();
+    assert_eq!(
+        gaps,
+        builtins + 1 - 3,
+        "every KPI but the three in it: {check}"
+    );
     let (_, tree) = app.get(Some(&token), "/api/v1/trees/per-lead").await;
     assert_eq!(
         tree["sections"],
@@ -933,14 +938,7 @@ factors = [{ kpi = "revenue" }, { kpi = "leads", power = -1, label = "lead count
 
 /// The fixture's expected value of `key` in `period` (no segmentation).
 fn expected(period: &str, key: &str) -> f64 {
-    read_fixture("expected.json")["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["period"] == period && c["segment_by"].is_null())
-        .unwrap()["kpis"][key]
-        .as_f64()
-        .unwrap()
+    crate::common::expected_kpis(period)[key].as_f64().unwrap()
 }
 
 /// `+5.1%`, `−12.0%` (a real minus sign) or `±0.0%`, as sentences write a share.
@@ -1086,10 +1084,11 @@ async fn a_report_organised_by_a_tree_follows_its_branches_and_names_an_unknown_
         .iter()
         .flat_map(|(_, keys)| keys.iter().map(String::as_str))
         .collect();
-    assert_eq!(sections[3].1.len(), 45 - 5);
+    let builtins = lodestar_core::catalog::Builtin::ALL.len();
+    assert_eq!(sections[3].1.len(), builtins - 5);
     all.sort_unstable();
     all.dedup();
-    assert_eq!(all.len(), 45, "each KPI exactly once, none hidden");
+    assert_eq!(all.len(), builtins, "each KPI exactly once, none hidden");
     assert!(close(
         report["sections"][1]["kpis"][0]["value"].as_f64().unwrap(),
         expected("2026-W45", "won_revenue")

@@ -9,6 +9,7 @@ mod m20261122_000004_schedules_and_deliveries;
 mod m20261122_000005_reports;
 mod m20261122_000006_trees_and_segment_sets;
 mod m20261122_000007_daily_rollups;
+mod m20261205_000008_score_and_lifetime_rollups;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_reports::Migration),
             Box::new(m20261122_000006_trees_and_segment_sets::Migration),
             Box::new(m20261122_000007_daily_rollups::Migration),
+            Box::new(m20261205_000008_score_and_lifetime_rollups::Migration),
         ]
     }
 }

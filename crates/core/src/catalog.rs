@@ -147,10 +147,16 @@ builtins! {
     Sqls => "sqls", "SQLs", Count, HigherIsBetter, LeadVolumeQuality, "count of leads that became sales-qualified in the period";
     Opportunities => "opportunities", "Opportunities", Count, HigherIsBetter, LeadVolumeQuality, "count of leads that became opportunities in the period";
     LeadVelocityRate => "lead_velocity_rate", "Lead velocity rate", Percent, HigherIsBetter, LeadVolumeQuality, "(leads − leads of the previous period) / leads of the previous period × 100";
+    AvgLeadScore => "avg_lead_score", "Average lead score", Score, HigherIsBetter, LeadVolumeQuality, "mean score (0–100) of the leads created in the period that have one";
     VisitorConversionRate => "visitor_conversion_rate", "Visitor-to-lead rate", Percent, HigherIsBetter, Conversion, "leads / visits × 100";
     ConversionRate => "conversion_rate", "Lead-to-customer rate", Percent, HigherIsBetter, Conversion, "customers_won / leads × 100 (both counted in the period)";
     CohortConversionRate => "cohort_conversion_rate", "Cohort conversion rate", Percent, HigherIsBetter, Conversion, "of leads created in the period, % won at any time";
+    LeadToMqlRate => "lead_to_mql_rate", "Lead-to-MQL rate", Percent, HigherIsBetter, Conversion, "mqls / leads × 100 (both counted in the period)";
+    MqlToSalRate => "mql_to_sal_rate", "MQL-to-SAL rate", Percent, HigherIsBetter, Conversion, "sals / mqls × 100";
+    SalToSqlRate => "sal_to_sql_rate", "SAL-to-SQL rate", Percent, HigherIsBetter, Conversion, "sqls / sals × 100";
     MqlToSqlRate => "mql_to_sql_rate", "MQL-to-SQL rate", Percent, HigherIsBetter, Conversion, "sqls / mqls × 100";
+    SqlToOpportunityRate => "sql_to_opportunity_rate", "SQL-to-opportunity rate", Percent, HigherIsBetter, Conversion, "opportunities / sqls × 100";
+    OpportunityWinRate => "opportunity_win_rate", "Opportunity win rate", Percent, HigherIsBetter, Conversion, "customers_won / opportunities × 100";
     MqlToCustomerRate => "mql_to_customer_rate", "MQL-to-customer rate", Percent, HigherIsBetter, Conversion, "customers_won / mqls × 100";
     ClosingRate => "closing_rate", "Closing rate", Percent, HigherIsBetter, Conversion, "customers_won / (customers_won + deals_lost) × 100";
     TimeToConversionDays => "time_to_conversion_days", "Time to conversion", Days, LowerIsBetter, Conversion, "mean of (won_at − created_at) in days, over leads won in the period";
@@ -175,6 +181,7 @@ builtins! {
     ChurnedCustomers => "churned_customers", "Churned customers", Count, LowerIsBetter, RevenueRetention, "count of customers whose churn falls in the period";
     ChurnRate => "churn_rate", "Churn rate", Percent, LowerIsBetter, RevenueRetention, "of customers active at the period's start, % who churned in it";
     RetentionRate => "retention_rate", "Retention rate", Percent, HigherIsBetter, RevenueRetention, "100 − churn_rate";
+    AvgCustomerLifetimeDays => "avg_customer_lifetime_days", "Average customer lifetime", Days, HigherIsBetter, RevenueRetention, "mean of (churned_at − won_at) in days, over customers who churned in the period";
     Arpa => "arpa", "Revenue per account", Currency, HigherIsBetter, RevenueRetention, "revenue / active_customers";
     Clv => "clv", "Customer lifetime value", Currency, HigherIsBetter, RevenueRetention, "arpa / (churn_rate / 100) − cac";
     Nps => "nps", "Net promoter score", Score, HigherIsBetter, RevenueRetention, "(promoters 9–10 − detractors 0–6) / responses × 100, over `nps` events in the period";
@@ -234,12 +241,12 @@ mod tests {
     use crate::dimension::Dimension;
 
     #[test]
-    fn the_catalog_has_the_45_kpis_of_the_spec_with_unique_keys() {
-        assert_eq!(Builtin::ALL.len(), 45);
+    fn the_catalog_has_the_52_kpis_of_the_spec_with_unique_keys() {
+        assert_eq!(Builtin::ALL.len(), 52);
         let mut keys: Vec<_> = Builtin::ALL.iter().map(|b| b.key()).collect();
         keys.sort();
         keys.dedup();
-        assert_eq!(keys.len(), 45);
+        assert_eq!(keys.len(), 52);
     }
 
     #[test]

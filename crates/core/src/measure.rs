@@ -46,6 +46,8 @@ measures! {
     ActiveCustomers => "active_customers", Leads, true;
     TimeToConversionDays => "time_to_conversion_days", Leads, false;
     SalesCycleDays => "sales_cycle_days", Leads, false;
+    AvgLeadScore => "avg_lead_score", Leads, false;
+    AvgCustomerLifetimeDays => "avg_customer_lifetime_days", Leads, false;
     CohortConversionRate => "cohort_conversion_rate", Leads, false;
     EngagementRate => "engagement_rate", Leads, false;
     // Customers active at the start of the period, and how many of exactly those churned in it:

@@ -141,6 +141,7 @@ impl StoredRow for LeadRow {
             churned: self.churned_at.map(millis),
             value: self.value.map_or(0, |m| m.0),
             deal_value: self.deal_value.map_or(0, |m| m.0),
+            score: self.score.map(i64::from),
             channel: self.channel.clone().unwrap_or_default(),
             campaign: self.campaign.clone().unwrap_or_default(),
             source: self.source.clone().unwrap_or_default(),

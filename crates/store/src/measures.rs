@@ -110,7 +110,10 @@ struct Raw {
     to_conversion_ms: i64,
     cycle_ms: i64,
     cycle_n: i64,
+    score_sum: i64,
+    score_n: i64,
     churned: i64,
+    lifetime_ms: i64,
     active_end: i64,
     active_start: i64,
     churned_of_start: i64,
@@ -169,6 +172,14 @@ impl Raw {
                 mean_days(self.to_conversion_ms, self.won),
             );
             v.set(M::SalesCycleDays, mean_days(self.cycle_ms, self.cycle_n));
+            v.set(
+                M::AvgLeadScore,
+                (self.score_n > 0).then(|| self.score_sum as f64 / self.score_n as f64),
+            );
+            v.set(
+                M::AvgCustomerLifetimeDays,
+                mean_days(self.lifetime_ms, self.churned),
+            );
             v.set(
                 M::CohortConversionRate,
                 percent(self.cohort_won, self.leads),
@@ -341,7 +352,8 @@ async fn lead_flows(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> 
             "created",
             "created_at",
             "COUNT(*) AS a, CAST(SUM(COALESCE(l.value, 0)) AS BIGINT) AS b, \
-             SUM(CASE WHEN l.won_at IS NOT NULL THEN 1 ELSE 0 END) AS c, 0 AS d, 0 AS e",
+             SUM(CASE WHEN l.won_at IS NOT NULL THEN 1 ELSE 0 END) AS c, \
+             CAST(SUM(COALESCE(l.score, 0)) AS BIGINT) AS d, COUNT(l.score) AS e",
             "",
         ),
         ("mql", "mql_at", &counted, ""),
@@ -361,7 +373,7 @@ async fn lead_flows(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> 
         (
             "churned",
             "churned_at",
-            &counted,
+            "COUNT(*) AS a, CAST(SUM(l.churned_at - l.won_at) AS BIGINT) AS b, 0 AS c, 0 AS d, 0 AS e",
             " AND l.won_at IS NOT NULL",
         ),
     ];
@@ -398,6 +410,8 @@ async fn lead_flows(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> 
                 r.leads += a;
                 r.lead_value += bb;
                 r.cohort_won += c;
+                r.score_sum += d;
+                r.score_n += e;
             }
             "mql" => r.mqls += a,
             "sal" => r.sals += a,
@@ -411,7 +425,10 @@ async fn lead_flows(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> 
                 r.cycle_ms += d;
                 r.cycle_n += e;
             }
-            _ => r.churned += a,
+            _ => {
+                r.churned += a;
+                r.lifetime_ms += bb;
+            }
         }
     }
     Ok(())

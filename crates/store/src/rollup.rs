@@ -27,7 +27,8 @@ const DAY_MS: i64 = 86_400_000;
 
 /// The version a team's rollups are at when built; `teams.rollup_version` below it means
 /// "rebuild from the rows".
-pub const VERSION: i32 = 1;
+/// 2 added the lead score and customer lifetime sums (migration 000008).
+pub const VERSION: i32 = 2;
 
 /// Pending deltas are written once this many (day, dimensions) keys have accumulated.
 const FLUSH_AT: usize = 20_000;
@@ -92,6 +93,7 @@ pub struct LeadFacts {
     pub churned: Option<i64>,
     pub value: i64,
     pub deal_value: i64,
+    pub score: Option<i64>,
     pub channel: String,
     pub campaign: String,
     pub source: String,
@@ -119,7 +121,7 @@ pub fn stored_columns(table: &str) -> Option<&'static str> {
     match table {
         "leads" => Some(
             "ext_id, created_at, mql_at, sal_at, sql_at, opportunity_at, won_at, lost_at, \
-             churned_at, value, deal_value, channel, campaign, source",
+             churned_at, value, deal_value, channel, campaign, source, score",
         ),
         "events" => Some("ext_id, kind, occurred_at, value, channel, campaign, lead_id"),
         _ => None,
@@ -146,6 +148,7 @@ impl Facts {
                 channel: text(11)?,
                 campaign: text(12)?,
                 source: text(13)?,
+                score: row.try_get_by_index::<Option<i32>>(14)?.map(i64::from),
             })),
             "events" => Ok(Facts::Event(EventFacts {
                 kind: text(1)?,
@@ -161,24 +164,30 @@ impl Facts {
 }
 
 // Column positions in `lead_days` (the order of `LEAD_COLUMNS`).
-const LEADS: usize = 0;
-const LEAD_VALUE: usize = 1;
-const COHORT_WON: usize = 2;
-const MQLS: usize = 3;
-const SALS: usize = 4;
-const SQLS: usize = 5;
-const OPPORTUNITIES: usize = 6;
-const LOST: usize = 7;
-const WON: usize = 8;
-const WON_VALUE: usize = 9;
-const TO_CONVERSION_MS: usize = 10;
-const CYCLE_MS: usize = 11;
-const CYCLE_N: usize = 12;
-const CHURNED: usize = 13;
-const ENDED: usize = 14;
-const SETTLED: usize = 15;
+pub(crate) const LEADS: usize = 0;
+pub(crate) const LEAD_VALUE: usize = 1;
+pub(crate) const COHORT_WON: usize = 2;
+pub(crate) const MQLS: usize = 3;
+pub(crate) const SALS: usize = 4;
+pub(crate) const SQLS: usize = 5;
+pub(crate) const OPPORTUNITIES: usize = 6;
+pub(crate) const LOST: usize = 7;
+pub(crate) const WON: usize = 8;
+pub(crate) const WON_VALUE: usize = 9;
+pub(crate) const TO_CONVERSION_MS: usize = 10;
+pub(crate) const CYCLE_MS: usize = 11;
+pub(crate) const CYCLE_N: usize = 12;
+pub(crate) const CHURNED: usize = 13;
+pub(crate) const ENDED: usize = 14;
+pub(crate) const SETTLED: usize = 15;
+pub(crate) const SCORE_SUM: usize = 16;
+pub(crate) const SCORE_N: usize = 17;
+pub(crate) const LIFETIME_MS: usize = 18;
 
-pub const LEAD_COLUMNS: [&str; 16] = [
+/// Counters per (day, dimensions) of `lead_days`.
+pub const LEAD_COUNTERS: usize = 19;
+
+pub const LEAD_COLUMNS: [&str; LEAD_COUNTERS] = [
     "leads",
     "lead_value",
     "cohort_won",
@@ -195,6 +204,9 @@ pub const LEAD_COLUMNS: [&str; 16] = [
     "churned",
     "ended",
     "settled",
+    "score_sum",
+    "score_n",
+    "lifetime_ms",
 ];
 
 const N: usize = 0;
@@ -248,7 +260,7 @@ struct DayKey {
 /// Net changes not yet written.
 #[derive(Default)]
 pub struct Pending {
-    leads: HashMap<DayKey, [i64; 16]>,
+    leads: HashMap<DayKey, [i64; LEAD_COUNTERS]>,
     events: HashMap<DayKey, [i64; 4]>,
     engaged: HashMap<EngagedKey, i64>,
     dims: Dims,
@@ -271,7 +283,7 @@ impl Pending {
         }
     }
 
-    fn lead_at(&mut self, clock: &mut DayClock, dims: u32, at: i64) -> &mut [i64; 16] {
+    fn lead_at(&mut self, clock: &mut DayClock, dims: u32, at: i64) -> &mut [i64; LEAD_COUNTERS] {
         let key = DayKey {
             day: clock.day_of(at),
             dims,
@@ -287,6 +299,10 @@ impl Pending {
         row[LEADS] += sign;
         row[LEAD_VALUE] += sign * l.value;
         row[COHORT_WON] += sign * i64::from(l.won.is_some());
+        if let Some(score) = l.score {
+            row[SCORE_SUM] += sign * score;
+            row[SCORE_N] += sign;
+        }
         for (at, col) in [
             (l.mql, MQLS),
             (l.sal, SALS),
@@ -308,7 +324,9 @@ impl Pending {
                 row[CYCLE_N] += sign;
             }
             if let Some(churned) = l.churned {
-                self.lead_at(clock, dims, churned)[CHURNED] += sign;
+                let row = self.lead_at(clock, dims, churned);
+                row[CHURNED] += sign;
+                row[LIFETIME_MS] += sign * (churned - won);
                 self.lead_at(clock, dims, won.max(churned))[ENDED] += sign;
             }
         }
@@ -623,6 +641,7 @@ mod tests {
             lost: Some(3 * DAY_MS),
             sql: Some(4 * DAY_MS),
             deal_value: 7,
+            score: Some(61),
             channel: "ads".into(),
             ..Default::default()
         });
@@ -630,7 +649,7 @@ mod tests {
         pending.add(&mut clock, &lead, 1);
         assert!(!pending.is_empty());
         let totals = |p: &Pending| {
-            let mut t = [0i64; 16];
+            let mut t = [0i64; LEAD_COUNTERS];
             for v in p.leads.values() {
                 for (a, b) in t.iter_mut().zip(v) {
                     *a += b;
@@ -643,6 +662,8 @@ mod tests {
         assert_eq!(once[ENDED], 1);
         assert_eq!(once[SETTLED], 1);
         assert_eq!(once[CYCLE_MS], DAY_MS);
+        assert_eq!((once[SCORE_SUM], once[SCORE_N]), (61, 1));
+        assert_eq!(once[LIFETIME_MS], 4 * DAY_MS);
         pending.add(&mut clock, &lead, -1);
         assert!(pending.leads.values().all(|v| v.iter().all(|&x| x == 0)));
     }

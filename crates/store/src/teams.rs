@@ -59,6 +59,8 @@ pub async fn create(db: &Db, slug: &str, name: &str, timezone: &Timezone) -> Res
         timezone: Set(timezone.to_string()),
         data_version: Set(0),
         created_at: Set(Utc::now().timestamp_millis()),
+        // A new team's rollups are empty and exact: nothing to rebuild.
+        rollup_version: Set(crate::rollup::VERSION),
         ..Default::default()
     }
     .insert(db.conn())

@@ -11,6 +11,8 @@ pub struct Model {
     pub timezone: String,
     pub data_version: i64,
     pub created_at: i64,
+    /// The `rollup::VERSION` the team's daily rollups were built at.
+    pub rollup_version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

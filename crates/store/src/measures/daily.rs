@@ -17,7 +17,11 @@ use sea_orm::ConnectionTrait;
 use super::{Acc, MeasureQuery, bound_of, bucket_of, get_bucket, get_i64, segments};
 use crate::Db;
 use crate::error::Result;
-use crate::rollup::{LEAD_COLUMNS, kind_of};
+use crate::rollup::{
+    CHURNED, COHORT_WON, CYCLE_MS, CYCLE_N, ENDED, LEAD_COLUMNS, LEAD_VALUE, LEADS, LIFETIME_MS,
+    LOST, MQLS, OPPORTUNITIES, SALS, SCORE_N, SCORE_SUM, SETTLED, SQLS, TO_CONVERSION_MS, WON,
+    WON_VALUE, kind_of,
+};
 use crate::sql::Sql;
 
 /// Whether the rollups can answer for this segmentation.
@@ -91,31 +95,35 @@ pub(super) async fn leads(
         in_bucket[bucket].insert(
             segment.clone(),
             Running {
-                leads: v[0],
-                settled: v[15],
-                won: v[8],
-                ended: v[14],
+                leads: v[LEADS],
+                settled: v[SETTLED],
+                won: v[WON],
+                ended: v[ENDED],
             },
         );
-        // Only rows with some flow in the bucket make a segment appear, as with the row passes.
-        if v[..14].iter().all(|&x| x == 0) {
+        // Only rows with some flow in the bucket make a segment appear, as with the row passes
+        // (`ended` and `settled` are running-sum bookkeeping, not flows).
+        if v[..ENDED].iter().chain(&v[SCORE_SUM..]).all(|&x| x == 0) {
             continue;
         }
         let r = acc.at(bucket, segment);
-        r.leads += v[0];
-        r.lead_value += v[1];
-        r.cohort_won += v[2];
-        r.mqls += v[3];
-        r.sals += v[4];
-        r.sqls += v[5];
-        r.opportunities += v[6];
-        r.lost += v[7];
-        r.won += v[8];
-        r.won_value += v[9];
-        r.to_conversion_ms += v[10];
-        r.cycle_ms += v[11];
-        r.cycle_n += v[12];
-        r.churned += v[13];
+        r.leads += v[LEADS];
+        r.lead_value += v[LEAD_VALUE];
+        r.cohort_won += v[COHORT_WON];
+        r.mqls += v[MQLS];
+        r.sals += v[SALS];
+        r.sqls += v[SQLS];
+        r.opportunities += v[OPPORTUNITIES];
+        r.lost += v[LOST];
+        r.won += v[WON];
+        r.won_value += v[WON_VALUE];
+        r.to_conversion_ms += v[TO_CONVERSION_MS];
+        r.cycle_ms += v[CYCLE_MS];
+        r.cycle_n += v[CYCLE_N];
+        r.churned += v[CHURNED];
+        r.score_sum += v[SCORE_SUM];
+        r.score_n += v[SCORE_N];
+        r.lifetime_ms += v[LIFETIME_MS];
     }
     if !(needs.customers || needs.reach) {
         return Ok(());
