@@ -338,7 +338,7 @@ fn factor(kpi: &str, label: &str, power: i32) -> Driver {
 
 /// The driver trees of the built-in KPIs. Each identity holds exactly for the built-in
 /// definitions (e.g. leads × (customers_won / leads × 100) / 100 × (won_revenue /
-/// customers_won) = won_revenue) whenever every driver is defined.
+/// customers_won) = won_revenue) whenever every driver is defined and no divisor is zero.
 pub fn builtin_trees() -> Vec<DriverTree> {
     let product = |kpi: &str, scale: f64, drivers: Vec<Driver>| DriverTree {
         kpi: kpi.to_owned(),
@@ -356,12 +356,18 @@ pub fn builtin_trees() -> Vec<DriverTree> {
                 factor("avg_deal_size", "deal size", 1),
             ],
         ),
+        // The funnel, step by step: each rate is a percentage, hence 0.01 per step. An identity
+        // only while no step is zero (a stated reason not to attribute, never a guess).
         product(
             "customers_won",
-            0.01,
+            1e-10,
             vec![
                 factor("leads", "leads", 1),
-                factor("conversion_rate", "conversion", 1),
+                factor("lead_to_mql_rate", "lead→MQL", 1),
+                factor("mql_to_sal_rate", "MQL→SAL", 1),
+                factor("sal_to_sql_rate", "SAL→SQL", 1),
+                factor("sql_to_opportunity_rate", "SQL→opportunity", 1),
+                factor("opportunity_win_rate", "opportunity→win", 1),
             ],
         ),
         product(
@@ -562,6 +568,61 @@ mod tests {
             let value = of(&tree.kpi);
             assert!(close(value, tree.combine(&xs)), "{}", tree.kpi);
         }
+    }
+
+    #[test]
+    fn the_funnel_splits_customers_won_by_step_and_a_step_of_zero_blocks_it_by_name() {
+        let funnel = builtin_trees()
+            .into_iter()
+            .find(|t| t.kpi == "customers_won")
+            .expect("customers_won has a tree");
+        let keys: Vec<&str> = funnel.drivers.iter().map(|d| d.kpi.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "leads",
+                "lead_to_mql_rate",
+                "mql_to_sal_rate",
+                "sal_to_sql_rate",
+                "sql_to_opportunity_rate",
+                "opportunity_win_rate"
+            ]
+        );
+        // 100 leads → 50 MQL → 40 SAL → 20 SQL → 10 opps → 5 won, then 120 → 60 → 30 → 30 → 15 → 6.
+        let rates = |f: [f64; 6]| -> Vec<f64> {
+            let mut out = vec![f[0]];
+            out.extend(f.windows(2).map(|w| w[1] / w[0] * 100.0));
+            out
+        };
+        let (before, after) = (
+            rates([100.0, 50.0, 40.0, 20.0, 10.0, 5.0]),
+            rates([120.0, 60.0, 30.0, 30.0, 15.0, 6.0]),
+        );
+        let pairs: Vec<Pair> = before
+            .iter()
+            .zip(&after)
+            .map(|(&b, &a)| pair(b, a))
+            .collect();
+        let parts = funnel
+            .attribute(pair(5.0, 6.0), &pairs)
+            .expect("attributable");
+        assert!(close(parts.iter().sum::<f64>(), 1.0), "{parts:?}");
+        // MQL→SAL fell (80 % → 50 %): its part is negative; SAL→SQL rose: positive.
+        assert!(parts[2] < 0.0 && parts[3] > 0.0, "{parts:?}");
+
+        // A week without SALs: SAL→SQL is undefined and MQL→SAL is 0; no split, and why.
+        let mut blocked = pairs.clone();
+        blocked[2] = pair(before[2], 0.0);
+        blocked[3] = Pair {
+            previous: Some(before[3]),
+            current: None,
+        };
+        let why = funnel
+            .attribute(pair(5.0, 6.0), &blocked)
+            .expect_err("a zero step cannot be split");
+        let text = why.describe(&funnel, &|k: &str| k.replace('_', " "));
+        assert!(text.starts_with("cannot attribute: "), "{text}");
+        assert!(text.contains("this period"), "{text}");
     }
 
     #[test]

@@ -27,14 +27,19 @@ use crate::trees::{self, TeamTree};
 /// Periods of history behind each card's sparkline, the current one included.
 pub const TREND_PERIODS: usize = 12;
 
-/// The lead funnel, first touch to customer: (KPI key, label).
-pub const FUNNEL: [(&str, &str); 6] = [
-    ("leads", "Leads"),
-    ("mqls", "MQL"),
-    ("sals", "SAL"),
-    ("sqls", "SQL"),
-    ("opportunities", "Opportunity"),
-    ("customers_won", "Won"),
+/// The lead funnel, first touch to customer: (KPI key, label, the built-in rate of the step
+/// from the one before).
+pub const FUNNEL: [(&str, &str, Option<&str>); 6] = [
+    ("leads", "Leads", None),
+    ("mqls", "MQL", Some("lead_to_mql_rate")),
+    ("sals", "SAL", Some("mql_to_sal_rate")),
+    ("sqls", "SQL", Some("sal_to_sql_rate")),
+    (
+        "opportunities",
+        "Opportunity",
+        Some("sql_to_opportunity_rate"),
+    ),
+    ("customers_won", "Won", Some("opportunity_win_rate")),
 ];
 
 /// What a team's home page shows of the last complete week.
@@ -204,6 +209,17 @@ pub struct FunnelStep {
     pub text: String,
     /// Bar length against the largest step, 0 to 100.
     pub width_pct: f64,
+    /// The step's conversion from the step before (a built-in rate KPI); none for the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_rate: Option<StepRate>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRate {
+    pub key: &'static str,
+    #[serde(serialize_with = "number::serialize_opt")]
+    pub value: Option<f64>,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -321,7 +337,7 @@ pub async fn assemble_with(
         let mut all = keys.to_vec();
         let extras = FUNNEL
             .iter()
-            .map(|(k, _)| *k)
+            .flat_map(|(k, _, rate)| std::iter::once(*k).chain(*rate))
             .chain(ACTIVITY)
             .chain(explained.iter().map(String::as_str));
         for extra in extras {
@@ -365,7 +381,12 @@ pub fn shape(
             .kpis
             .iter()
             .all(|k| k.source == "builtin" || k.value.is_none());
-    let funnel = funnel(&FUNNEL.map(|(key, label)| (key, label, value_of(key))));
+    let funnel = funnel(&FUNNEL.map(|(key, label, rate)| FunnelInput {
+        key,
+        label,
+        count: value_of(key),
+        rate: rate.map(|r| (r, value_of(r))),
+    }));
     let stages = stage_counts(stages);
     let drivers = if empty {
         Vec::new()
@@ -598,22 +619,31 @@ fn segment_table(dim: &Dimension, selection: &KpiSelection, shown: &[&KpiValue])
     }
 }
 
-fn funnel(steps: &[(&'static str, &'static str, Option<f64>)]) -> Vec<FunnelStep> {
-    let max = steps
-        .iter()
-        .filter_map(|(_, _, v)| *v)
-        .fold(0.0_f64, f64::max);
+struct FunnelInput {
+    key: &'static str,
+    label: &'static str,
+    count: Option<f64>,
+    rate: Option<(&'static str, Option<f64>)>,
+}
+
+fn funnel(steps: &[FunnelInput]) -> Vec<FunnelStep> {
+    let max = steps.iter().filter_map(|s| s.count).fold(0.0_f64, f64::max);
     steps
         .iter()
-        .map(|&(key, label, count)| FunnelStep {
-            key,
-            label,
-            count,
-            text: format_value(Unit::Count, count),
-            width_pct: match count {
+        .map(|s| FunnelStep {
+            key: s.key,
+            label: s.label,
+            count: s.count,
+            text: format_value(Unit::Count, s.count),
+            width_pct: match s.count {
                 Some(c) if max > 0.0 => (c / max * 100.0).clamp(0.0, 100.0),
                 _ => 0.0,
             },
+            step_rate: s.rate.map(|(key, value)| StepRate {
+                key,
+                value,
+                text: format_value(Unit::Percent, value),
+            }),
         })
         .collect()
 }

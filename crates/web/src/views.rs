@@ -290,6 +290,15 @@ pub struct FunnelRow {
     pub label: &'static str,
     pub text: String,
     pub width: String,
+    /// The step's conversion from the step before.
+    pub rate: Option<FunnelRate>,
+}
+
+pub struct FunnelRate {
+    /// The rate KPI, e.g. `lead_to_mql_rate`.
+    pub key: &'static str,
+    /// "52.9% of Leads".
+    pub text: String,
 }
 
 pub struct LegendRow {
@@ -352,11 +361,19 @@ impl<'a> ReportBody<'a> {
         let funnel = r
             .funnel
             .iter()
-            .map(|f| FunnelRow {
+            .enumerate()
+            .map(|(i, f)| FunnelRow {
                 key: f.key,
                 label: f.label,
                 text: f.text.clone(),
                 width: format!("{:.1}", f.width_pct),
+                rate: f.step_rate.as_ref().map(|rate| {
+                    let from = i.checked_sub(1).map_or("", |p| r.funnel[p].label);
+                    FunnelRate {
+                        key: rate.key,
+                        text: format!("{} of {from}", rate.text),
+                    }
+                }),
             })
             .collect();
         let legend = r
