@@ -289,6 +289,20 @@ async fn the_weekly_report_shows_the_fixture_numbers_to_a_signed_in_viewer(b: Ba
     assert!(html.contains("Week 45, 2026 (Nov 2 – Nov 8)"), "{html}");
     assert_fixture_numbers(html);
 
+    // The funnel names each step's conversion from the one before, with the fixture's rates.
+    let rates = expected_case("2026-W45");
+    for (key, from) in [
+        ("lead_to_mql_rate", "Leads"),
+        ("mql_to_sal_rate", "MQL"),
+        ("sal_to_sql_rate", "SAL"),
+        ("sql_to_opportunity_rate", "SQL"),
+        ("opportunity_win_rate", "Opportunity"),
+    ] {
+        let shown = format_value(Unit::Percent, rates[key].as_f64());
+        let want = format!("data-rate=\"{key}\">{shown} of {from}</small>");
+        assert!(html.contains(&want), "{want} not in the funnel");
+    }
+
     // Branches in tree order, each KPI once.
     let mut at = 0;
     for branch in [

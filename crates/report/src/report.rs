@@ -220,6 +220,8 @@ pub struct StepRate {
     #[serde(serialize_with = "number::serialize_opt")]
     pub value: Option<f64>,
     pub text: String,
+    /// The label of the step it converts from.
+    pub from: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -381,12 +383,7 @@ pub fn shape(
             .kpis
             .iter()
             .all(|k| k.source == "builtin" || k.value.is_none());
-    let funnel = funnel(&FUNNEL.map(|(key, label, rate)| FunnelInput {
-        key,
-        label,
-        count: value_of(key),
-        rate: rate.map(|r| (r, value_of(r))),
-    }));
+    let funnel = funnel(value_of);
     let stages = stage_counts(stages);
     let drivers = if empty {
         Vec::new()
@@ -619,30 +616,30 @@ fn segment_table(dim: &Dimension, selection: &KpiSelection, shown: &[&KpiValue])
     }
 }
 
-struct FunnelInput {
-    key: &'static str,
-    label: &'static str,
-    count: Option<f64>,
-    rate: Option<(&'static str, Option<f64>)>,
-}
-
-fn funnel(steps: &[FunnelInput]) -> Vec<FunnelStep> {
-    let max = steps.iter().filter_map(|s| s.count).fold(0.0_f64, f64::max);
-    steps
+fn funnel(value_of: impl Fn(&str) -> Option<f64>) -> Vec<FunnelStep> {
+    let counts = FUNNEL.map(|(key, _, _)| value_of(key));
+    let max = counts.iter().flatten().fold(0.0_f64, |a, &b| a.max(b));
+    FUNNEL
         .iter()
-        .map(|s| FunnelStep {
-            key: s.key,
-            label: s.label,
-            count: s.count,
-            text: format_value(Unit::Count, s.count),
-            width_pct: match s.count {
+        .zip(counts)
+        .enumerate()
+        .map(|(i, (&(key, label, rate), count))| FunnelStep {
+            key,
+            label,
+            count,
+            text: format_value(Unit::Count, count),
+            width_pct: match count {
                 Some(c) if max > 0.0 => (c / max * 100.0).clamp(0.0, 100.0),
                 _ => 0.0,
             },
-            step_rate: s.rate.map(|(key, value)| StepRate {
-                key,
-                value,
-                text: format_value(Unit::Percent, value),
+            step_rate: rate.map(|rate| {
+                let value = value_of(rate);
+                StepRate {
+                    key: rate,
+                    value,
+                    text: format_value(Unit::Percent, value),
+                    from: FUNNEL[i.saturating_sub(1)].1,
+                }
             }),
         })
         .collect()

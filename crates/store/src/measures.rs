@@ -141,8 +141,12 @@ fn money(n: i64) -> Option<f64> {
     Some(n as f64 / MICROS)
 }
 
+fn mean(sum: i64, n: i64) -> Option<f64> {
+    (n > 0).then(|| sum as f64 / n as f64)
+}
+
 fn mean_days(sum_ms: i64, n: i64) -> Option<f64> {
-    (n > 0).then(|| sum_ms as f64 / n as f64 / MS_PER_DAY)
+    mean(sum_ms, n).map(|ms| ms / MS_PER_DAY)
 }
 
 fn percent(part: i64, whole: i64) -> Option<f64> {
@@ -172,10 +176,7 @@ impl Raw {
                 mean_days(self.to_conversion_ms, self.won),
             );
             v.set(M::SalesCycleDays, mean_days(self.cycle_ms, self.cycle_n));
-            v.set(
-                M::AvgLeadScore,
-                (self.score_n > 0).then(|| self.score_sum as f64 / self.score_n as f64),
-            );
+            v.set(M::AvgLeadScore, mean(self.score_sum, self.score_n));
             v.set(
                 M::AvgCustomerLifetimeDays,
                 mean_days(self.lifetime_ms, self.churned),

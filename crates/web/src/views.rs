@@ -361,18 +361,14 @@ impl<'a> ReportBody<'a> {
         let funnel = r
             .funnel
             .iter()
-            .enumerate()
-            .map(|(i, f)| FunnelRow {
+            .map(|f| FunnelRow {
                 key: f.key,
                 label: f.label,
                 text: f.text.clone(),
                 width: format!("{:.1}", f.width_pct),
-                rate: f.step_rate.as_ref().map(|rate| {
-                    let from = i.checked_sub(1).map_or("", |p| r.funnel[p].label);
-                    FunnelRate {
-                        key: rate.key,
-                        text: format!("{} of {from}", rate.text),
-                    }
+                rate: f.step_rate.as_ref().map(|rate| FunnelRate {
+                    key: rate.key,
+                    text: format!("{} of {}", rate.text, rate.from),
                 }),
             })
             .collect();
