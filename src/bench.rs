@@ -349,7 +349,7 @@ async fn time_case(
         leads = result
             .kpis
             .iter()
-            .find(|k| k.key == "leads")
+            .find(|k| k.meta.key == "leads")
             .and_then(|k| k.value);
     }
     Ok((Timing::of(ms), kpis, leads))

@@ -8,9 +8,8 @@ use std::collections::BTreeSet;
 
 use lodestar_core::dimension::Dimension;
 use lodestar_core::measure::Measure;
-use lodestar_core::period::{PeriodKey, Timezone};
-use lodestar_store::ingest::day_number;
-use lodestar_store::measures::{self, Bounds, MeasureQuery};
+use lodestar_core::period::{Buckets, PeriodKey, Timezone};
+use lodestar_store::measures::{self, MeasureQuery};
 use lodestar_store::rollup;
 use lodestar_store::tokens::Role;
 use sea_orm::ConnectionTrait;
@@ -118,18 +117,6 @@ async fn loaded_and_rewritten(backend: Backend) -> (TestApp, i32) {
     (app, team_id)
 }
 
-fn bounds_of(tz: &Timezone, periods: &[PeriodKey]) -> Bounds {
-    let mut instants: Vec<i64> = periods
-        .iter()
-        .map(|p| p.resolve(tz.0).start.timestamp_millis())
-        .collect();
-    let mut days: Vec<i32> = periods.iter().map(|p| day_number(p.first_day())).collect();
-    let last = periods.last().unwrap();
-    instants.push(last.resolve(tz.0).end.timestamp_millis());
-    days.push(day_number(last.end_day()));
-    Bounds { instants, days }
-}
-
 async fn rollups_agree_with_the_rows_after_updates(backend: Backend) {
     let (app, team_id) = loaded_and_rewritten(backend).await;
     let tz = Timezone::parse("America/New_York").unwrap();
@@ -144,7 +131,7 @@ async fn rollups_agree_with_the_rows_after_updates(backend: Backend) {
     let mut compared = 0;
     for (last, len) in cases {
         let periods = PeriodKey::parse(last).unwrap().trend(len);
-        let bounds = bounds_of(&tz, &periods);
+        let bounds = Buckets::of(&periods, tz.0);
         for dimension in [
             None,
             Some(Dimension::Channel),
@@ -159,7 +146,7 @@ async fn rollups_agree_with_the_rows_after_updates(backend: Backend) {
             };
             let rolled = measures::compute(app.db(), &q).await.unwrap();
             let rows = measures::compute_from_rows(app.db(), &q).await.unwrap();
-            let every: Vec<usize> = (0..bounds.buckets()).collect();
+            let every: Vec<usize> = (0..bounds.len()).collect();
             assert_eq!(
                 rolled.segments(every.clone()),
                 rows.segments(every.clone()),
@@ -358,7 +345,7 @@ async fn long_load(backend: Backend, how: Load) {
     let tz = Timezone::parse("Asia/Kolkata").unwrap();
     let all: BTreeSet<Measure> = Measure::ALL.iter().copied().collect();
     let periods = PeriodKey::parse("2026-11").unwrap().trend(3);
-    let bounds = bounds_of(&tz, &periods);
+    let bounds = Buckets::of(&periods, tz.0);
     let channel = Dimension::Channel;
     let q = MeasureQuery {
         team_id,
@@ -368,7 +355,7 @@ async fn long_load(backend: Backend, how: Load) {
     };
     let rolled = measures::compute(app.db(), &q).await.unwrap();
     let rows = measures::compute_from_rows(app.db(), &q).await.unwrap();
-    for b in 0..bounds.buckets() {
+    for b in 0..bounds.len() {
         for segment in rows.segments([b]) {
             assert_eq!(
                 rolled.get(b, &segment),

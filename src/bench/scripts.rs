@@ -7,22 +7,21 @@
 //!   with no custom KPI, then with 20 custom KPIs stored for the team, in alternation so both
 //!   see the same machine load; and the script part of (b) alone, on prefetched data.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use lodestar_core::catalog::Builtin;
-use lodestar_core::dimension::{Dimension, Table};
-use lodestar_core::measure::Measure;
+use lodestar_core::dimension::Dimension;
 use lodestar_core::period::{PeriodKey, PeriodKind};
 use lodestar_report::custom::{CustomKpi, CustomSet, Env, Which};
+use lodestar_report::engine::{Plan, Prefetch};
+use lodestar_report::meta::Source;
 use lodestar_report::{KpiEngine, KpiRequest, KpiResult};
 use lodestar_script::ScriptEngine;
 use lodestar_store::Db;
 use lodestar_store::custom_kpis::{self, StoredKpi};
-use lodestar_store::ingest::day_number;
-use lodestar_store::measures::{self, Bounds, KindTotals, MeasureQuery, Measured, TOTAL};
+use lodestar_store::measures::TOTAL;
 use lodestar_store::teams::Team;
 use serde_json::json;
 
@@ -408,7 +407,7 @@ fn check(result: &KpiResult, custom: usize) -> anyhow::Result<()> {
     let scripts: Vec<_> = result
         .kpis
         .iter()
-        .filter(|k| k.source == "script")
+        .filter(|k| k.meta.source == Source::Script)
         .collect();
     if result.kpis.len() != Builtin::ALL.len() + custom || scripts.len() != custom {
         bail!(
@@ -421,30 +420,24 @@ fn check(result: &KpiResult, custom: usize) -> anyhow::Result<()> {
     if let Some(failed) = scripts.iter().find(|k| k.error.is_some()) {
         bail!(
             "custom KPI {} failed: {:?}",
-            failed.key,
+            failed.meta.key,
             failed.error.as_ref().map(ToString::to_string)
         );
     }
     if let Some(unsplit) = scripts.iter().find(|k| k.unsupported.is_some()) {
         bail!(
             "custom KPI {} was not split by channel: {:?}",
-            unsplit.key,
+            unsplit.meta.key,
             unsplit.unsupported
         );
     }
     Ok(())
 }
 
-type KindMap = std::collections::HashMap<(usize, String, String), KindTotals>;
-
-/// What the engine fetches for the catalog plus the bench KPIs by channel, fetched once.
+/// What the engine plans and fetches for the catalog plus the bench KPIs by channel, fetched once.
 struct Prefetched {
-    periods: Vec<PeriodKey>,
-    seg_offset: usize,
-    needed: BTreeSet<Measure>,
-    kinds: Vec<String>,
-    totals: (Bounds, Measured, KindMap),
-    segments: (Bounds, Measured, KindMap),
+    plan: Plan,
+    prefetch: Prefetch,
 }
 
 struct Case {
@@ -462,89 +455,33 @@ struct InMemory {
 }
 
 impl Prefetched {
-    /// The same queries as `KpiEngine::evaluate` makes for this request (engine.rs `compute`).
+    /// The plan and queries of `KpiEngine::evaluate` for this request.
     async fn fetch(
         db: &Db,
         team: &Team,
         week: PeriodKey,
         customs: &CustomSet,
     ) -> anyhow::Result<Prefetched> {
-        let mut needed: BTreeSet<Measure> =
-            Builtin::ALL.iter().flat_map(|b| b.measures()).collect();
-        let mut kinds = BTreeSet::new();
-        for kpi in customs.kpis.values() {
-            let deps = kpi.script.dependencies();
-            kinds.extend(deps.event_kinds.iter().cloned());
-            for dep in deps.metrics.iter().chain(&deps.previous) {
-                if let Some(b) = Builtin::from_key(dep) {
-                    needed.extend(b.measures());
-                }
-            }
-        }
-        let kinds: Vec<String> = kinds.into_iter().collect();
-        let periods = week.trend(TREND.max(2) + 1);
-        let seg_offset = periods.len() - 3;
-        let channel = Dimension::Channel;
-        let mut parts = Vec::new();
-        for (range, dimension) in [
-            (&periods[..], None),
-            (&periods[seg_offset..], Some(&channel)),
-        ] {
-            let bounds = bounds(team, range);
-            let measured = measures::compute(
-                db,
-                &MeasureQuery {
-                    team_id: team.id,
-                    bounds: &bounds,
-                    dimension,
-                    measures: &needed,
-                },
-            )
-            .await?;
-            let found = match dimension {
-                Some(d) if !d.supported_by(Table::Events) => KindMap::new(),
-                _ => measures::event_kinds(db, team.id, &bounds, dimension, &kinds).await?,
-            };
-            parts.push((bounds, measured, found));
-        }
-        let segments = parts.pop().context("segment batch")?;
-        let totals = parts.pop().context("totals batch")?;
-        Ok(Prefetched {
-            periods,
-            seg_offset,
-            needed,
-            kinds,
-            totals,
-            segments,
-        })
+        let req = KpiRequest {
+            period: week,
+            segment_by: Some(Dimension::Channel),
+            keys: None,
+            trend: TREND,
+        };
+        let plan = Plan::new(db, team, &req, customs).await?;
+        let prefetch = Prefetch::load(db, team.id, &plan).await?;
+        Ok(Prefetched { plan, prefetch })
     }
 
     /// A fresh environment (empty memo) over copies of the prefetched numbers.
     fn env(&self, scripts: &Arc<ScriptEngine>, customs: &CustomSet, db: &Db, team_id: i32) -> Env {
-        let copy = |m: &Measured| Measured {
-            buckets: m.buckets.clone(),
-            tables: m.tables.clone(),
-            declared: m.declared.clone(),
-        };
         Env::new(
             Arc::clone(scripts),
             customs.clone(),
             db.clone(),
             team_id,
-            Some(Dimension::Channel),
-            self.periods.clone(),
-            self.seg_offset,
-            self.needed.clone(),
-            (
-                self.totals.0.clone(),
-                copy(&self.totals.1),
-                self.totals.2.clone(),
-            ),
-            (
-                self.segments.0.clone(),
-                Some((copy(&self.segments.1), self.segments.2.clone())),
-            ),
-            self.kinds.clone(),
+            self.plan.clone(),
+            self.prefetch.clone(),
         )
     }
 
@@ -558,13 +495,14 @@ impl Prefetched {
         rounds: usize,
     ) -> anyhow::Result<InMemory> {
         let env = self.env(scripts, customs, db, team_id);
-        let cur = self.periods.len() - 1;
+        let (totals, by_channel) = (&self.plan.totals, &self.plan.segments);
+        let cur = totals.current();
         let segments = env.segments();
         let first = segments.first().context("no channel in the bench data")?;
         let cases: [(&'static str, String, &str, Which, usize, &str); 3] = [
             (
                 "a",
-                format!("{TYPICAL} (3 lines), total, {}", self.periods[cur]),
+                format!("{TYPICAL} (3 lines), total, {}", totals.periods[cur].key),
                 TYPICAL,
                 Which::Totals,
                 cur,
@@ -575,7 +513,7 @@ impl Prefetched {
                 format!("{TYPICAL}, channel {first}"),
                 TYPICAL,
                 Which::Segments,
-                2,
+                by_channel.current(),
                 first.as_str(),
             ),
             (
@@ -619,7 +557,7 @@ impl Prefetched {
 
         // The script part of one (b) request: every custom KPI as engine.rs `kpi_value` asks
         // for it, on a fresh memo each time.
-        let history = self.periods.len();
+        let history = totals.len();
         let mut request_ms = Vec::new();
         let mut runs_per_request = 0;
         for _ in 0..rounds.max(1) * 20 {
@@ -628,7 +566,7 @@ impl Prefetched {
             let mut evaluations = 0;
             for key in customs.kpis.keys() {
                 let _ = env.run_top(key, Which::Totals, cur, TOTAL);
-                let _ = env.custom(key, Which::Totals, cur - 1, TOTAL);
+                let _ = env.custom(key, Which::Totals, totals.previous(), TOTAL);
                 for b in history - TREND..history {
                     let _ = env.custom(key, Which::Totals, b, TOTAL);
                 }
@@ -638,8 +576,8 @@ impl Prefetched {
                     .is_none()
                 {
                     for s in env.segments() {
-                        let _ = env.custom(key, Which::Segments, 2, &s);
-                        let _ = env.custom(key, Which::Segments, 1, &s);
+                        let _ = env.custom(key, Which::Segments, by_channel.current(), &s);
+                        let _ = env.custom(key, Which::Segments, by_channel.previous(), &s);
                         evaluations += 2;
                     }
                 }
@@ -656,24 +594,10 @@ impl Prefetched {
     }
 }
 
-/// Bucket boundaries of `periods` in the team's timezone, as engine.rs computes them.
-fn bounds(team: &Team, periods: &[PeriodKey]) -> Bounds {
-    let tz = team.timezone.0;
-    let resolved: Vec<_> = periods.iter().map(|p| p.resolve(tz)).collect();
-    let mut instants: Vec<i64> = resolved
-        .iter()
-        .map(|p| p.start.timestamp_millis())
-        .collect();
-    let mut days: Vec<i32> = periods.iter().map(|p| day_number(p.first_day())).collect();
-    if let (Some(last), Some(last_key)) = (resolved.last(), periods.last()) {
-        instants.push(last.end.timestamp_millis());
-        days.push(day_number(last_key.end_day()));
-    }
-    Bounds { instants, days }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     #[test]

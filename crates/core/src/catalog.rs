@@ -20,6 +20,18 @@ pub enum Unit {
 }
 
 impl Unit {
+    /// The name the API and CSV use; [`Unit::parse`] reads it back.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "count",
+            Unit::Currency => "currency",
+            Unit::Percent => "percent",
+            Unit::Ratio => "ratio",
+            Unit::Days => "days",
+            Unit::Score => "score",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Unit> {
         Some(match s {
             "count" => Unit::Count,
@@ -41,6 +53,14 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// The name the API and CSV use; [`Direction::parse`] reads it back.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::HigherIsBetter => "higher_is_better",
+            Direction::LowerIsBetter => "lower_is_better",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Direction> {
         match s {
             "higher_is_better" => Some(Direction::HigherIsBetter),
@@ -59,6 +79,14 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The name the API uses; [`Kind::parse`] reads it back.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Leading => "leading",
+            Kind::Trailing => "trailing",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Kind> {
         match s {
             "leading" => Some(Kind::Leading),

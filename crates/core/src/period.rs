@@ -13,6 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::CoreError;
 
+mod buckets;
+pub use buckets::{Buckets, PeriodView, day_number};
+
 /// The length of a period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,7 +1,7 @@
 //! Every KPI a team can use, with what it means: the built-ins with their formula, then the
 //! custom KPIs (packs and the team's own) with their script.
 
-use lodestar_core::catalog::{Builtin, Direction, Kind, Unit};
+use lodestar_core::catalog::Builtin;
 use lodestar_core::formula::{Definition, definition};
 use lodestar_store::teams::Team;
 use serde::Serialize;
@@ -9,17 +9,12 @@ use serde::Serialize;
 use crate::custom::Origin;
 use crate::engine::KpiEngine;
 use crate::error::ReportError;
+use crate::meta::KpiMeta;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CatalogEntry {
-    pub key: String,
-    pub name: String,
-    pub unit: Unit,
-    pub direction: Direction,
-    pub kind: Kind,
-    pub category: String,
-    /// `builtin` or `script`.
-    pub source: &'static str,
+    #[serde(flatten)]
+    pub meta: KpiMeta,
     /// The definition as people read it; for a script, its description when it has one.
     pub formula: String,
     /// A base measure (counted or summed in SQL) rather than a formula over others.
@@ -39,13 +34,7 @@ pub fn builtins() -> Vec<CatalogEntry> {
     Builtin::ALL
         .iter()
         .map(|b| CatalogEntry {
-            key: b.key().to_owned(),
-            name: b.name().to_owned(),
-            unit: b.unit(),
-            direction: b.direction(),
-            kind: b.kind(),
-            category: b.branch().title().to_owned(),
-            source: "builtin",
+            meta: KpiMeta::builtin(*b),
             formula: b.formula().to_owned(),
             base: matches!(definition(*b), Definition::Base(_)),
             inputs: b.measures().iter().map(|m| m.key()).collect(),
@@ -61,17 +50,11 @@ pub async fn catalog(engine: &KpiEngine, team: &Team) -> Result<Vec<CatalogEntry
     let custom = engine.custom_kpis(team).await?;
     out.extend(custom.kpis.into_values().map(|k| {
         CatalogEntry {
+            meta: KpiMeta::custom(&k),
             formula: k
                 .description
                 .clone()
                 .unwrap_or_else(|| "Rhai script (custom KPI)".to_owned()),
-            key: k.key,
-            name: k.name,
-            unit: k.unit,
-            direction: k.direction,
-            kind: k.kind,
-            category: k.category,
-            source: "script",
             base: false,
             inputs: Vec::new(),
             script: Some(k.source),

@@ -278,7 +278,7 @@ fn explanation(
                     .iter()
                     .find(|d| d.kpi == key)
                     .and_then(|d| d.label.clone())
-                    .or_else(|| values.get(key).map(|v| v.name.to_lowercase()))
+                    .or_else(|| values.get(key).map(|v| v.meta.name.to_lowercase()))
                     .unwrap_or_else(|| key.to_owned())
             };
             (
@@ -295,9 +295,12 @@ fn explanation(
         .zip(contributions)
         .map(|((d, v), contribution)| Part {
             kpi: d.kpi.clone(),
-            name: v.name.clone(),
-            label: d.label.clone().unwrap_or_else(|| v.name.to_lowercase()),
-            unit: v.unit,
+            name: v.meta.name.clone(),
+            label: d
+                .label
+                .clone()
+                .unwrap_or_else(|| v.meta.name.to_lowercase()),
+            unit: v.meta.unit,
             power: d.power,
             weight: d.weight,
             value: v.value,
@@ -309,9 +312,9 @@ fn explanation(
         .collect();
     Some(Explanation {
         kpi: tree.kpi.clone(),
-        name: kpi.name.clone(),
-        unit: kpi.unit,
-        direction: kpi.direction,
+        name: kpi.meta.name.clone(),
+        unit: kpi.meta.unit,
+        direction: kpi.meta.direction,
         combine: tree.combine,
         scale: tree.scale,
         period: period.to_string(),
@@ -350,7 +353,7 @@ pub fn explain_values(
     kpis: &[KpiValue],
     period: &PeriodKey,
 ) -> Vec<Explanation> {
-    let values: BTreeMap<&str, &KpiValue> = kpis.iter().map(|k| (k.key.as_str(), k)).collect();
+    let values: BTreeMap<&str, &KpiValue> = kpis.iter().map(|k| (k.meta.key.as_str(), k)).collect();
     trees
         .iter()
         .filter_map(|t| explanation(t, &values, period))

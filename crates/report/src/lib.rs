@@ -9,12 +9,15 @@ pub mod definition;
 pub mod drivers;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod format;
-mod number;
+pub mod meta;
+pub mod number;
 pub mod report;
 mod script_env;
 pub mod segments;
 pub mod share;
+pub mod team_reports;
 pub mod trees;
 
 pub use engine::{KpiEngine, KpiRequest, KpiResult, KpiValue, ScriptEval, SegmentValue, stages};

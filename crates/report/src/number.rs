@@ -22,3 +22,28 @@ pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
 pub fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
+
+/// A number as JSON and CSV write it: whole values without `.0`, nothing for no value.
+pub fn raw(v: Option<f64>) -> String {
+    match v {
+        // 2^53, as in `serialize`.
+        Some(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 => {
+            format!("{}", x as i64)
+        }
+        Some(x) if x.is_finite() => format!("{x}"),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_numbers_read_like_json() {
+        assert_eq!(raw(Some(17.0)), "17");
+        assert_eq!(raw(Some(400.9258823529412)), "400.9258823529412");
+        assert_eq!(raw(None), "");
+        assert_eq!(raw(Some(f64::NAN)), "");
+    }
+}

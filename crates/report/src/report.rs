@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use lodestar_core::catalog::{Branch, Builtin, Direction, Kind, Unit};
+use lodestar_core::catalog::{Branch, Builtin, Kind, Unit};
 use lodestar_core::dimension::{Dimension, NONE_SEGMENT};
 use lodestar_core::period::PeriodKey;
 use lodestar_core::stage::Stage;
@@ -21,6 +21,7 @@ use crate::engine::{
 };
 use crate::error::ReportError;
 use crate::format::{Tone, format_change, format_value, period_label};
+use crate::meta::{KpiMeta, Source};
 use crate::number;
 use crate::trees::{self, TeamTree};
 
@@ -120,14 +121,8 @@ pub struct Section {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Card {
-    pub key: String,
-    pub name: String,
-    pub unit: Unit,
-    pub direction: Direction,
-    pub kind: Kind,
-    pub category: String,
-    /// `builtin` or `script`.
-    pub source: &'static str,
+    #[serde(flatten)]
+    pub meta: KpiMeta,
     /// How a built-in is defined; custom KPIs are scripts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub formula: Option<&'static str>,
@@ -239,7 +234,7 @@ impl Report {
     }
 
     pub fn card(&self, key: &str) -> Option<&Card> {
-        self.cards().find(|c| c.key == key)
+        self.cards().find(|c| c.meta.key == key)
     }
 }
 
@@ -373,7 +368,7 @@ pub fn shape(
         result
             .kpis
             .iter()
-            .find(|k| k.key == key)
+            .find(|k| k.meta.key == key)
             .and_then(|k| k.value)
     };
     let empty = !ACTIVITY
@@ -382,7 +377,7 @@ pub fn shape(
         && result
             .kpis
             .iter()
-            .all(|k| k.source == "builtin" || k.value.is_none());
+            .all(|k| k.meta.source == Source::Builtin || k.value.is_none());
     let funnel = funnel(value_of);
     let stages = stage_counts(stages);
     let drivers = if empty {
@@ -398,7 +393,7 @@ pub fn shape(
         KpiSelection::All => result.kpis.iter().collect(),
         KpiSelection::Keys(keys) => keys
             .iter()
-            .filter_map(|key| result.kpis.iter().find(|k| &k.key == key))
+            .filter_map(|key| result.kpis.iter().find(|k| &k.meta.key == key))
             .collect(),
     };
     let segments = def
@@ -432,29 +427,23 @@ pub fn shape(
 
 fn card(k: &KpiValue, target: Option<&Target>) -> Card {
     Card {
-        key: k.key.clone(),
-        name: k.name.clone(),
-        unit: k.unit,
-        direction: k.direction,
-        kind: k.kind,
-        category: k.category.clone(),
-        source: k.source,
-        formula: Builtin::from_key(&k.key)
-            .filter(|_| k.source == "builtin")
+        meta: k.meta.clone(),
+        formula: Builtin::from_key(&k.meta.key)
+            .filter(|_| k.meta.source == Source::Builtin)
             .map(Builtin::formula),
         value: k.value,
         previous: k.previous,
         change_pct: k.change_pct,
         display: CardText {
-            value: format_value(k.unit, k.value),
-            previous: format_value(k.unit, k.previous),
+            value: format_value(k.meta.unit, k.value),
+            previous: format_value(k.meta.unit, k.previous),
             change: format_change(k.change_pct),
         },
-        tone: Tone::of(k.direction, k.change_pct),
+        tone: Tone::of(k.meta.direction, k.change_pct),
         target: target.map(|t| CardTarget {
             bounds: *t,
             status: t.status(k.value),
-            text: t.describe(k.unit),
+            text: t.describe(k.meta.unit),
         }),
         trend: k.trend.clone(),
         segments: k.segments.clone(),
@@ -467,8 +456,8 @@ fn card(k: &KpiValue, target: Option<&Target>) -> Card {
 fn sections(shown: &[&KpiValue], targets: &BTreeMap<String, Target>) -> Vec<Section> {
     let mut order: Vec<String> = Branch::ALL.iter().map(|b| b.title().to_owned()).collect();
     for k in shown {
-        if !order.contains(&k.category) {
-            order.push(k.category.clone());
+        if !order.contains(&k.meta.category) {
+            order.push(k.meta.category.clone());
         }
     }
     order
@@ -476,14 +465,14 @@ fn sections(shown: &[&KpiValue], targets: &BTreeMap<String, Target>) -> Vec<Sect
         .filter_map(|title| {
             let kpis: Vec<Card> = shown
                 .iter()
-                .filter(|k| k.category == title)
-                .map(|k| card(k, targets.get(&k.key)))
+                .filter(|k| k.meta.category == title)
+                .map(|k| card(k, targets.get(&k.meta.key)))
                 .collect();
             let kind = Branch::ALL
                 .iter()
                 .find(|b| b.title() == title)
                 .map(|b| b.kind())
-                .or_else(|| kpis.first().map(|c| c.kind))?;
+                .or_else(|| kpis.first().map(|c| c.meta.kind))?;
             (!kpis.is_empty()).then_some(Section { title, kind, kpis })
         })
         .collect()
@@ -500,7 +489,8 @@ fn tree_sections(
     shown: &[&KpiValue],
     targets: &BTreeMap<String, Target>,
 ) -> Vec<Section> {
-    let by_key: BTreeMap<&str, &KpiValue> = shown.iter().map(|k| (k.key.as_str(), *k)).collect();
+    let by_key: BTreeMap<&str, &KpiValue> =
+        shown.iter().map(|k| (k.meta.key.as_str(), *k)).collect();
     let mut placed: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for branch in tree.sections() {
@@ -509,8 +499,8 @@ fn tree_sections(
             .iter()
             .filter_map(|key| by_key.get(key.as_str()))
             .map(|k| {
-                placed.insert(k.key.as_str());
-                card(k, targets.get(&k.key))
+                placed.insert(k.meta.key.as_str());
+                card(k, targets.get(&k.meta.key))
             })
             .collect();
         let Some(first) = kpis.first() else {
@@ -518,19 +508,19 @@ fn tree_sections(
         };
         out.push(Section {
             title: branch.path,
-            kind: branch.kind.unwrap_or(first.kind),
+            kind: branch.kind.unwrap_or(first.meta.kind),
             kpis,
         });
     }
     let rest: Vec<Card> = shown
         .iter()
-        .filter(|k| !placed.contains(k.key.as_str()))
-        .map(|k| card(k, targets.get(&k.key)))
+        .filter(|k| !placed.contains(k.meta.key.as_str()))
+        .map(|k| card(k, targets.get(&k.meta.key)))
         .collect();
     if let Some(first) = rest.first() {
         out.push(Section {
             title: OTHER.to_owned(),
-            kind: first.kind,
+            kind: first.meta.kind,
             kpis: rest,
         });
     }
@@ -541,14 +531,15 @@ fn segment_table(dim: &Dimension, selection: &KpiSelection, shown: &[&KpiValue])
     let candidates: Vec<&KpiValue> = match selection {
         KpiSelection::All => SEGMENT_COLUMNS
             .iter()
-            .filter_map(|key| shown.iter().copied().find(|k| k.key == *key))
+            .filter_map(|key| shown.iter().copied().find(|k| k.meta.key == *key))
             .collect(),
         KpiSelection::Keys(_) => shown.to_vec(),
     };
     let unsupported = shown
         .iter()
         .filter(|k| {
-            matches!(selection, KpiSelection::Keys(_)) || SEGMENT_COLUMNS.contains(&k.key.as_str())
+            matches!(selection, KpiSelection::Keys(_))
+                || SEGMENT_COLUMNS.contains(&k.meta.key.as_str())
         })
         .filter_map(|k| k.unsupported.clone())
         .collect();
@@ -583,7 +574,7 @@ fn segment_table(dim: &Dimension, selection: &KpiSelection, shown: &[&KpiValue])
                     let v = value(list, name);
                     SegmentCell {
                         value: v,
-                        text: format_value(k.unit, v),
+                        text: format_value(k.meta.unit, v),
                     }
                 })
                 .collect(),
@@ -606,9 +597,9 @@ fn segment_table(dim: &Dimension, selection: &KpiSelection, shown: &[&KpiValue])
         columns: split
             .iter()
             .map(|(k, _)| SegmentColumn {
-                key: k.key.clone(),
-                name: k.name.clone(),
-                unit: k.unit,
+                key: k.meta.key.clone(),
+                name: k.meta.name.clone(),
+                unit: k.meta.unit,
             })
             .collect(),
         rows,

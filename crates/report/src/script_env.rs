@@ -9,14 +9,15 @@ use lodestar_core::catalog::Builtin;
 use lodestar_core::dimension::{Dimension, Table};
 use lodestar_core::formula;
 use lodestar_core::measure::{Measure, MeasureValues};
-use lodestar_core::period::PeriodKey;
+use lodestar_core::period::Buckets;
 use lodestar_script::{
     EvalStack, RunOutcome, ScriptContext, ScriptData, ScriptEngine, ScriptError,
 };
 use lodestar_store::Db;
-use lodestar_store::measures::{self, Bounds, KindTotals, MeasureQuery, Measured, TOTAL};
+use lodestar_store::measures::{self, KindTotals, MeasureQuery, Measured, TOTAL};
 
 use crate::custom::CustomSet;
+use crate::engine::{KindMap, Plan, Prefetch};
 
 /// Which batch a value comes from: totals (the trend buckets), or segments (the last three).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,8 +25,6 @@ pub enum Which {
     Totals,
     Segments,
 }
-
-type KindMap = HashMap<(usize, String, String), KindTotals>;
 
 /// A custom KPI's value (or why it has none) per (KPI, batch, bucket, segment), the KPI and the
 /// segment by their index in [`Env`]: looking a value up allocates nothing.
@@ -40,7 +39,7 @@ fn builtin_by_key(key: &str) -> Option<Builtin> {
 }
 
 struct Batch {
-    bounds: Bounds,
+    buckets: Buckets,
     measured: Option<Measured>,
     kinds: Mutex<KindMap>,
     /// Every measure, fetched the first time a script reads a KPI that was not prefetched.
@@ -52,13 +51,9 @@ pub struct Env {
     customs: CustomSet,
     db: Db,
     team_id: i32,
-    dimension: Option<Dimension>,
-    periods: Vec<PeriodKey>,
-    seg_offset: usize,
+    plan: Plan,
     /// Per built-in (by `Builtin as usize`): are all its measures in the prefetched batches?
     prefetched: Vec<bool>,
-    /// The period keys as scripts see them (`period.key`), by period index.
-    period_keys: Vec<String>,
     /// Index of each custom KPI, for the memo.
     custom_index: HashMap<String, usize>,
     /// Index of each known segment (the total included), for the memo.
@@ -75,29 +70,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Env {
-    #[allow(clippy::too_many_arguments)]
+    /// The numbers `prefetch` read for `plan`, ready for the KPIs the plan asks for.
     pub fn new(
         engine: Arc<ScriptEngine>,
         customs: CustomSet,
         db: Db,
         team_id: i32,
-        dimension: Option<Dimension>,
-        periods: Vec<PeriodKey>,
-        seg_offset: usize,
-        needed: BTreeSet<Measure>,
-        totals: (Bounds, Measured, KindMap),
-        segments: (Bounds, Option<(Measured, KindMap)>),
-        kinds: Vec<String>,
+        plan: Plan,
+        prefetch: Prefetch,
     ) -> Env {
-        let (seg_measured, seg_kinds) = match segments.1 {
-            Some((m, k)) => (Some(m), k),
+        let (seg_measured, seg_kinds) = match prefetch.segments {
+            Some(f) => (Some(f.measured), f.kinds),
             None => (None, KindMap::new()),
         };
         let prefetched = Builtin::ALL
             .iter()
-            .map(|b| b.measures().iter().all(|m| needed.contains(m)))
+            .map(|b| b.measures().iter().all(|m| plan.needed.contains(m)))
             .collect();
-        let period_keys = periods.iter().map(ToString::to_string).collect();
         let custom_index = customs
             .kpis
             .keys()
@@ -119,29 +108,31 @@ impl Env {
             customs,
             db,
             team_id,
-            dimension,
-            periods,
-            seg_offset,
             prefetched,
-            period_keys,
             custom_index,
             segment_index,
             totals: Batch {
-                bounds: totals.0,
-                measured: Some(totals.1),
-                kinds: Mutex::new(totals.2),
+                buckets: plan.totals.clone(),
+                measured: Some(prefetch.totals.measured),
+                kinds: Mutex::new(prefetch.totals.kinds),
                 complete: Mutex::new(None),
             },
             segments: Batch {
-                bounds: segments.0,
+                buckets: plan.segments.clone(),
                 measured: seg_measured,
                 kinds: Mutex::new(seg_kinds),
                 complete: Mutex::new(None),
             },
-            kinds_loaded: Mutex::new(kinds.into_iter().collect()),
+            kinds_loaded: Mutex::new(plan.kinds.iter().cloned().collect()),
+            plan,
             memo: Mutex::new(HashMap::new()),
             stack: EvalStack::new(),
         }
+    }
+
+    /// What the request asked for.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
     }
 
     pub fn customs(&self) -> &CustomSet {
@@ -149,7 +140,7 @@ impl Env {
     }
 
     pub fn dimension(&self) -> Option<&Dimension> {
-        self.dimension.as_ref()
+        self.plan.segment_by.as_ref()
     }
 
     fn batch(&self, which: Which) -> &Batch {
@@ -164,14 +155,14 @@ impl Env {
         self.segments
             .measured
             .as_ref()
-            .map(|m| m.segments([1, 2]))
+            .map(|m| m.segments([self.plan.segments.previous(), self.plan.segments.current()]))
             .unwrap_or_default()
     }
 
     fn dimension_of(&self, which: Which) -> Option<&Dimension> {
         match which {
             Which::Totals => None,
-            Which::Segments => self.dimension.as_ref(),
+            Which::Segments => self.plan.segment_by.as_ref(),
         }
     }
 
@@ -193,7 +184,7 @@ impl Env {
                 &self.db,
                 &MeasureQuery {
                     team_id: self.team_id,
-                    bounds: &batch.bounds,
+                    bounds: &batch.buckets,
                     dimension: self.dimension_of(which),
                     measures: &all,
                 },
@@ -232,13 +223,10 @@ impl Env {
     }
 
     fn context(&self, which: Which, bucket: usize, seg: &str) -> ScriptContext {
-        let index = match which {
-            Which::Totals => bucket,
-            Which::Segments => self.seg_offset + bucket,
-        };
+        let key = self.batch(which).buckets.periods[bucket].key;
         ScriptContext {
-            period_key: self.period_keys[index].clone(),
-            period_days: self.periods[index].days(),
+            period_key: key.to_string(),
+            period_days: key.days(),
             segment: (which == Which::Segments).then(|| seg.to_owned()),
         }
     }
@@ -353,7 +341,7 @@ impl Env {
                     .block_on(measures::event_kinds(
                         &self.db,
                         self.team_id,
-                        &batch.bounds,
+                        &batch.buckets,
                         self.dimension_of(w),
                         &kinds,
                     ))

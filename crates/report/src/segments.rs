@@ -7,15 +7,13 @@ use std::collections::BTreeSet;
 use lodestar_core::CoreError;
 use lodestar_core::dimension::{Dimension, SetRef, Table};
 use lodestar_core::measure::Measure;
-use lodestar_core::period::PeriodKey;
+use lodestar_core::period::{Buckets, PeriodKey, PeriodView};
 use lodestar_store::Db;
-use lodestar_store::ingest::day_number;
-use lodestar_store::measures::{self, Bounds, MeasureQuery, TOTAL};
+use lodestar_store::measures::{self, MeasureQuery, TOTAL};
 use lodestar_store::segment_sets::{self, Coverage, Window};
 use lodestar_store::teams::Team;
 use serde::Serialize;
 
-use crate::engine::PeriodView;
 use crate::error::ReportError;
 use crate::number;
 
@@ -85,12 +83,12 @@ pub async fn check_partition(
         return Ok(None);
     };
     let set = stored.set;
-    let resolved = period.resolve(team.timezone.0);
+    let bounds = Buckets::of(&[period], team.timezone.0);
     let window = Window {
-        lo: resolved.start.timestamp_millis(),
-        hi: resolved.end.timestamp_millis(),
-        lo_day: day_number(period.first_day()),
-        hi_day: day_number(period.end_day()),
+        lo: bounds.instants[0],
+        hi: bounds.instants[1],
+        lo_day: bounds.days[0],
+        hi_day: bounds.days[1],
     };
     let mut tables = Vec::new();
     let mut unsupported = Vec::new();
@@ -111,10 +109,6 @@ pub async fn check_partition(
         .copied()
         .filter(|m| m.is_additive() && !m.is_internal() && covered.contains(&m.table()))
         .collect();
-    let bounds = Bounds {
-        instants: vec![window.lo, window.hi],
-        days: vec![window.lo_day, window.hi_day],
-    };
     let names = set.names();
     let dim = Dimension::Set(SetRef::resolved(set));
     let mut sums = Vec::new();
@@ -145,16 +139,9 @@ pub async fn check_partition(
     }
     let partition =
         tables.iter().all(|c| c.gap == 0 && c.overlap == 0) && sums.iter().all(|s| s.sums_match);
-    let tz = team.timezone.to_string();
     Ok(Some(PartitionCheck {
         set: name.to_owned(),
-        period: PeriodView {
-            key: period.to_string(),
-            start: resolved.start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            end: resolved.end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            timezone: tz,
-            days: period.days(),
-        },
+        period: PeriodView::new(&bounds.periods[0], team.timezone),
         segments: names,
         partition,
         tables,

@@ -315,16 +315,16 @@ fn leaf(key: &str, values: &BTreeMap<&str, &KpiValue>) -> Leaf {
     match values.get(key) {
         Some(v) => Leaf {
             key: key.to_owned(),
-            name: v.name.clone(),
-            unit: v.unit,
-            direction: v.direction,
+            name: v.meta.name.clone(),
+            unit: v.meta.unit,
+            direction: v.meta.direction,
             value: v.value,
             previous: v.previous,
             change_pct: v.change_pct,
-            value_text: format_value(v.unit, v.value),
-            previous_text: format_value(v.unit, v.previous),
+            value_text: format_value(v.meta.unit, v.value),
+            previous_text: format_value(v.meta.unit, v.previous),
             change_text: format_change(v.change_pct),
-            tone: Tone::of(v.direction, v.change_pct),
+            tone: Tone::of(v.meta.direction, v.change_pct),
             unknown: false,
             error: v.error.as_ref().map(|e| e.to_string()),
         },
@@ -368,8 +368,11 @@ pub async fn tree_report(
             },
         )
         .await?;
-    let values: BTreeMap<&str, &KpiValue> =
-        result.kpis.iter().map(|k| (k.key.as_str(), k)).collect();
+    let values: BTreeMap<&str, &KpiValue> = result
+        .kpis
+        .iter()
+        .map(|k| (k.meta.key.as_str(), k))
+        .collect();
     let sections = tree.sections();
     let mut nodes: Vec<NodeView> = sections
         .iter()

@@ -106,12 +106,12 @@ pub fn view(report: &Report, share_url: String, freshness: Option<String>) -> Di
         .collect();
     let mut explanations: Vec<String> = report
         .cards()
-        .filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.name)))
+        .filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.meta.name)))
         .collect();
     let undefined: Vec<&str> = report
         .cards()
         .filter(|c| c.value.is_none() && c.error.is_none())
-        .map(|c| c.name.as_str())
+        .map(|c| c.meta.name.as_str())
         .collect();
     if !report.empty && !undefined.is_empty() {
         explanations.push(format!(
@@ -123,7 +123,7 @@ pub fn view(report: &Report, share_url: String, freshness: Option<String>) -> Di
         team_name: report.team.name.clone(),
         report_title: report.definition.title.clone(),
         period_label: report.label.clone(),
-        period_key: report.period.key.clone(),
+        period_key: report.period.key.to_string(),
         sections,
         share_url,
         freshness,
@@ -163,7 +163,7 @@ fn driver(e: &Explanation) -> DigestDriver {
 
 fn kpi(card: &Card) -> DigestKpi {
     DigestKpi {
-        name: card.name.clone(),
+        name: card.meta.name.clone(),
         value: card.display.value.clone(),
         change: Some(card.display.change.clone()).filter(|c| c != UNDEFINED),
         trend: trend(card.tone),
@@ -191,8 +191,9 @@ mod tests {
 
     use lodestar_core::catalog::Builtin;
     use lodestar_core::drivers::builtin_trees;
+    use lodestar_core::period::PeriodView;
     use lodestar_core::period::Timezone;
-    use lodestar_report::engine::PeriodView;
+    use lodestar_report::meta::KpiMeta;
     use lodestar_report::report::{Outline, shape};
     use lodestar_report::{KpiResult, KpiValue};
 
@@ -210,32 +211,11 @@ mod tests {
 
     fn kpi_value(key: &str, value: Option<f64>, previous: Option<f64>) -> KpiValue {
         let b = Builtin::from_key(key).expect("a built-in");
-        KpiValue {
-            key: key.to_owned(),
-            name: b.name().to_owned(),
-            unit: b.unit(),
-            direction: b.direction(),
-            kind: b.kind(),
-            category: b.branch().title().to_owned(),
-            source: "builtin",
-            value,
-            previous,
-            change_pct: lodestar_core::formula::change_pct(value, previous),
-            segments: None,
-            unsupported: None,
-            trend: Vec::new(),
-            error: None,
-        }
+        KpiValue::new(KpiMeta::builtin(b), value, previous)
     }
 
     fn period_view(key: &str) -> PeriodView {
-        PeriodView {
-            key: key.to_owned(),
-            start: String::new(),
-            end: String::new(),
-            timezone: "America/New_York".to_owned(),
-            days: 7,
-        }
+        PeriodView::of(PeriodKey::parse(key).expect("a key"), team().timezone)
     }
 
     fn report(kpis: Vec<KpiValue>) -> Report {

@@ -2,9 +2,7 @@
 
 use lodestar_core::period::Timezone;
 use lodestar_mail::parse_address;
-use lodestar_report::definition::{ReportDefinition, WEEKLY};
 use lodestar_store::schedules::ScheduleFields;
-use lodestar_store::{Db, StoreError};
 
 use crate::cron::CronSpec;
 
@@ -26,18 +24,8 @@ fn invalid(field: &'static str, message: impl Into<String>) -> FieldError {
     }
 }
 
-/// The team's report `slug`: its stored definition (which replaces the built-in of the same
-/// slug), else the built-in `weekly`; `None` when the team has no such report.
-pub async fn find_report(
-    db: &Db,
-    team_id: i32,
-    slug: &str,
-) -> Result<Option<ReportDefinition>, StoreError> {
-    if let Some(stored) = lodestar_store::reports::find(db, team_id, slug).await? {
-        return ReportDefinition::from_stored(&stored).map(Some);
-    }
-    Ok((slug == WEEKLY).then(ReportDefinition::weekly))
-}
+/// The team's report `slug` (stored, else the built-in `weekly`), as reports resolve it.
+pub use lodestar_report::team_reports::find as find_report;
 
 /// Checks every field and returns the schedule in its stored form: the cron normalised, the
 /// timezone canonical, recipients trimmed and without duplicates (compared by address, ignoring

@@ -12,6 +12,7 @@ use std::fmt::Write;
 
 use lodestar_core::dimension::{Dimension, Table};
 use lodestar_core::measure::{Measure, MeasureValues};
+use lodestar_core::period::Buckets;
 use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::Db;
@@ -27,29 +28,15 @@ pub const TOTAL: &str = "";
 const MS_PER_DAY: f64 = 86_400_000.0;
 const MICROS: f64 = 1_000_000.0;
 
-/// Consecutive buckets: bucket `i` is `[instants[i], instants[i + 1])`, and for spend days
-/// `[days[i], days[i + 1])` (days since 1970-01-01, local calendar dates).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Bounds {
-    pub instants: Vec<i64>,
-    pub days: Vec<i32>,
-}
-
-impl Bounds {
-    pub fn buckets(&self) -> usize {
-        self.instants.len().saturating_sub(1)
-    }
-}
-
 pub struct MeasureQuery<'a> {
     pub team_id: i32,
-    pub bounds: &'a Bounds,
+    pub bounds: &'a Buckets,
     pub dimension: Option<&'a Dimension>,
     pub measures: &'a BTreeSet<Measure>,
 }
 
 /// For each bucket, the values of each segment that has rows in it.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Measured {
     pub buckets: Vec<HashMap<String, MeasureValues>>,
     /// Which tables were queried: measures of other tables are left undefined.
@@ -238,7 +225,7 @@ pub async fn compute_from_rows(db: &Db, q: &MeasureQuery<'_>) -> Result<Measured
 }
 
 async fn compute_with(db: &Db, q: &MeasureQuery<'_>, from_rows: bool) -> Result<Measured> {
-    let n = q.bounds.buckets();
+    let n = q.bounds.len();
     let mut tables = BTreeSet::new();
     for m in q.measures {
         let table = m.table();
@@ -645,7 +632,7 @@ pub struct KindTotals {
 pub async fn event_kinds(
     db: &Db,
     team_id: i32,
-    bounds: &Bounds,
+    bounds: &Buckets,
     dimension: Option<&Dimension>,
     kinds: &[String],
 ) -> Result<HashMap<(usize, String, String), KindTotals>> {

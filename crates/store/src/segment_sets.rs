@@ -369,9 +369,10 @@ mod tests {
     #[tokio::test]
     async fn rows_in_several_or_no_segments_are_counted_and_segmented_measures_follow_membership() {
         use crate::ingest;
-        use crate::measures::{self, Bounds, MeasureQuery, TOTAL};
+        use crate::measures::{self, MeasureQuery, TOTAL};
         use lodestar_core::dimension::{Dimension, SetRef};
         use lodestar_core::measure::Measure;
+        use lodestar_core::period::Buckets;
         use lodestar_core::rows::{InputRow, LeadRow};
 
         let (db, _dir) = db().await;
@@ -443,7 +444,8 @@ mod tests {
 
         let dim = Dimension::Set(SetRef::resolved(set));
         let wanted = [Measure::Leads].into_iter().collect();
-        let bounds = Bounds {
+        let bounds = Buckets {
+            periods: Vec::new(),
             instants: vec![lo, hi],
             days: vec![20_759, 20_766],
         };

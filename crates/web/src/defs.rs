@@ -5,9 +5,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use lodestar_report::definition::{ReportDefinition, WEEKLY};
+use lodestar_report::definition::ReportDefinition;
+use lodestar_report::team_reports;
 use lodestar_store::teams::Team;
-use lodestar_store::{Db, StoreError, reports};
+use lodestar_store::{Db, StoreError};
 
 /// Past this many entries the map starts over: definitions are cheap to read again.
 const MAX_ENTRIES: usize = 4096;
@@ -34,11 +35,7 @@ impl Definitions {
         {
             return Ok(def.clone());
         }
-        let def = match reports::find(db, team.id, slug).await? {
-            Some(stored) => Some(Arc::new(ReportDefinition::from_stored(&stored)?)),
-            None if slug == WEEKLY => Some(Arc::new(ReportDefinition::weekly())),
-            None => None,
-        };
+        let def = team_reports::find(db, team.id, slug).await?.map(Arc::new);
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
@@ -46,19 +43,5 @@ impl Definitions {
             entries.insert(key, (team.data_version, def.clone()));
         }
         Ok(def)
-    }
-
-    /// Every report of the team: `weekly` first (stored or built-in), then the others by slug.
-    pub async fn list(db: &Db, team: &Team) -> Result<Vec<ReportDefinition>, StoreError> {
-        let stored = reports::list(db, team.id).await?;
-        let mut out = Vec::with_capacity(stored.len() + 1);
-        if !stored.iter().any(|r| r.slug == WEEKLY) {
-            out.push(ReportDefinition::weekly());
-        }
-        for s in &stored {
-            out.push(ReportDefinition::from_stored(s)?);
-        }
-        out.sort_by_key(|d| (d.slug != WEEKLY, d.slug.clone()));
-        Ok(out)
     }
 }

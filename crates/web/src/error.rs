@@ -62,6 +62,20 @@ impl ApiError {
         ApiError::Internal(Box::new(e))
     }
 
+    /// Logs an internal error with its cause chain (the reply shows none of it).
+    pub(crate) fn log_internal(&self) {
+        if let ApiError::Internal(e) = self {
+            let mut chain = e.to_string();
+            let mut source = e.source();
+            while let Some(s) = source {
+                chain.push_str(": ");
+                chain.push_str(&s.to_string());
+                source = s.source();
+            }
+            tracing::error!(error = %chain, "internal error");
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",
@@ -100,6 +114,29 @@ impl From<lodestar_report::ReportError> for ApiError {
     }
 }
 
+impl From<lodestar_report::report::OutlineError> for ApiError {
+    fn from(e: lodestar_report::report::OutlineError) -> ApiError {
+        match e {
+            e @ lodestar_report::report::OutlineError::UnknownTree(_) => {
+                ApiError::NotFound(e.to_string())
+            }
+            lodestar_report::report::OutlineError::Report(e) => e.into(),
+        }
+    }
+}
+
+impl From<lodestar_report::team_reports::SaveError> for ApiError {
+    fn from(e: lodestar_report::team_reports::SaveError) -> ApiError {
+        match e {
+            lodestar_report::team_reports::SaveError::Invalid(e) => ApiError::Unprocessable {
+                field: e.field,
+                message: e.message,
+            },
+            lodestar_report::team_reports::SaveError::Failed(e) => e.into(),
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -117,16 +154,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(e) = self {
-            let mut chain = e.to_string();
-            let mut source = e.source();
-            while let Some(s) = source {
-                chain.push_str(": ");
-                chain.push_str(&s.to_string());
-                source = s.source();
-            }
-            tracing::error!(error = %chain, "internal error");
-        }
+        self.log_internal();
         let mut body = json!({"error": self.kind(), "message": self.to_string()});
         match self {
             ApiError::Validation(rows) => body["rows"] = json!(rows),

@@ -5,6 +5,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use askama::Template;
 
+use crate::error::ApiError;
 use crate::views::{ErrorPage, Layout};
 
 /// Pages load only what this server serves: no inline script, no inline style, no framing.
@@ -28,28 +29,32 @@ pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, 
     Ok(page_headers(&mut HttpResponse::build(status)).body(body))
 }
 
+/// The error of page handlers: a redirect to sign in, a refused share link or form, or any
+/// failure the API would answer (400, 404, 422, 500…), shown as a page with that status.
+/// Conversions from lower layers go through [`ApiError`] only.
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
     /// 303 to `/login?next=…`: the page needs a session and there is none.
     #[error("sign in to see this page")]
     SignIn { next: String },
-    /// 400: a bad period or dimension in the address.
-    #[error("{0}")]
-    BadRequest(String),
     /// 403: an expired, tampered or foreign share link, or a form without its CSRF token.
     #[error("{message}")]
     Forbidden { heading: String, message: String },
-    /// 404: no such report for this team.
-    #[error("{0}")]
-    NotFound(String),
-    /// 500: logged with its cause chain, shown opaquely.
-    #[error("internal error")]
-    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error(transparent)]
+    Api(#[from] ApiError),
 }
 
 impl PageError {
     pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> PageError {
-        PageError::Internal(Box::new(e))
+        ApiError::internal(e).into()
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> PageError {
+        ApiError::BadRequest(message.into()).into()
+    }
+
+    pub fn not_found(message: impl Into<String>) -> PageError {
+        ApiError::NotFound(message.into()).into()
     }
 
     pub fn forbidden(heading: &str, message: impl Into<String>) -> PageError {
@@ -60,26 +65,23 @@ impl PageError {
     }
 }
 
-impl From<lodestar_store::StoreError> for PageError {
-    fn from(e: lodestar_store::StoreError) -> PageError {
-        PageError::internal(e)
-    }
-}
-
-impl From<lodestar_core::CoreError> for PageError {
-    fn from(e: lodestar_core::CoreError) -> PageError {
-        PageError::BadRequest(e.to_string())
-    }
-}
-
-impl From<lodestar_report::ReportError> for PageError {
-    fn from(e: lodestar_report::ReportError) -> PageError {
-        match e {
-            lodestar_report::ReportError::Input(e) => e.into(),
-            other => PageError::internal(other),
+/// What a page shows for these is what the API answers for them.
+macro_rules! through_api {
+    ($($error:ty),*) => {$(
+        impl From<$error> for PageError {
+            fn from(e: $error) -> PageError {
+                PageError::Api(e.into())
+            }
         }
-    }
+    )*};
 }
+
+through_api!(
+    lodestar_store::StoreError,
+    lodestar_core::CoreError,
+    lodestar_report::ReportError,
+    lodestar_report::report::OutlineError
+);
 
 /// `/login?next=<path>`, the path percent-encoded.
 pub fn login_location(next: &str) -> String {
@@ -98,10 +100,8 @@ impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self {
             PageError::SignIn { .. } => StatusCode::SEE_OTHER,
-            PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PageError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            PageError::NotFound(_) => StatusCode::NOT_FOUND,
-            PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            PageError::Api(e) => e.status_code(),
         }
     }
 
@@ -113,24 +113,20 @@ impl ResponseError for PageError {
                     .insert_header((header::CACHE_CONTROL, "no-store"))
                     .finish();
             }
-            PageError::BadRequest(m) => ("That address is not quite right", m.clone(), false),
             PageError::Forbidden { heading, message } => (heading.as_str(), message.clone(), true),
-            PageError::NotFound(m) => ("Not found", m.clone(), false),
-            PageError::Internal(e) => {
-                let mut chain = e.to_string();
-                let mut source = e.source();
-                while let Some(s) = source {
-                    chain.push_str(": ");
-                    chain.push_str(&s.to_string());
-                    source = s.source();
-                }
-                tracing::error!(error = %chain, "internal error on a page");
+            PageError::Api(e @ ApiError::Internal(_)) => {
+                e.log_internal();
                 (
                     "Something went wrong",
                     "The server could not build this page. The error was logged.".to_owned(),
                     false,
                 )
             }
+            PageError::Api(ApiError::NotFound(m)) => ("Not found", m.clone(), false),
+            PageError::Api(e @ (ApiError::Unauthorized | ApiError::Forbidden(_))) => {
+                ("Not allowed", e.to_string(), true)
+            }
+            PageError::Api(e) => ("That address is not quite right", e.to_string(), false),
         };
         let page = ErrorPage {
             layout: Layout::bare(heading),

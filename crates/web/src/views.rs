@@ -4,12 +4,14 @@
 //! is always shown as text.
 
 use askama::Template;
-use lodestar_core::catalog::{Direction, Kind, Unit};
+use lodestar_core::catalog::{Direction, Unit};
 use lodestar_report::catalog::CatalogEntry;
 use lodestar_report::definition::TargetStatus;
 use lodestar_report::drivers::Explanation;
 use lodestar_report::engine::TrendPoint;
 use lodestar_report::format::{Tone, format_value};
+use lodestar_report::meta::Source;
+use lodestar_report::number;
 use lodestar_report::report::{Card, Report};
 
 /// What the base layout needs.
@@ -34,42 +36,6 @@ impl Layout {
             csrf: None,
             shared: false,
         }
-    }
-}
-
-pub fn unit_str(u: Unit) -> &'static str {
-    match u {
-        Unit::Count => "count",
-        Unit::Currency => "currency",
-        Unit::Percent => "percent",
-        Unit::Ratio => "ratio",
-        Unit::Days => "days",
-        Unit::Score => "score",
-    }
-}
-
-pub fn direction_str(d: Direction) -> &'static str {
-    match d {
-        Direction::HigherIsBetter => "higher_is_better",
-        Direction::LowerIsBetter => "lower_is_better",
-    }
-}
-
-pub fn kind_str(k: Kind) -> &'static str {
-    match k {
-        Kind::Leading => "leading",
-        Kind::Trailing => "trailing",
-    }
-}
-
-/// A number as JSON and CSV write it: whole values without `.0`.
-pub fn raw_number(v: Option<f64>) -> String {
-    match v {
-        Some(x) if x.is_finite() && x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 => {
-            format!("{}", x as i64)
-        }
-        Some(x) if x.is_finite() => format!("{x}"),
-        _ => String::new(),
     }
 }
 
@@ -198,13 +164,13 @@ impl<'a> CardView<'a> {
                 _ if c.change_pct.is_some_and(|p| p > 0.0) => "▲ ",
                 _ => "▼ ",
             },
-            raw_value: raw_number(c.value),
+            raw_value: number::raw(c.value),
             target_class: match c.target.as_ref().map(|t| t.status) {
                 Some(TargetStatus::Met) => "met",
                 Some(TargetStatus::Missed) => "missed",
                 _ => "novalue",
             },
-            spark: Spark::new(&c.name, &c.trend),
+            spark: Spark::new(&c.meta.name, &c.trend),
         }
     }
 }
@@ -354,7 +320,7 @@ impl<'a> ReportBody<'a> {
             .iter()
             .map(|s| SectionView {
                 title: &s.title,
-                kind: kind_str(s.kind),
+                kind: s.kind.as_str(),
                 cards: s.kpis.iter().map(CardView::new).collect(),
             })
             .collect();
@@ -477,20 +443,19 @@ pub struct CatalogRow {
 impl From<CatalogEntry> for CatalogRow {
     fn from(e: CatalogEntry) -> CatalogRow {
         CatalogRow {
-            unit: unit_str(e.unit),
-            direction: direction_str(e.direction),
-            direction_text: match e.direction {
+            unit: e.meta.unit.as_str(),
+            direction: e.meta.direction.as_str(),
+            direction_text: match e.meta.direction {
                 Direction::HigherIsBetter => "higher",
                 Direction::LowerIsBetter => "lower",
             },
-            source: e.source,
-            source_text: if e.source == "builtin" {
-                "built-in"
-            } else {
-                "script"
+            source: e.meta.source.as_str(),
+            source_text: match e.meta.source {
+                Source::Builtin => "built-in",
+                Source::Script => "script",
             },
-            key: e.key,
-            name: e.name,
+            key: e.meta.key,
+            name: e.meta.name,
             formula: e.formula,
             script: e.script,
         }
@@ -568,13 +533,5 @@ mod tests {
         assert_eq!(flat.lines, ["3.0,15.0 117.0,15.0"]);
         let none = Spark::new("x", &[point("a", None)]);
         assert!(none.lines.is_empty() && none.dot.is_none());
-    }
-
-    #[test]
-    fn raw_numbers_read_like_json() {
-        assert_eq!(raw_number(Some(17.0)), "17");
-        assert_eq!(raw_number(Some(400.9258823529412)), "400.9258823529412");
-        assert_eq!(raw_number(None), "");
-        assert_eq!(raw_number(Some(f64::NAN)), "");
     }
 }

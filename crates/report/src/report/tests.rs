@@ -16,33 +16,12 @@ fn team() -> Team {
 }
 
 fn period_view(key: &str) -> PeriodView {
-    PeriodView {
-        key: key.to_owned(),
-        start: String::new(),
-        end: String::new(),
-        timezone: "UTC".to_owned(),
-        days: 7,
-    }
+    PeriodView::of(PeriodKey::parse(key).expect("a key"), Timezone::default())
 }
 
 fn builtin(key: &str, value: Option<f64>, previous: Option<f64>) -> KpiValue {
     let b = Builtin::from_key(key).expect("a built-in key");
-    KpiValue {
-        key: key.to_owned(),
-        name: b.name().to_owned(),
-        unit: b.unit(),
-        direction: b.direction(),
-        kind: b.kind(),
-        category: b.branch().title().to_owned(),
-        source: "builtin",
-        value,
-        previous,
-        change_pct: lodestar_core::formula::change_pct(value, previous),
-        segments: None,
-        unsupported: None,
-        trend: Vec::new(),
-        error: None,
-    }
+    KpiValue::new(KpiMeta::builtin(b), value, previous)
 }
 
 fn result(kpis: Vec<KpiValue>) -> KpiResult {
@@ -66,7 +45,7 @@ fn w45() -> PeriodKey {
 }
 
 fn set(kpis: &mut [KpiValue], key: &str, value: Option<f64>, previous: Option<f64>) {
-    if let Some(k) = kpis.iter_mut().find(|k| k.key == key) {
+    if let Some(k) = kpis.iter_mut().find(|k| k.meta.key == key) {
         *k = builtin(key, value, previous);
     }
 }
@@ -77,10 +56,13 @@ fn cards_are_grouped_by_branch_in_tree_order_with_custom_categories_last() {
     kpis.insert(
         0,
         KpiValue {
-            key: "gross_roi".to_owned(),
-            name: "Gross ROI".to_owned(),
-            category: "Finance".to_owned(),
-            source: "script",
+            meta: KpiMeta {
+                key: "gross_roi".to_owned(),
+                name: "Gross ROI".to_owned(),
+                category: "Finance".to_owned(),
+                source: Source::Script,
+                ..KpiMeta::builtin(Builtin::Roi)
+            },
             ..builtin("roi", Some(120.0), None)
         },
     );
@@ -106,7 +88,10 @@ fn cards_are_grouped_by_branch_in_tree_order_with_custom_categories_last() {
     );
     assert_eq!(report.cards().count(), Builtin::ALL.len() + 1);
     assert_eq!(report.sections[3].kind, Kind::Trailing);
-    assert_eq!(report.card("gross_roi").map(|c| c.source), Some("script"));
+    assert_eq!(
+        report.card("gross_roi").map(|c| c.meta.source),
+        Some(Source::Script)
+    );
     assert_eq!(report.card("gross_roi").and_then(|c| c.formula), None);
     assert!(report.card("cpl").and_then(|c| c.formula).is_some());
 }
@@ -237,7 +222,7 @@ fn a_segment_table_sorts_by_its_first_column_and_names_what_cannot_be_split() {
     kpis.extend(
         every_builtin_at_zero()
             .into_iter()
-            .filter(|k| k.key != "leads" && k.key != "cpl"),
+            .filter(|k| k.meta.key != "leads" && k.meta.key != "cpl"),
     );
     let def = ReportDefinition {
         kpis: KpiSelection::Keys(vec!["leads".to_owned(), "cpl".to_owned()]),
@@ -316,7 +301,7 @@ fn organised_by_a_tree_the_sections_follow_its_branches_at_any_depth_and_other_h
         .map(|s| {
             (
                 s.title.as_str(),
-                s.kpis.iter().map(|c| c.key.as_str()).collect(),
+                s.kpis.iter().map(|c| c.meta.key.as_str()).collect(),
             )
         })
         .collect();

@@ -8,15 +8,15 @@ use lodestar_core::period::{PeriodKey, PeriodKind};
 use lodestar_report::catalog::catalog;
 use lodestar_report::definition::{ReportDefinition, WEEKLY};
 use lodestar_report::report::{HEADLINE, default_period};
+use lodestar_report::team_reports;
 
-use crate::defs::Definitions;
 use crate::html::{PageError, render};
 use crate::routes::reports::report_for;
 use crate::state::AppState;
 use crate::viewer;
 use crate::views::{
     CardView, CatalogPage, CatalogRow, CatalogSection, HomePage, ReportLink, ScriptOption,
-    ScriptsPage, UNITS, direction_str, kind_str, unit_str,
+    ScriptsPage, UNITS,
 };
 
 pub fn config(cfg: &mut web::ServiceConfig) {
@@ -32,7 +32,7 @@ const HOME: &str = "(home)";
 #[get("/")]
 async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let me = viewer::require(&req, &state).await?;
-    let defs = Definitions::list(&state.db, &me.team).await?;
+    let defs = team_reports::list(&state.db, me.team.id).await?;
     let builtin = ReportDefinition::weekly();
     let replaced = defs.iter().any(|d| d.slug == WEEKLY && !d.builtin);
     let period = default_period(&builtin, &me.team, Utc::now());
@@ -99,8 +99,8 @@ async fn catalog_page(
     let count = entries.len();
     let mut titles: Vec<String> = Branch::ALL.iter().map(|b| b.title().to_owned()).collect();
     for e in &entries {
-        if !titles.contains(&e.category) {
-            titles.push(e.category.clone());
+        if !titles.contains(&e.meta.category) {
+            titles.push(e.meta.category.clone());
         }
     }
     let mut sections: Vec<CatalogSection> = titles
@@ -111,7 +111,7 @@ async fn catalog_page(
         })
         .collect();
     for e in entries {
-        if let Some(s) = sections.iter_mut().find(|s| s.title == e.category) {
+        if let Some(s) = sections.iter_mut().find(|s| s.title == e.meta.category) {
             s.entries.push(CatalogRow::from(e));
         }
     }
@@ -138,12 +138,12 @@ async fn scripts_page(
         .filter_map(|e| {
             let script = e.script?;
             Some(ScriptOption {
-                unit: unit_str(e.unit),
-                direction: direction_str(e.direction),
-                kind: kind_str(e.kind),
-                key: e.key,
-                name: e.name,
-                category: e.category,
+                unit: e.meta.unit.as_str(),
+                direction: e.meta.direction.as_str(),
+                kind: e.meta.kind.as_str(),
+                key: e.meta.key,
+                name: e.meta.name,
+                category: e.meta.category,
                 script,
             })
         })

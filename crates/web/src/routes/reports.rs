@@ -9,25 +9,23 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 use askama::Template;
 use chrono::Utc;
 use lodestar_core::period::PeriodKey;
-use lodestar_report::KpiRequest;
-use lodestar_report::ReportError;
 use lodestar_report::cache::CacheKey;
 use lodestar_report::definition::{ReportDefinition, ReportInput};
-use lodestar_report::report::{OutlineError, Report, assemble, default_period, has_started};
+use lodestar_report::report::{OutlineError, assemble, default_period, has_started};
 use lodestar_report::share::{self, ShareClaims, ShareError};
 use lodestar_report::trees;
+use lodestar_report::{export, team_reports};
 use lodestar_store::reports;
 use lodestar_store::teams::{self, Team};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::Auth;
-use crate::defs::Definitions;
 use crate::error::ApiError;
 use crate::html::{PageError, render};
 use crate::state::AppState;
 use crate::viewer::{self, SignedIn};
-use crate::views::{CachedReport, Layout, PeriodNav, ReportBody, ReportPage, raw_number};
+use crate::views::{CachedReport, Layout, PeriodNav, ReportBody, ReportPage};
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     // The CSV route first: `/reports/{slug}` would also match `weekly.csv`.
@@ -37,24 +35,6 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .service(get_report)
         .service(put_report)
         .service(delete_report);
-}
-
-impl From<OutlineError> for PageError {
-    fn from(e: OutlineError) -> PageError {
-        match e {
-            e @ OutlineError::UnknownTree(_) => PageError::NotFound(e.to_string()),
-            OutlineError::Report(e) => e.into(),
-        }
-    }
-}
-
-impl From<OutlineError> for ApiError {
-    fn from(e: OutlineError) -> ApiError {
-        match e {
-            e @ OutlineError::UnknownTree(_) => ApiError::NotFound(e.to_string()),
-            OutlineError::Report(e) => e.into(),
-        }
-    }
 }
 
 /// `?tree=slug`: organise the report by that KPI tree instead of its definition's.
@@ -212,7 +192,7 @@ async fn access(
 /// A stored definition's tree that the team no longer has: the page says which and what to do.
 fn missing_tree(slug: &str, e: OutlineError) -> PageError {
     match e {
-        OutlineError::UnknownTree(tree) => PageError::NotFound(format!(
+        OutlineError::UnknownTree(tree) => PageError::not_found(format!(
             "The report `{slug}` is organised by the KPI tree `{tree}`, which this team does not have (any more). Save the report with another tree, or restore `{tree}`."
         )),
         other => other.into(),
@@ -233,7 +213,7 @@ async fn page_report(
         .get(&state.db, team, slug)
         .await?
         .ok_or_else(|| {
-            PageError::NotFound(format!("There is no report `{slug}` for this team."))
+            PageError::not_found(format!("There is no report `{slug}` for this team."))
         })?;
     let period = match (&access, q.period()?) {
         (Access::Share { claims, .. }, _) => {
@@ -242,12 +222,7 @@ async fn page_report(
         (Access::Session(_), Some(p)) => p,
         (Access::Session(me), None) => default_period(&def, &me.team, Utc::now()),
     };
-    let def = as_asked(state, team, def, q.tree.as_deref())
-        .await
-        .map_err(|e| match e {
-            ApiError::BadRequest(m) => PageError::BadRequest(m),
-            other => PageError::internal(other),
-        })?;
+    let def = as_asked(state, team, def, q.tree.as_deref()).await?;
     let cache = cache_name(slug, q.tree.as_deref());
     let report = report_for(state, team, &def, &cache, period)
         .await
@@ -265,7 +240,7 @@ async fn report_page(
     let slug = path.into_inner();
     let (access, cached) = page_report(&req, &state, &slug, &q).await?;
     let report = &cached.report;
-    let key = PeriodKey::parse(&report.period.key)?;
+    let key = report.period.key;
     let base = format!("/reports/{slug}");
     // Links keep the tree the query asked for (a slug the team has: URL-safe as it is).
     let tree = asked_tree(q.tree.as_deref()).map(str::to_owned);
@@ -349,7 +324,7 @@ async fn report_csv(
     let slug = path.into_inner();
     let (_, cached) = page_report(&req, &state, &slug, &q).await?;
     let report = &cached.report;
-    let body = csv(report).map_err(PageError::internal)?;
+    let body = export::csv(report).map_err(PageError::internal)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/csv; charset=utf-8"))
         .insert_header((
@@ -364,87 +339,9 @@ async fn report_csv(
         .body(body))
 }
 
-/// Spreadsheets run cells that start like a formula: such text gets a leading quote.
-fn cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    }
-}
-
-/// One row per KPI (segment empty), then one per KPI and segment when the report is split.
-pub(crate) fn csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "period",
-        "section",
-        "key",
-        "name",
-        "unit",
-        "direction",
-        "source",
-        "segment",
-        "value",
-        "previous",
-        "change_pct",
-        "target_min",
-        "target_max",
-        "target_status",
-    ])?;
-    let unit = |c: &lodestar_report::report::Card| crate::views::unit_str(c.unit);
-    for section in &report.sections {
-        for c in &section.kpis {
-            let target = c.target.as_ref();
-            w.write_record([
-                report.period.key.as_str(),
-                &cell(&section.title),
-                &c.key,
-                &cell(&c.name),
-                unit(c),
-                crate::views::direction_str(c.direction),
-                c.source,
-                "",
-                &raw_number(c.value),
-                &raw_number(c.previous),
-                &raw_number(c.change_pct),
-                &raw_number(target.and_then(|t| t.bounds.min)),
-                &raw_number(target.and_then(|t| t.bounds.max)),
-                target.map(|t| t.status.as_str()).unwrap_or_default(),
-            ])?;
-        }
-    }
-    for section in &report.sections {
-        for c in &section.kpis {
-            let Some(Some(segments)) = &c.segments else {
-                continue;
-            };
-            for s in segments {
-                w.write_record([
-                    report.period.key.as_str(),
-                    &cell(&section.title),
-                    &c.key,
-                    &cell(&c.name),
-                    unit(c),
-                    crate::views::direction_str(c.direction),
-                    c.source,
-                    &cell(&s.segment),
-                    &raw_number(s.value),
-                    &raw_number(s.previous),
-                    "",
-                    "",
-                    "",
-                    "",
-                ])?;
-            }
-        }
-    }
-    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
-}
-
 #[get("/api/v1/reports")]
 async fn list_reports(auth: Auth, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let defs = Definitions::list(&state.db, &auth.0.team).await?;
+    let defs = team_reports::list(&state.db, auth.0.team.id).await?;
     let reports: Vec<_> = defs
         .iter()
         .map(|d| {
@@ -504,51 +401,9 @@ async fn put_report(
     let slug = path.into_inner();
     let input: ReportInput = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("report definition: {e}")))?;
-    let def = input.validate(&slug).map_err(|e| ApiError::Unprocessable {
-        field: e.field,
-        message: e.message,
-    })?;
     let team = &auth.0.team;
-    if let Some(tree) = &def.tree
-        && trees::resolve(&state.kpis, team, tree).await?.is_none()
-    {
-        return Err(ApiError::Unprocessable {
-            field: "tree".to_owned(),
-            message: format!(
-                "tree: no KPI tree `{tree}` for this team (GET /api/v1/trees lists them)"
-            ),
-        });
-    }
-    // The engine knows which keys exist (built-in and custom): ask it about the named ones.
-    let mut named: Vec<String> = def.keys().map(<[String]>::to_vec).unwrap_or_default();
-    named.extend(
-        def.targets
-            .keys()
-            .filter(|k| !named.contains(k))
-            .cloned()
-            .collect::<Vec<_>>(),
-    );
-    if !named.is_empty() {
-        let probe = KpiRequest {
-            period: default_period(&def, team, Utc::now()),
-            segment_by: None,
-            keys: Some(named),
-            trend: 0,
-        };
-        match state.kpis.evaluate(team, &probe).await {
-            Ok(_) => {}
-            Err(ReportError::Input(e)) => {
-                return Err(ApiError::Unprocessable {
-                    field: "kpis".to_owned(),
-                    message: format!("report definition: {e}"),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let (stored, created) = reports::save(&state.db, team.id, &def.to_stored()).await?;
+    let (saved, created) = team_reports::save(&state.kpis, team, &slug, input).await?;
     state.reports.invalidate_team(team.id);
-    let saved = ReportDefinition::from_stored(&stored)?;
     let mut reply = json!(saved);
     reply["href"] = json!(format!("/reports/{slug}"));
     let status = if created {

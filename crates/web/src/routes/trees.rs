@@ -399,9 +399,9 @@ async fn tree_page(
 ) -> Result<HttpResponse, PageError> {
     let me = viewer::require(&req, &state).await?;
     let period = period_or_default(q.period.as_deref(), &me.team)
-        .map_err(|e| PageError::BadRequest(e.to_string()))?;
+        .map_err(|e| PageError::bad_request(e.to_string()))?;
     let Some(report) = trees::tree_report(&state.kpis, &me.team, &slug, period).await? else {
-        return Err(PageError::NotFound(format!("There is no tree `{slug}`.")));
+        return Err(PageError::not_found(format!("There is no tree `{slug}`.")));
     };
     let base = format!("/trees/{slug}");
     let next = period.next();
@@ -426,8 +426,8 @@ async fn tree_page(
             trees::TreeSource::Pack { pack } => format!("from pack {pack}"),
             trees::TreeSource::Team { version } => format!("saved, version {version}"),
         },
-        period: report.period.key.clone(),
-        previous_period: report.previous_period.key.clone(),
+        period: report.period.key.to_string(),
+        previous_period: report.previous_period.key.to_string(),
         nav: PeriodNav {
             action: base.clone(),
             prev_href: format!("{base}?period={}", period.previous()),

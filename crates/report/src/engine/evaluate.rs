@@ -1,0 +1,106 @@
+//! Step three of a KPI request: each requested KPI's value, comparison, trend and segments from
+//! the prefetched numbers. Scripts run here, on a blocking thread, never on the async workers.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use lodestar_store::measures::TOTAL;
+
+use super::plan::Requested;
+use super::{KpiValue, SegmentValue, TrendPoint};
+use crate::error::ReportError;
+use crate::meta::KpiMeta;
+use crate::script_env::{Env, Which};
+
+/// Every KPI of `env`'s plan, in the order requested, and the logs of the script `logs_of`.
+pub(super) async fn evaluate(
+    env: Arc<Env>,
+    logs_of: Option<String>,
+) -> Result<(Vec<KpiValue>, Vec<String>), ReportError> {
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let _runtime = handle.enter();
+        let logs = RefCell::new(Vec::new());
+        let kpis: Vec<KpiValue> = env
+            .plan()
+            .requested
+            .iter()
+            .map(|r| {
+                kpi_value(&env, r, |key, l| {
+                    if logs_of.as_deref() == Some(key) {
+                        logs.borrow_mut().extend(l);
+                    }
+                })
+            })
+            .collect();
+        (kpis, logs.into_inner())
+    })
+    .await
+    .map_err(|e| ReportError::Internal(format!("KPI evaluation stopped: {e}")))
+}
+
+/// One KPI's value, previous value, change, trend and segments.
+fn kpi_value(env: &Env, r: &Requested, mut on_logs: impl FnMut(&str, Vec<String>)) -> KpiValue {
+    let plan = env.plan();
+    let totals = &plan.totals;
+    let meta = match r {
+        Requested::Builtin(b) => KpiMeta::builtin(*b),
+        Requested::Custom(k) => KpiMeta::custom(&env.customs().kpis[k]),
+    };
+    let at = |which: Which, bucket: usize, seg: &str| -> Option<f64> {
+        match r {
+            Requested::Builtin(b) => env.builtin(*b, which, bucket, seg).ok().flatten(),
+            Requested::Custom(k) => env.custom(k, which, bucket, seg).ok().flatten(),
+        }
+    };
+    // A script's own run for the period asked for keeps its logs and error.
+    let mut error = None;
+    let value = match r {
+        Requested::Builtin(_) => at(Which::Totals, totals.current(), TOTAL),
+        Requested::Custom(k) => {
+            let outcome = env.run_top(k, Which::Totals, totals.current(), TOTAL);
+            on_logs(k, outcome.logs);
+            error = outcome.error.map(|e| e.with_kpi(k));
+            outcome.value
+        }
+    };
+    let previous = at(Which::Totals, totals.previous(), TOTAL);
+    let trend = (totals.len() - plan.trend.min(totals.len())..totals.len())
+        .map(|b| TrendPoint {
+            period: totals.periods[b].key.to_string(),
+            value: at(Which::Totals, b, TOTAL),
+        })
+        .collect();
+    let (segments, unsupported) = match env.dimension() {
+        None => (None, None),
+        Some(dim) => {
+            let reason = match r {
+                Requested::Builtin(b) => b.unsupported_reason(dim),
+                Requested::Custom(k) => env.customs().unsupported_reason(k, dim),
+            };
+            match reason {
+                Some(reason) => (Some(None), Some(reason)),
+                None => {
+                    let buckets = &plan.segments;
+                    let list = env
+                        .segments()
+                        .into_iter()
+                        .map(|s| SegmentValue {
+                            value: at(Which::Segments, buckets.current(), &s),
+                            previous: at(Which::Segments, buckets.previous(), &s),
+                            segment: s,
+                        })
+                        .collect();
+                    (Some(Some(list)), None)
+                }
+            }
+        }
+    };
+    KpiValue {
+        segments,
+        unsupported,
+        trend,
+        error,
+        ..KpiValue::new(meta, value, previous)
+    }
+}
