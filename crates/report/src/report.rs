@@ -5,10 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use lodestar_core::catalog::{Branch, Builtin, Kind, Unit};
-use lodestar_core::dimension::{Dimension, NONE_SEGMENT};
+use lodestar_core::catalog::{Branch, Builtin, Kind};
 use lodestar_core::period::PeriodKey;
-use lodestar_core::stage::Stage;
 use lodestar_store::teams::Team;
 use serde::Serialize;
 
@@ -27,21 +25,6 @@ use crate::trees::{self, TeamTree};
 
 /// Periods of history behind each card's sparkline, the current one included.
 pub const TREND_PERIODS: usize = 12;
-
-/// The lead funnel, first touch to customer: (KPI key, label, the built-in rate of the step
-/// from the one before).
-pub const FUNNEL: [(&str, &str, Option<&str>); 6] = [
-    ("leads", "Leads", None),
-    ("mqls", "MQL", Some("lead_to_mql_rate")),
-    ("sals", "SAL", Some("mql_to_sal_rate")),
-    ("sqls", "SQL", Some("sal_to_sql_rate")),
-    (
-        "opportunities",
-        "Opportunity",
-        Some("sql_to_opportunity_rate"),
-    ),
-    ("customers_won", "Won", Some("opportunity_win_rate")),
-];
 
 /// What a team's home page shows of the last complete week.
 pub const HEADLINE: [&str; 6] = ["leads", "mqls", "customers_won", "revenue", "cpl", "cac"];
@@ -65,18 +48,6 @@ const ACTIVITY: [&str; 16] = [
     "engagements",
     "recurring_revenue",
     "nps",
-];
-
-/// The columns of the segment table of a report of every KPI: a row per segment cannot hold 45.
-const SEGMENT_COLUMNS: [&str; 8] = [
-    "leads",
-    "mqls",
-    "sqls",
-    "customers_won",
-    "won_revenue",
-    "marketing_spend",
-    "cpl",
-    "conversion_rate",
 ];
 
 #[derive(Debug, Clone, Serialize)]
@@ -163,69 +134,6 @@ pub struct CardTarget {
     pub status: TargetStatus,
     /// e.g. "≤ 400.00".
     pub text: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SegmentTable {
-    pub dimension: Dimension,
-    pub columns: Vec<SegmentColumn>,
-    /// Largest first by the first column; the `(none)` segment last.
-    pub rows: Vec<SegmentRow>,
-    /// KPIs of the report that cannot be split by this dimension, with the reason.
-    pub unsupported: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SegmentColumn {
-    pub key: String,
-    pub name: String,
-    pub unit: Unit,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SegmentRow {
-    pub segment: String,
-    pub cells: Vec<SegmentCell>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SegmentCell {
-    #[serde(serialize_with = "number::serialize_opt")]
-    pub value: Option<f64>,
-    pub text: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct FunnelStep {
-    pub key: &'static str,
-    pub label: &'static str,
-    #[serde(serialize_with = "number::serialize_opt")]
-    pub count: Option<f64>,
-    pub text: String,
-    /// Bar length against the largest step, 0 to 100.
-    pub width_pct: f64,
-    /// The step's conversion from the step before (a built-in rate KPI); none for the first.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub step_rate: Option<StepRate>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct StepRate {
-    pub key: &'static str,
-    #[serde(serialize_with = "number::serialize_opt")]
-    pub value: Option<f64>,
-    pub text: String,
-    /// The label of the step it converts from.
-    pub from: &'static str,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct StageCount {
-    pub stage: &'static str,
-    pub label: &'static str,
-    pub count: u64,
-    /// Of all leads at the period's end, 0 to 100.
-    pub share_pct: f64,
 }
 
 impl Report {
@@ -527,150 +435,13 @@ fn tree_sections(
     out
 }
 
-fn segment_table(dim: &Dimension, selection: &KpiSelection, shown: &[&KpiValue]) -> SegmentTable {
-    let candidates: Vec<&KpiValue> = match selection {
-        KpiSelection::All => SEGMENT_COLUMNS
-            .iter()
-            .filter_map(|key| shown.iter().copied().find(|k| k.meta.key == *key))
-            .collect(),
-        KpiSelection::Keys(_) => shown.to_vec(),
-    };
-    let unsupported = shown
-        .iter()
-        .filter(|k| {
-            matches!(selection, KpiSelection::Keys(_))
-                || SEGMENT_COLUMNS.contains(&k.meta.key.as_str())
-        })
-        .filter_map(|k| k.unsupported.clone())
-        .collect();
-    let split: Vec<(&KpiValue, &Vec<SegmentValue>)> = candidates
-        .into_iter()
-        .filter_map(|k| match &k.segments {
-            Some(Some(list)) => Some((k, list)),
-            _ => None,
-        })
-        .collect();
+mod funnel;
+mod segment_table;
 
-    let mut names: Vec<&str> = Vec::new();
-    for (_, list) in &split {
-        for s in list.iter() {
-            if !names.contains(&s.segment.as_str()) {
-                names.push(&s.segment);
-            }
-        }
-    }
-    let value = |list: &Vec<SegmentValue>, name: &str| {
-        list.iter()
-            .find(|s| s.segment == name)
-            .and_then(|s| s.value)
-    };
-    let mut rows: Vec<SegmentRow> = names
-        .into_iter()
-        .map(|name| SegmentRow {
-            segment: name.to_owned(),
-            cells: split
-                .iter()
-                .map(|(k, list)| {
-                    let v = value(list, name);
-                    SegmentCell {
-                        value: v,
-                        text: format_value(k.meta.unit, v),
-                    }
-                })
-                .collect(),
-        })
-        .collect();
-    let first = |r: &SegmentRow| {
-        r.cells
-            .first()
-            .and_then(|c| c.value)
-            .unwrap_or(f64::NEG_INFINITY)
-    };
-    rows.sort_by(|a, b| {
-        (a.segment == NONE_SEGMENT)
-            .cmp(&(b.segment == NONE_SEGMENT))
-            .then(first(b).total_cmp(&first(a)))
-            .then_with(|| a.segment.cmp(&b.segment))
-    });
-    SegmentTable {
-        dimension: dim.clone(),
-        columns: split
-            .iter()
-            .map(|(k, _)| SegmentColumn {
-                key: k.meta.key.clone(),
-                name: k.meta.name.clone(),
-                unit: k.meta.unit,
-            })
-            .collect(),
-        rows,
-        unsupported,
-    }
-}
-
-fn funnel(value_of: impl Fn(&str) -> Option<f64>) -> Vec<FunnelStep> {
-    let counts = FUNNEL.map(|(key, _, _)| value_of(key));
-    let max = counts.iter().flatten().fold(0.0_f64, |a, &b| a.max(b));
-    FUNNEL
-        .iter()
-        .zip(counts)
-        .enumerate()
-        .map(|(i, (&(key, label, rate), count))| FunnelStep {
-            key,
-            label,
-            count,
-            text: format_value(Unit::Count, count),
-            width_pct: match count {
-                Some(c) if max > 0.0 => (c / max * 100.0).clamp(0.0, 100.0),
-                _ => 0.0,
-            },
-            step_rate: rate.map(|rate| {
-                let value = value_of(rate);
-                StepRate {
-                    key: rate,
-                    value,
-                    text: format_value(Unit::Percent, value),
-                    from: FUNNEL[i.saturating_sub(1)].1,
-                }
-            }),
-        })
-        .collect()
-}
-
-fn stage_label(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Lead => "Lead",
-        Stage::Mql => "MQL",
-        Stage::Sal => "SAL",
-        Stage::Sql => "SQL",
-        Stage::Opportunity => "Opportunity",
-        Stage::Customer => "Customer",
-        Stage::Lost => "Lost",
-        Stage::Churned => "Churned",
-    }
-}
-
-fn stage_counts(stages: &BTreeMap<&'static str, u64>) -> Vec<StageCount> {
-    let order = Stage::FUNNEL
-        .iter()
-        .copied()
-        .chain([Stage::Lost, Stage::Churned]);
-    let total: u64 = stages.values().sum();
-    order
-        .map(|stage| {
-            let count = stages.get(stage.key()).copied().unwrap_or(0);
-            StageCount {
-                stage: stage.key(),
-                label: stage_label(stage),
-                count,
-                share_pct: if total == 0 {
-                    0.0
-                } else {
-                    count as f64 / total as f64 * 100.0
-                },
-            }
-        })
-        .collect()
-}
+pub use funnel::{FUNNEL, FunnelStep, StageCount, StepRate};
+use funnel::{funnel, stage_counts};
+use segment_table::segment_table;
+pub use segment_table::{SegmentCell, SegmentColumn, SegmentRow, SegmentTable};
 
 #[cfg(test)]
 mod tests;

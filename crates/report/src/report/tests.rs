@@ -1,4 +1,5 @@
 use super::*;
+use lodestar_core::dimension::Dimension;
 use lodestar_core::drivers::builtin_trees;
 use lodestar_core::period::Timezone;
 use lodestar_core::tree::{KpiTree, TreeNode};
