@@ -10,6 +10,7 @@ use crate::common::{Backend, TestApp};
 backend_tests!(
     bad_kpi_requests_get_400_with_a_helpful_message,
     the_kpi_response_has_the_documented_shape,
+    changes_read_in_points_for_rates_and_scores_and_relative_for_the_rest,
 );
 
 async fn bad_kpi_requests_get_400_with_a_helpful_message(b: Backend) {
@@ -92,4 +93,41 @@ async fn the_kpi_response_has_the_documented_shape(b: Backend) {
     assert_eq!(cac["formula"], "total_spend / customers_won");
     assert_eq!(cac["direction"], "lower_is_better");
     assert_eq!(cac["category"], "Cost efficiency");
+}
+
+/// Fixture week 45 against week 44, by hand: leads 31 vs 17 (+82.35…%), conversion rate 6.45%
+/// vs 17.65% (−11.20 points), NPS −75 vs −42.86 (−32.14 points), total spend 7,463.34 vs
+/// 9,315.74 (−19.89%, neither good nor bad), churn rate 10.53% vs 0% (no relative change).
+async fn changes_read_in_points_for_rates_and_scores_and_relative_for_the_rest(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_, token) = app.team("nyc", "America/New_York", Role::Editor).await;
+    app.load_fixture(&token).await;
+    let (status, body) = app
+        .get(
+            Some(&token),
+            "/api/v1/kpis?period=2026-W45&keys=leads,conversion_rate,nps,total_spend,churn_rate",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let kpi = |i: usize| &body["kpis"][i];
+    let close = |v: &serde_json::Value, x: f64| (v.as_f64().unwrap() - x).abs() < 1e-9;
+
+    assert_eq!(kpi(0)["change"], 14);
+    assert_eq!(kpi(0)["change_pct"], 82.35);
+    assert_eq!(
+        kpi(0)["change_display"],
+        "+82.4%",
+        "rounded once, from 82.3529…"
+    );
+    assert!(close(
+        &kpi(1)["change"],
+        6.451612903225806 - 17.647058823529413
+    ));
+    assert_eq!(kpi(1)["change_display"], "-11.2 pp");
+    assert!(close(&kpi(2)["change"], -75.0 + 42.857142857142854));
+    assert_eq!(kpi(2)["change_display"], "-32.1 pts");
+    assert_eq!(kpi(3)["direction"], "neutral");
+    assert_eq!(kpi(3)["change_display"], "-19.9%");
+    assert!(kpi(4)["change_pct"].is_null(), "no relative change from 0%");
+    assert_eq!(kpi(4)["change_display"], "+10.5 pp");
 }

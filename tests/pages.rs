@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use awc::http::StatusCode;
 use chrono::{Duration as Days, Utc};
 use lodestar_core::catalog::{Builtin, Unit};
-use lodestar_report::format::{format_change, format_value};
+use lodestar_report::format::{change_display, format_value};
 use lodestar_report::share::{self, ShareClaims};
 use lodestar_store::secrets;
 use lodestar_store::tokens::Role;
@@ -215,10 +215,6 @@ fn expected_case(period: &str) -> serde_json::Map<String, Value> {
     crate::common::expected_kpis(period)
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
 async fn fixture_app(b: Backend) -> (TestApp, i32, String) {
     let app = TestApp::spawn(b).await;
     let team = read_fixture("team.json");
@@ -271,10 +267,11 @@ fn assert_fixture_numbers(html: &str) {
             html.contains(&format!("vs {}", format_value(unit, p))),
             "{key}: expected previous {p:?} in {html}"
         );
-        let change = lodestar_core::formula::change_pct(v, p).map(round2);
+        // Points for rates, pts for scores, a relative change for the rest.
+        let change = change_display(unit, v, p);
         assert!(
-            html.contains(&format_change(change)),
-            "{key}: expected change {change:?} in {html}"
+            html.contains(&format!("{change}</span>")),
+            "{key}: expected change {change} in {html}"
         );
     }
 }

@@ -50,6 +50,8 @@ impl Unit {
 pub enum Direction {
     HigherIsBetter,
     LowerIsBetter,
+    /// Neither way is good or bad by itself: spend.
+    Neutral,
 }
 
 impl Direction {
@@ -58,6 +60,7 @@ impl Direction {
         match self {
             Direction::HigherIsBetter => "higher_is_better",
             Direction::LowerIsBetter => "lower_is_better",
+            Direction::Neutral => "neutral",
         }
     }
 
@@ -65,6 +68,7 @@ impl Direction {
         match s {
             "higher_is_better" => Some(Direction::HigherIsBetter),
             "lower_is_better" => Some(Direction::LowerIsBetter),
+            "neutral" => Some(Direction::Neutral),
             _ => None,
         }
     }
@@ -189,9 +193,9 @@ builtins! {
     ClosingRate => "closing_rate", "Closing rate", Percent, HigherIsBetter, Conversion, "customers_won / (customers_won + deals_lost) × 100";
     TimeToConversionDays => "time_to_conversion_days", "Time to conversion", Days, LowerIsBetter, Conversion, "mean of (won_at − created_at) in days, over leads won in the period";
     SalesCycleDays => "sales_cycle_days", "Sales cycle", Days, LowerIsBetter, Conversion, "mean of (won_at − sql_at) in days, over leads won in the period that were SQLs";
-    AdSpend => "ad_spend", "Ad spend", Currency, HigherIsBetter, CostEfficiency, "sum of spend in category advertising, day in the period";
-    MarketingSpend => "marketing_spend", "Marketing spend", Currency, HigherIsBetter, CostEfficiency, "sum of spend in every category but sales";
-    TotalSpend => "total_spend", "Total spend", Currency, HigherIsBetter, CostEfficiency, "sum of spend in all categories";
+    AdSpend => "ad_spend", "Ad spend", Currency, Neutral, CostEfficiency, "sum of spend in category advertising, day in the period";
+    MarketingSpend => "marketing_spend", "Marketing spend", Currency, Neutral, CostEfficiency, "sum of spend in every category but sales";
+    TotalSpend => "total_spend", "Total spend", Currency, Neutral, CostEfficiency, "sum of spend in all categories";
     Cpc => "cpc", "Cost per click", Currency, LowerIsBetter, CostEfficiency, "ad_spend / clicks";
     Cpm => "cpm", "Cost per mille", Currency, LowerIsBetter, CostEfficiency, "ad_spend / impressions × 1000";
     Cpl => "cpl", "Cost per lead", Currency, LowerIsBetter, CostEfficiency, "marketing_spend / leads";

@@ -79,6 +79,8 @@ pub struct DigestKpi {
 pub enum Trend {
     Good,
     Bad,
+    /// Moved, neither good nor bad (spend).
+    Neutral,
     Flat,
     /// No comparison (no previous value, or the KPI has no direction).
     None,
@@ -89,7 +91,7 @@ impl Trend {
         match self {
             Self::Good => "#1a7f37",
             Self::Bad => "#cf222e",
-            Self::Flat | Self::None => "#57606a",
+            Self::Neutral | Self::Flat | Self::None => "#57606a",
         }
     }
 
@@ -97,7 +99,7 @@ impl Trend {
         match self {
             Self::Good => "#2da44e",
             Self::Bad => "#cf222e",
-            Self::Flat => "#8c959f",
+            Self::Neutral | Self::Flat => "#8c959f",
             Self::None => "#54aeff",
         }
     }
@@ -107,7 +109,7 @@ impl Trend {
             Self::Good => "better",
             Self::Bad => "worse",
             Self::Flat => "flat",
-            Self::None => "",
+            Self::Neutral | Self::None => "",
         }
     }
 }

@@ -31,6 +31,7 @@ use serde::Serialize;
 
 use crate::custom::{CustomKpi, CustomSet, Origin};
 use crate::error::ReportError;
+use crate::format;
 use crate::meta::KpiMeta;
 use crate::number;
 use crate::script_env::Env;
@@ -64,6 +65,12 @@ pub struct KpiValue {
     pub previous: Option<f64>,
     #[serde(serialize_with = "number::serialize_opt")]
     pub change_pct: Option<f64>,
+    /// `value − previous`, in the KPI's unit.
+    #[serde(serialize_with = "number::serialize_opt")]
+    pub change: Option<f64>,
+    /// The change as every view shows it: `+4.0 pp`, `-17.4 pts`, `+5.6%` (see
+    /// [`format::change_display`]).
+    pub change_display: String,
     /// Present when segmented: `None` (JSON null) when the KPI cannot be split that way.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segments: Option<Option<Vec<SegmentValue>>>,
@@ -80,10 +87,12 @@ impl KpiValue {
     /// A value with its comparison, and no trend, segments or error yet.
     pub fn new(meta: KpiMeta, value: Option<f64>, previous: Option<f64>) -> KpiValue {
         KpiValue {
+            change_display: format::change_display(meta.unit, value, previous),
             meta,
             value,
             previous,
             change_pct: formula::change_pct(value, previous).map(number::round2),
+            change: value.zip(previous).map(|(v, p)| number::tidy(v - p)),
             segments: None,
             unsupported: None,
             trend: Vec::new(),

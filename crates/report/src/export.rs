@@ -1,6 +1,7 @@
 //! A report as CSV: one row per KPI, then one per KPI and segment when the report is split.
 //! Text that a spreadsheet would run as a formula is quoted.
 
+use crate::format::change_display;
 use crate::number;
 use crate::report::{Card, Report};
 
@@ -31,9 +32,10 @@ pub fn csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
         "target_min",
         "target_max",
         "target_status",
+        "change_display",
     ])?;
     let period = report.period.key.to_string();
-    let mut row = |section: &str, c: &Card, rest: [&str; 7]| {
+    let mut row = |section: &str, c: &Card, rest: [&str; 8]| {
         let kpi = [
             period.as_str(),
             &cell(section),
@@ -59,6 +61,7 @@ pub fn csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
                     &number::raw(target.and_then(|t| t.bounds.min)),
                     &number::raw(target.and_then(|t| t.bounds.max)),
                     target.map(|t| t.status.as_str()).unwrap_or_default(),
+                    &c.change_display,
                 ],
             )?;
         }
@@ -80,6 +83,7 @@ pub fn csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
                         "",
                         "",
                         "",
+                        &change_display(c.meta.unit, s.value, s.previous),
                     ],
                 )?;
             }

@@ -3,6 +3,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use lodestar_core::catalog::{Direction, Unit};
+use lodestar_core::formula;
 use lodestar_core::period::{PeriodKey, PeriodKind};
 use serde::Serialize;
 
@@ -39,28 +40,60 @@ pub fn format_value(unit: Unit, value: Option<f64>) -> String {
     }
 }
 
-/// A relative change in percent, signed and to one decimal: `+5.6%`, `-12.0%`, `0.0%`; `—` when
-/// there is nothing to compare with.
-pub fn format_change(change_pct: Option<f64>) -> String {
-    let Some(c) = change_pct.filter(|c| c.is_finite()) else {
+/// The change of a KPI as people read it: percentage points for a percent KPI (a churn rate
+/// from 0.9% to 1.0% is "+0.1 pp", not "+11%"), points for a score, and a relative change in
+/// percent for counts, money, ratios and days. `None` when there is nothing to compare with (no
+/// value, no previous value, or a relative change from zero).
+pub fn shown_change(unit: Unit, value: Option<f64>, previous: Option<f64>) -> Option<f64> {
+    match unit {
+        Unit::Percent | Unit::Score => value.zip(previous).map(|(v, p)| v - p),
+        _ => formula::change_pct(value, previous),
+    }
+    .filter(|c| c.is_finite())
+}
+
+/// [`shown_change`] as text, signed, to one decimal, rounded once from the exact values:
+/// `+4.0 pp`, `-17.4 pts`, `+5.6%`, `0.0%`; `—` when there is nothing to compare with. Every
+/// view (page, CSV, JSON `change_display`, e-mail, alerts) shows this text.
+pub fn change_display(unit: Unit, value: Option<f64>, previous: Option<f64>) -> String {
+    let Some(c) = shown_change(unit, value, previous) else {
         return UNDEFINED.to_owned();
     };
+    let suffix = match unit {
+        Unit::Percent => " pp",
+        Unit::Score => " pts",
+        _ => "%",
+    };
+    signed(c, suffix)
+}
+
+/// `+x.y` or `-x.y` with `suffix`, grouped; `0.0` unsigned.
+fn signed(c: f64, suffix: &str) -> String {
     let text = grouped(&format!("{c:.1}"));
-    if text == "0.0" {
-        "0.0%".to_owned()
-    } else if text.starts_with('-') {
-        format!("{text}%")
-    } else {
-        format!("+{text}%")
+    match text.as_str() {
+        "0.0" | "-0.0" => format!("0.0{suffix}"),
+        t if t.starts_with('-') => format!("{t}{suffix}"),
+        t => format!("+{t}{suffix}"),
     }
 }
 
-/// How a change reads for a KPI: a falling cost per lead is good news.
+/// A relative change in percent, signed and to one decimal: `+5.6%`, `-12.0%`, `0.0%`; `—` when
+/// there is nothing to compare with. For a driver's own change, whatever its unit.
+pub fn format_change(change_pct: Option<f64>) -> String {
+    match change_pct.filter(|c| c.is_finite()) {
+        Some(c) => signed(c, "%"),
+        None => UNDEFINED.to_owned(),
+    }
+}
+
+/// How a change reads for a KPI: a falling cost per lead is good news, more spend is neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tone {
     Good,
     Bad,
+    /// Moved, but the KPI is neither better nor worse for it (spend).
+    Neutral,
     /// Changed by less than what one decimal shows.
     Flat,
     /// Nothing to compare with.
@@ -68,17 +101,17 @@ pub enum Tone {
 }
 
 impl Tone {
-    pub fn of(direction: Direction, change_pct: Option<f64>) -> Tone {
-        match change_pct.filter(|c| c.is_finite()) {
+    /// `shown` is the change as shown ([`shown_change`]): flat when it rounds to zero.
+    pub fn of(direction: Direction, shown: Option<f64>) -> Tone {
+        match shown.filter(|c| c.is_finite()) {
             None => Tone::None,
             Some(c) if c.abs() < 0.05 => Tone::Flat,
-            Some(c) => {
-                if (c > 0.0) == (direction == Direction::HigherIsBetter) {
-                    Tone::Good
-                } else {
-                    Tone::Bad
-                }
-            }
+            Some(c) => match direction {
+                Direction::Neutral => Tone::Neutral,
+                Direction::HigherIsBetter if c > 0.0 => Tone::Good,
+                Direction::LowerIsBetter if c < 0.0 => Tone::Good,
+                _ => Tone::Bad,
+            },
         }
     }
 
@@ -86,6 +119,7 @@ impl Tone {
         match self {
             Tone::Good => "good",
             Tone::Bad => "bad",
+            Tone::Neutral => "neutral",
             Tone::Flat => "flat",
             Tone::None => "none",
         }
@@ -214,7 +248,59 @@ mod tests {
     }
 
     #[test]
+    fn rates_change_in_points_scores_in_pts_and_the_rest_in_percent() {
+        // Lead velocity −8.5% → −4.5%: up four points, not "+47.1%".
+        assert_eq!(
+            change_display(Unit::Percent, Some(-4.5), Some(-8.5)),
+            "+4.0 pp"
+        );
+        assert_eq!(
+            change_display(Unit::Percent, Some(1.0), Some(0.9)),
+            "+0.1 pp"
+        );
+        assert_eq!(
+            change_display(Unit::Score, Some(38.2), Some(55.6)),
+            "-17.4 pts"
+        );
+        assert_eq!(change_display(Unit::Count, Some(17.0), Some(18.0)), "-5.6%");
+        assert_eq!(
+            change_display(Unit::Currency, Some(150.0), Some(100.0)),
+            "+50.0%"
+        );
+        assert_eq!(change_display(Unit::Ratio, Some(4.5), Some(3.0)), "+50.0%");
+        assert_eq!(change_display(Unit::Days, Some(9.0), Some(12.0)), "-25.0%");
+        // A rate from zero has a change in points; a count from zero has no relative change.
+        assert_eq!(
+            change_display(Unit::Percent, Some(2.0), Some(0.0)),
+            "+2.0 pp"
+        );
+        assert_eq!(change_display(Unit::Count, Some(2.0), Some(0.0)), "—");
+        assert_eq!(change_display(Unit::Percent, None, Some(3.0)), "—");
+        assert_eq!(change_display(Unit::Score, Some(3.0), Some(3.0)), "0.0 pts");
+        assert_eq!(
+            change_display(Unit::Percent, Some(3.0), Some(3.04)),
+            "0.0 pp"
+        );
+    }
+
+    #[test]
+    fn a_change_is_rounded_once_from_the_exact_values() {
+        // 31 / 17 − 1 = +82.3529…%: its two-decimal form 82.35 would round again to either side.
+        assert_eq!(
+            change_display(Unit::Count, Some(31.0), Some(17.0)),
+            "+82.4%"
+        );
+        assert_eq!(
+            format_change(formula::change_pct(Some(31.0), Some(17.0))),
+            "+82.4%"
+        );
+    }
+
+    #[test]
     fn the_tone_follows_the_kpis_direction() {
+        assert_eq!(Tone::of(Direction::Neutral, Some(12.0)), Tone::Neutral);
+        assert_eq!(Tone::of(Direction::Neutral, Some(-12.0)), Tone::Neutral);
+        assert_eq!(Tone::of(Direction::Neutral, Some(0.0)), Tone::Flat);
         assert_eq!(Tone::of(Direction::HigherIsBetter, Some(3.0)), Tone::Good);
         assert_eq!(Tone::of(Direction::HigherIsBetter, Some(-3.0)), Tone::Bad);
         assert_eq!(Tone::of(Direction::LowerIsBetter, Some(-3.0)), Tone::Good);

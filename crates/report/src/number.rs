@@ -23,6 +23,16 @@ pub fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// A difference without the float noise of its subtraction (`1.0 - 0.9` is `0.1`, not
+/// `0.09999999999999998`): rounded to nine decimals below a billion, as it is above.
+pub fn tidy(x: f64) -> f64 {
+    if x.abs() < 1e9 {
+        (x * 1e9).round() / 1e9
+    } else {
+        x
+    }
+}
+
 /// A number as JSON and CSV write it: whole values without `.0`, nothing for no value.
 pub fn raw(v: Option<f64>) -> String {
     match v {
@@ -38,6 +48,14 @@ pub fn raw(v: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_difference_loses_its_float_noise_only() {
+        assert_eq!(tidy(1.0 - 0.9), 0.1);
+        assert_eq!(tidy(-1.0), -1.0);
+        assert_eq!(tidy(123.456789), 123.456789);
+        assert_eq!(tidy(3.0e12 + 0.5), 3.0e12 + 0.5);
+    }
 
     #[test]
     fn raw_numbers_read_like_json() {

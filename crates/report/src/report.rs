@@ -18,7 +18,7 @@ use crate::engine::{
     KpiEngine, KpiRequest, KpiResult, KpiValue, PeriodView, SegmentValue, TrendPoint,
 };
 use crate::error::ReportError;
-use crate::format::{Tone, format_change, format_value, period_label};
+use crate::format::{Tone, format_value, period_label, shown_change};
 use crate::meta::{KpiMeta, Source};
 use crate::number;
 use crate::trees::{self, TeamTree};
@@ -103,6 +103,11 @@ pub struct Card {
     pub previous: Option<f64>,
     #[serde(serialize_with = "number::serialize_opt")]
     pub change_pct: Option<f64>,
+    /// `value − previous`, in the KPI's unit.
+    #[serde(serialize_with = "number::serialize_opt")]
+    pub change: Option<f64>,
+    /// The change as every view shows it (the same text as `display.change`).
+    pub change_display: String,
     /// The numbers as the page shows them.
     pub display: CardText,
     pub tone: Tone,
@@ -342,12 +347,17 @@ fn card(k: &KpiValue, target: Option<&Target>) -> Card {
         value: k.value,
         previous: k.previous,
         change_pct: k.change_pct,
+        change: k.change,
+        change_display: k.change_display.clone(),
         display: CardText {
             value: format_value(k.meta.unit, k.value),
             previous: format_value(k.meta.unit, k.previous),
-            change: format_change(k.change_pct),
+            change: k.change_display.clone(),
         },
-        tone: Tone::of(k.meta.direction, k.change_pct),
+        tone: Tone::of(
+            k.meta.direction,
+            shown_change(k.meta.unit, k.value, k.previous),
+        ),
         target: target.map(|t| CardTarget {
             bounds: *t,
             status: t.status(k.value),

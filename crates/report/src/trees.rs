@@ -20,7 +20,7 @@ use crate::custom::CustomSet;
 use crate::drivers::{self, Explanation};
 use crate::engine::{KpiEngine, KpiRequest, KpiValue, PeriodView};
 use crate::error::ReportError;
-use crate::format::{Tone, format_change, format_value};
+use crate::format::{Tone, format_change, format_value, shown_change};
 use crate::number;
 
 /// Where a tree comes from.
@@ -323,8 +323,11 @@ fn leaf(key: &str, values: &BTreeMap<&str, &KpiValue>) -> Leaf {
             change_pct: v.change_pct,
             value_text: format_value(v.meta.unit, v.value),
             previous_text: format_value(v.meta.unit, v.previous),
-            change_text: format_change(v.change_pct),
-            tone: Tone::of(v.meta.direction, v.change_pct),
+            change_text: v.change_display.clone(),
+            tone: Tone::of(
+                v.meta.direction,
+                shown_change(v.meta.unit, v.value, v.previous),
+            ),
             unknown: false,
             error: v.error.as_ref().map(|e| e.to_string()),
         },

@@ -137,6 +137,7 @@ fn trend(tone: Tone) -> Trend {
     match tone {
         Tone::Good => Trend::Good,
         Tone::Bad => Trend::Bad,
+        Tone::Neutral => Trend::Neutral,
         Tone::Flat => Trend::Flat,
         Tone::None => Trend::None,
     }

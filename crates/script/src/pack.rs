@@ -38,7 +38,7 @@ pub struct KpiMeta {
 
 /// The names `plugin.toml` accepts for `unit` and `direction`, as the catalog serialises them.
 const UNIT_NAMES: &[&str] = &["count", "currency", "percent", "ratio", "days", "score"];
-const DIRECTION_NAMES: &[&str] = &["higher_is_better", "lower_is_better"];
+const DIRECTION_NAMES: &[&str] = &["higher_is_better", "lower_is_better", "neutral"];
 
 // The catalog's `Unit` and `Direction` serialise but do not deserialise (`core` parses them
 // with `parse`). These read them the way a derived `Deserialize` would, so a bad value in

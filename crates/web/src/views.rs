@@ -161,7 +161,7 @@ impl<'a> CardView<'a> {
             tone: c.tone.as_str(),
             arrow: match c.tone {
                 Tone::None | Tone::Flat => "",
-                _ if c.change_pct.is_some_and(|p| p > 0.0) => "▲ ",
+                _ if c.change.is_some_and(|d| d > 0.0) => "▲ ",
                 _ => "▼ ",
             },
             raw_value: number::raw(c.value),
@@ -218,7 +218,7 @@ fn tone_fill(t: Tone) -> &'static str {
     match t {
         Tone::Good => "#137a3a",
         Tone::Bad => "#c8312b",
-        Tone::Flat | Tone::None => "#6b7385",
+        Tone::Neutral | Tone::Flat | Tone::None => "#6b7385",
     }
 }
 
@@ -448,6 +448,7 @@ impl From<CatalogEntry> for CatalogRow {
             direction_text: match e.meta.direction {
                 Direction::HigherIsBetter => "higher",
                 Direction::LowerIsBetter => "lower",
+                Direction::Neutral => "neutral",
             },
             source: e.meta.source.as_str(),
             source_text: match e.meta.source {

@@ -541,7 +541,7 @@ fn a_bad_unit_direction_or_kind_is_reported_with_the_names_it_accepts() {
         messages,
         [
             "[[kpi]] a: unknown variant `furlongs`, expected one of `count`, `currency`, `percent`, `ratio`, `days`, `score`",
-            "[[kpi]] b: unknown variant `up`, expected `higher_is_better` or `lower_is_better`",
+            "[[kpi]] b: unknown variant `up`, expected one of `higher_is_better`, `lower_is_better`, `neutral`",
             "[[kpi]] c: unknown variant `sideways`, expected `leading` or `trailing`",
             "[[kpi]] d: invalid type: integer `3`, expected string or map",
             "[[kpi]] e: invalid type: boolean `true`, expected string or map",

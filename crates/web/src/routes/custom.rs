@@ -93,7 +93,7 @@ async fn put_custom(
         invalid(
             "direction",
             format!(
-                "unknown direction `{}`: use higher_is_better or lower_is_better",
+                "unknown direction `{}`: use higher_is_better, lower_is_better or neutral",
                 body.direction
             ),
         )
