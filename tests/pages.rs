@@ -17,7 +17,7 @@ use lodestar_store::tokens::Role;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::common::{Backend, TestApp, close, read_fixture};
+use crate::common::{Backend, FixtureTeam, TestApp, close, read_fixture};
 
 backend_tests!(
     the_weekly_report_shows_the_fixture_numbers_to_a_signed_in_viewer,
@@ -176,18 +176,6 @@ impl<'a> Browser<'a> {
     }
 }
 
-async fn put_json(app: &TestApp, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
-    let mut resp = app
-        .client
-        .put(format!("{}{path}", app.base))
-        .bearer_auth(token)
-        .send_json(body)
-        .await
-        .unwrap();
-    let json: Value = resp.json().await.unwrap_or(Value::Null);
-    (resp.status(), json)
-}
-
 /// The text of an attribute value that follows `marker`.
 fn attr_after(html: &str, marker: &str) -> String {
     let start = html
@@ -217,20 +205,6 @@ fn expected_case(period: &str) -> serde_json::Map<String, Value> {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
-}
-
-async fn fixture_app(b: Backend) -> (TestApp, i32, String) {
-    let app = TestApp::spawn(b).await;
-    let team = read_fixture("team.json");
-    let (team_id, token) = app
-        .team(
-            team["slug"].as_str().unwrap(),
-            team["timezone"].as_str().unwrap(),
-            Role::Editor,
-        )
-        .await;
-    app.load_fixture(&token).await;
-    (app, team_id, token)
 }
 
 async fn share_token(
@@ -280,7 +254,7 @@ fn assert_fixture_numbers(html: &str) {
 }
 
 async fn the_weekly_report_shows_the_fixture_numbers_to_a_signed_in_viewer(b: Backend) {
-    let (app, _, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let mut browser = Browser::new(&app);
     let page = browser.sign_in(&token, W45).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -410,7 +384,7 @@ async fn the_weekly_report_shows_the_fixture_numbers_to_a_signed_in_viewer(b: Ba
 }
 
 async fn strangers_are_sent_to_sign_in_and_bad_sign_ins_are_refused(b: Backend) {
-    let (app, _, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let mut stranger = Browser::new(&app);
     for path in [
         W45,
@@ -496,7 +470,7 @@ async fn strangers_are_sent_to_sign_in_and_bad_sign_ins_are_refused(b: Backend) 
 }
 
 async fn a_share_link_opens_its_report_only_until_it_expires(b: Backend) {
-    let (app, team_id, _) = fixture_app(b).await;
+    let (app, FixtureTeam { id: team_id, .. }) = TestApp::with_fixture(b).await;
     let mut anonymous = Browser::new(&app);
     let token = share_token(&app, team_id, "weekly", "2026-W45", Days::days(7)).await;
 
@@ -557,10 +531,8 @@ async fn a_share_link_opens_its_report_only_until_it_expires(b: Backend) {
 }
 
 async fn user_text_is_escaped_and_a_data_load_refreshes_the_cached_report(b: Backend) {
-    let (app, _, token) = fixture_app(b).await;
-    let (status, body) = put_json(
-        &app,
-        &token,
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
+    let (status, body) = app.put_json(Some(&token),
         "/api/v1/reports/by-channel",
         &json!({
             "title": "Leads <b>by</b> channel", "kpis": ["leads", "cpl"], "segment_by": "channel",
@@ -630,7 +602,7 @@ async fn user_text_is_escaped_and_a_data_load_refreshes_the_cached_report(b: Bac
 }
 
 async fn csv_and_json_carry_the_numbers_of_the_page(b: Backend) {
-    let (app, _, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let mut browser = Browser::new(&app);
     let page = browser.sign_in(&token, W45).await;
     let csv_page = browser.get("/reports/weekly.csv?period=2026-W45").await;
@@ -688,7 +660,7 @@ async fn csv_and_json_carry_the_numbers_of_the_page(b: Backend) {
 }
 
 async fn the_session_cookie_authenticates_the_api_with_a_csrf_header_for_writes(b: Backend) {
-    let (app, team_id, token) = fixture_app(b).await;
+    let (app, FixtureTeam { id: team_id, token }) = TestApp::with_fixture(b).await;
     let mut browser = Browser::new(&app);
     let page = browser.sign_in(&token, "/scripts").await;
     let csrf = attr_after(&page.body, "<meta name=\"csrf-token\" content=\"");
@@ -720,10 +692,13 @@ async fn the_session_cookie_authenticates_the_api_with_a_csrf_header_for_writes(
 }
 
 async fn report_definitions_are_validated_and_scoped_to_their_team(b: Backend) {
-    let (app, team_id, token) = fixture_app(b).await;
+    let (app, FixtureTeam { id: team_id, token }) = TestApp::with_fixture(b).await;
     let put = |token: String, slug: &'static str, body: Value| {
         let app = &app;
-        async move { put_json(app, &token, &format!("/api/v1/reports/{slug}"), &body).await }
+        async move {
+            app.put_json(Some(&token), &format!("/api/v1/reports/{slug}"), &body)
+                .await
+        }
     };
     let monthly = json!({"title": "Monthly paid", "period_kind": "month", "kpis": ["leads", "cpl", "cac"],
                          "segment_by": "channel", "targets": {"cpl": {"max": 400}}});
@@ -835,7 +810,7 @@ fn explanation_html<'h>(html: &'h str, kpi: &str) -> &'h str {
 }
 
 async fn the_report_says_why_kpis_changed_by_driver_on_the_page_and_in_json(b: Backend) {
-    let (app, _, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let mut browser = Browser::new(&app);
     let page = browser.sign_in(&token, W45).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -924,13 +899,13 @@ async fn the_report_says_why_kpis_changed_by_driver_on_the_page_and_in_json(b: B
     assert!(close(sum, won["change"].as_f64().unwrap()), "{won}");
 
     // A report of named KPIs explains those only; an empty period explains nothing.
-    let (status, _) = put_json(
-        &app,
-        &token,
-        "/api/v1/reports/cost",
-        &json!({"kpis": ["cac", "cpl"]}),
-    )
-    .await;
+    let (status, _) = app
+        .put_json(
+            Some(&token),
+            "/api/v1/reports/cost",
+            &json!({"kpis": ["cac", "cpl"]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let (_, cost) = app
         .get(Some(&token), "/api/v1/reports/cost?period=2026-W45")
@@ -1046,7 +1021,7 @@ async fn a_real_browser_renders_the_weekly_report() {
         eprintln!("skipped: no chromium on PATH (apt-get install chromium)");
         return;
     };
-    let (app, team_id, _) = fixture_app(Backend::Sqlite).await;
+    let (app, FixtureTeam { id: team_id, .. }) = TestApp::with_fixture(Backend::Sqlite).await;
     let token = share_token(&app, team_id, "weekly", "2026-W45", Days::hours(1)).await;
     let url = format!("{}{W45}&share={token}", app.base);
     let dir = artifacts_dir();
@@ -1126,7 +1101,7 @@ async fn a_real_browser_runs_and_saves_a_script_in_the_editor() {
         eprintln!("skipped: no chromium on PATH (apt-get install chromium)");
         return;
     };
-    let (app, _, token) = fixture_app(Backend::Sqlite).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(Backend::Sqlite).await;
     let mut me = Browser::new(&app);
     me.sign_in(&token, "/").await;
     let session = me.cookies["lodestar_session"].clone();
@@ -1375,11 +1350,10 @@ async fn a_kpi_pack_reload_refreshes_a_cached_report() {
     let broken = packs.path().join("broken");
     std::fs::create_dir_all(&broken).unwrap();
     std::fs::write(broken.join("plugin.toml"), "this is not <b>toml</b>\n").unwrap();
-    let settings = lodestar_web::WebSettings {
-        scripts_dir: Some(packs.path().to_owned()),
-        ..Default::default()
-    };
-    let app = TestApp::spawn_with(Backend::Sqlite, settings).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.scripts.packs_dir = Some(packs.path().to_owned());
+    })
+    .await;
     let (_, token) = app.team("packs", "UTC", Role::Viewer).await;
     let path = "/api/v1/reports/weekly?period=2026-W45";
 
