@@ -11,7 +11,7 @@ use lodestar_store::tokens::Role;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::common::{Backend, FixtureTeam, TestApp, close, read_fixture};
+use crate::common::{Backend, Browser, FixtureTeam, TestApp, close, read_fixture};
 
 backend_tests!(
     the_structure_check_finds_each_broken_rule_and_the_default_tree_passes,
@@ -43,14 +43,17 @@ async fn the_structure_check_finds_each_broken_rule_and_the_default_tree_passes(
     assert_eq!(check["findings"], json!([]));
 
     // CPA is the same formula as CAC: a custom script saying so is a duplicate.
-    let (status, body) = app.send("PUT", Some(&token),
-        "/api/v1/kpis/custom/cpa",
-        Some(&json!({"name": "Cost per acquisition", "unit": "currency",
-                     "direction": "lower_is_better", "category": "Cost efficiency",
-                     "kind": "trailing",
-                     "script": "// cost per acquisition\nmetric(\"total_spend\") / metric(\"customers_won\")"})),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/kpis/custom/cpa",
+            Some(&json!({"name": "Cost per acquisition", "unit": "currency",
+                         "direction": "lower_is_better", "category": "Cost efficiency",
+                         "kind": "trailing",
+                         "script": "// cost per acquisition\nmetric(\"total_spend\") / metric(\"customers_won\")"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (_, check) = app.get(Some(&token), "/api/v1/trees/default/check").await;
     let found = rules(&check);
@@ -122,11 +125,14 @@ async fn the_structure_check_finds_each_broken_rule_and_the_default_tree_passes(
         .map(|t| t["slug"].as_str().unwrap())
         .collect();
     assert_eq!(slugs, ["default", "broken"]);
-    let (status, again) = app.send("PUT", Some(&token),
-        "/api/v1/trees/broken",
-        Some(&json!({"title": "Still broken", "branches": [{"title": "All", "kpis": ["leads"]}]})),
-    )
-    .await;
+    let (status, again) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/trees/broken",
+            Some(&json!({"title": "Still broken", "branches": [{"title": "All", "kpis": ["leads"]}]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["version"], 2);
     let (status, _) = app.get(Some(&other), "/api/v1/trees/broken").await;
@@ -715,58 +721,13 @@ async fn driver_attribution_adds_up_to_the_change_on_the_fixture(b: Backend) {
 
 async fn the_tree_page_shows_values_findings_and_explanations(b: Backend) {
     let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
-    let client = awc::Client::builder().disable_redirects().finish();
     // Sign in through the form, as a browser does.
-    let mut form = client
-        .get(format!("{}/login?next=/trees/default", app.base))
-        .send()
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&token, "/trees/default").await;
+    let (status, html) = browser
+        .get("/trees/default?period=2026-W44")
         .await
-        .unwrap();
-    let challenge: Vec<String> = form
-        .headers()
-        .get_all("set-cookie")
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .collect();
-    let html = String::from_utf8(form.body().await.unwrap().to_vec()).unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    let csrf = &html[start..start + html[start..].find('"').unwrap()];
-    let signed = client
-        .post(format!("{}/login", app.base))
-        .insert_header(("Cookie", challenge.join("; ")))
-        .send_form(&[
-            ("token", token.as_str()),
-            ("csrf", csrf),
-            ("next", "/trees/default"),
-        ])
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
-    let session: Vec<String> = signed
-        .headers()
-        .get_all("set-cookie")
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .filter(|c| c.starts_with("lodestar_session="))
-        .collect();
-    assert_eq!(session.len(), 1);
-
-    let page = |path: String| {
-        let client = &client;
-        let url = format!("{}{path}", app.base);
-        let cookie = session[0].clone();
-        async move {
-            let mut resp = client
-                .get(url)
-                .insert_header(("Cookie", cookie))
-                .send()
-                .await
-                .unwrap();
-            let body =
-                String::from_utf8(resp.body().limit(4 << 20).await.unwrap().to_vec()).unwrap();
-            (resp.status(), body)
-        }
-    };
-    let (status, html) = page("/trees/default?period=2026-W44".to_owned()).await;
+        .status_and_body();
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("Passes: every KPI"), "{html}");
     let row = &html[html.find("data-kpi=\"leads\"").unwrap()..];
@@ -780,20 +741,26 @@ async fn the_tree_page_shows_values_findings_and_explanations(b: Backend) {
         "the driver sentences are on the page"
     );
 
-    let (status, _) = app.send("PUT", Some(&token),
-        "/api/v1/trees/small",
-        Some(&json!({"title": "Small <tree>", "branches": [{"title": "Only", "kpis": ["leads", "leads"]}]})),
-    )
-    .await;
+    let (status, _) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/trees/small",
+            Some(&json!({"title": "Small <tree>", "branches": [{"title": "Only", "kpis": ["leads", "leads"]}]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, html) = page("/trees/small?period=2026-W44".to_owned()).await;
+    let (status, html) = browser
+        .get("/trees/small?period=2026-W44")
+        .await
+        .status_and_body();
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Small &#60;tree&#62;"), "titles are escaped");
     assert!(
         html.contains("data-rule=\"overlap\"") && html.contains("data-rule=\"gap\""),
         "{html}"
     );
-    let (status, _) = page("/trees/nope".to_owned()).await;
+    let (status, _) = browser.get("/trees/nope").await.status_and_body();
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -941,50 +908,6 @@ pub(crate) fn won_revenue_sentence(period: &str, previous: &str) -> String {
     )
 }
 
-/// Signs in through the form, as a browser does; returns the session cookie.
-async fn session_cookie(app: &TestApp, token: &str) -> String {
-    let client = awc::Client::builder().disable_redirects().finish();
-    let mut form = client
-        .get(format!("{}/login?next=/", app.base))
-        .send()
-        .await
-        .unwrap();
-    let challenge: Vec<String> = form
-        .headers()
-        .get_all("set-cookie")
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .collect();
-    let html = String::from_utf8(form.body().await.unwrap().to_vec()).unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    let csrf = &html[start..start + html[start..].find('"').unwrap()];
-    let signed = client
-        .post(format!("{}/login", app.base))
-        .insert_header(("Cookie", challenge.join("; ")))
-        .send_form(&[("token", token), ("csrf", csrf), ("next", "/")])
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
-    signed
-        .headers()
-        .get_all("set-cookie")
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .find(|c| c.starts_with("lodestar_session="))
-        .unwrap()
-}
-
-async fn html_page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
-    let mut resp = app
-        .client
-        .get(format!("{}{path}", app.base))
-        .insert_header(("Cookie", cookie))
-        .send()
-        .await
-        .unwrap();
-    let body = String::from_utf8(resp.body().limit(8 << 20).await.unwrap().to_vec()).unwrap();
-    (resp.status(), body)
-}
-
 /// (section title, KPI keys) of a report's JSON.
 fn sections_of(report: &Value) -> Vec<(String, Vec<String>)> {
     report["sections"]
@@ -1075,11 +998,13 @@ async fn a_report_organised_by_a_tree_follows_its_branches_and_names_an_unknown_
         "Reach & activity",
         "the cached report without a tree is a report of its own"
     );
-    let cookie = session_cookie(&app, &token).await;
-    let (_, home) = html_page(&app, &cookie, "/").await;
+    let mut browser = Browser::new(&app);
+    let home = browser.sign_in(&token, "/").await.body;
     assert!(home.contains("all KPIs · tree money"), "{home}");
-    let (status, html) =
-        html_page(&app, &cookie, "/reports/weekly?period=2026-W45&tree=money").await;
+    let (status, html) = browser
+        .get("/reports/weekly?period=2026-W45&tree=money")
+        .await
+        .status_and_body();
     assert_eq!(status, StatusCode::OK, "{html}");
     let mut at = 0;
     for heading in [
@@ -1112,8 +1037,10 @@ async fn a_report_organised_by_a_tree_follows_its_branches_and_names_an_unknown_
         body["message"].as_str().unwrap().contains("`nope`"),
         "{body}"
     );
-    let (status, html) =
-        html_page(&app, &cookie, "/reports/weekly?period=2026-W45&tree=nope").await;
+    let (status, html) = browser
+        .get("/reports/weekly?period=2026-W45&tree=nope")
+        .await
+        .status_and_body();
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("nope"), "{html}");
     let (status, body) = app
@@ -1162,7 +1089,10 @@ async fn a_report_organised_by_a_tree_follows_its_branches_and_names_an_unknown_
         message.contains("`by-money`") && message.contains("`money`"),
         "{body}"
     );
-    let (status, html) = html_page(&app, &cookie, "/reports/by-money?period=2026-W45").await;
+    let (status, html) = browser
+        .get("/reports/by-money?period=2026-W45")
+        .await
+        .status_and_body();
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("money"), "{html}");
 }
