@@ -243,14 +243,8 @@ async fn a_fired_digest_shows_the_fixture_week_and_a_working_share_link(b: Backe
     let claims = share::verify(&secret, &link[prefix.len()..], Utc::now()).unwrap();
     assert_eq!(claims.period, "2026-W45");
     assert_eq!(claims.report, "weekly");
-    let mut page = app.client.get(&link).send().await.unwrap();
-    let body = page.body().limit(8 << 20).await.unwrap();
-    assert_eq!(
-        page.status(),
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
+    let (status, page) = app.get(None, &link[app.base.len()..]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
 
     let log = app.deliveries(&token, id).await;
     assert_eq!(log.len(), 2);

@@ -632,14 +632,8 @@ async fn report_definitions_are_validated_and_scoped_to_their_team(b: Backend) {
         .get(Some(&token), "/api/v1/reports/weekly?period=2026-W45")
         .await;
     assert_eq!(week["definition"]["title"], "Our week");
-    let resp = app
-        .client
-        .delete(format!("{}/api/v1/reports/weekly", app.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let (status, _) = app.delete(Some(&token), "/api/v1/reports/weekly").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, week) = app
         .get(Some(&token), "/api/v1/reports/weekly?period=2026-W45")
         .await;
