@@ -5,6 +5,7 @@
 
 mod scripts;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -16,6 +17,7 @@ use lodestar_core::rows::LeadRow;
 use lodestar_report::{KpiEngine, KpiRequest};
 use lodestar_store::teams::{self, Team};
 use lodestar_store::{Db, ingest};
+use lodestar_web::{AppSettings, Application, ScriptSettings};
 use serde_json::json;
 
 use crate::generate::{Chunk, GenSpec, generate};
@@ -55,7 +57,7 @@ pub struct BenchArgs {
     pub script_runs: u32,
 }
 
-pub async fn run(args: BenchArgs, _settings: &Settings) -> anyhow::Result<()> {
+pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
     if !(args.scale > 0.0 && args.scale <= 100.0) {
         bail!(
             "--scale must be above 0 and at most 100, got {}",
@@ -70,21 +72,28 @@ pub async fn run(args: BenchArgs, _settings: &Settings) -> anyhow::Result<()> {
         Some(url) => url.clone(),
         None => default_sqlite(&default_name, args.reuse)?,
     };
-    let redacted = lodestar_store::db::redact(&url);
-    eprintln!("bench: database {redacted}");
-    let db = Db::connect(&url)
-        .await
-        .with_context(|| format!("connecting to {redacted}"))?;
-    db.migrate().await.context("applying migrations")?;
+    eprintln!("bench: database {}", lodestar_store::db::redact(&url));
     let backend = if url.starts_with("sqlite:") {
         "sqlite"
     } else {
         "postgres"
     };
+    // The application as the server builds it, minus packs and digests; it is never run.
+    let app = Application::build(AppSettings {
+        database_url: url,
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        workers: 1,
+        public_url: None,
+        max_body_bytes: settings.server.max_body_bytes,
+        scripts: ScriptSettings::default(),
+        digests: None,
+    })
+    .await?;
+    let kpis = &app.state().kpis;
     match args.import_csv {
-        Some(n) => import_bench(&db, backend, n, &work_dir()).await,
-        None if args.scripts => scripts::run(&db, backend, &args).await,
-        None => kpi_bench(&db, backend, &args).await,
+        Some(n) => import_bench(kpis.db(), backend, n, &work_dir()).await,
+        None if args.scripts => scripts::run(kpis, backend, &args).await,
+        None => kpi_bench(kpis, backend, &args).await,
     }
 }
 
@@ -228,7 +237,8 @@ async fn bench_team(
     Ok(team)
 }
 
-async fn kpi_bench(db: &Db, backend: &str, args: &BenchArgs) -> anyhow::Result<()> {
+async fn kpi_bench(engine: &KpiEngine, backend: &str, args: &BenchArgs) -> anyhow::Result<()> {
+    let db = engine.db();
     let spec = GenSpec::bench().scaled(args.scale);
     let tz = Timezone::parse(TIMEZONE)?;
     let mut json_lines = Vec::new();
@@ -287,7 +297,7 @@ async fn kpi_bench(db: &Db, backend: &str, args: &BenchArgs) -> anyhow::Result<(
         "verdict"
     ));
     for case in &cases {
-        let (timing, kpis, leads) = time_case(db, &team, case, args.iterations).await?;
+        let (timing, kpis, leads) = time_case(engine, &team, case, args.iterations).await?;
         let ok = timing.median < case.target_ms;
         report.push(format!(
             "({}){:<width$}{:<30}{:<10}{:>6}{:>6}{:>10.1}{:>11.1}{:>10.1}{:>10}  {}",
@@ -326,7 +336,7 @@ async fn kpi_bench(db: &Db, backend: &str, args: &BenchArgs) -> anyhow::Result<(
 }
 
 async fn time_case(
-    db: &Db,
+    engine: &KpiEngine,
     team: &Team,
     case: &Case,
     iterations: u32,
@@ -337,7 +347,6 @@ async fn time_case(
         keys: None,
         trend: case.trend,
     };
-    let engine = KpiEngine::new(db.clone(), Default::default(), None);
     let mut ms = Vec::with_capacity(iterations as usize);
     let mut kpis = 0;
     let mut leads = None;

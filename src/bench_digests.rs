@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -12,11 +12,12 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Datelike, TimeDelta, Timelike, Utc};
 use lodestar_core::period::{PeriodKey, PeriodKind, Timezone};
 use lodestar_core::rows::{EventRow, InputRow, LeadRow, SpendRow};
-use lodestar_mail::{Mailer, MailerConfig, SmtpConfig};
-use lodestar_scheduler::{Scheduler, SchedulerConfig};
+use lodestar_mail::MailSettings;
+use lodestar_scheduler::SchedulerConfig;
 use lodestar_store::deliveries::{self, Status};
 use lodestar_store::schedules::{self, ScheduleFields};
-use lodestar_store::{Db, ingest, teams};
+use lodestar_store::{ingest, teams};
+use lodestar_web::{AppSettings, Application, DigestSettings, ScriptSettings};
 use serde_json::json;
 
 use crate::settings::Settings;
@@ -171,10 +172,39 @@ pub async fn run(args: BenchDigestsArgs, settings: &Settings) -> anyhow::Result<
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}/bench.db?mode=rwc", dir.display()));
-    let db = Db::connect(&url).await?;
-    db.migrate().await?;
-
     let (smtp_url, sink) = start_sink()?;
+    let mut digests = DigestSettings::new(
+        MailSettings {
+            smtp_url: Some(smtp_url),
+            from: settings.mail.from.clone(),
+            outbox_dir: settings.mail.outbox_dir.clone(),
+        },
+        SchedulerConfig {
+            concurrency: args.concurrency,
+            resync_interval: Duration::from_secs(5),
+            ..crate::serve::scheduler_config(settings)
+        },
+    );
+    digests.smtp_pool_max_size = 8;
+    // Started below, once every team and schedule is in.
+    digests.start = false;
+    // The application as the server builds it, minus packs; it is never run.
+    let app = Application::build(AppSettings {
+        database_url: url.clone(),
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        workers: 1,
+        public_url: Some(settings.server.public_url.clone()),
+        max_body_bytes: settings.server.max_body_bytes,
+        scripts: ScriptSettings::default(),
+        digests: Some(digests),
+    })
+    .await?;
+    let db = &app.state().db;
+    let scheduler = app
+        .state()
+        .scheduler
+        .as_ref()
+        .context("the application was built with digests")?;
     let setup = Instant::now();
     // Due at the next whole minute, leaving time to create everything first.
     let due = next_minute(TimeDelta::seconds(20 + (args.teams / 50) as i64));
@@ -183,13 +213,13 @@ pub async fn run(args: BenchDigestsArgs, settings: &Settings) -> anyhow::Result<
     let mut expected = HashSet::new();
     for t in 0..args.teams {
         let slug = format!("bench-digest-{t}");
-        let team = teams::create(&db, &slug, &slug, &Timezone::default())
+        let team = teams::create(db, &slug, &slug, &Timezone::default())
             .await
             .with_context(|| format!("creating team {slug} (give an empty database)"))?;
         let (leads, spend, events) = rows_for(t, &week)?;
-        ingest::upsert_batch(&db, team.id, &leads).await?;
-        ingest::upsert_batch(&db, team.id, &spend).await?;
-        ingest::upsert_batch(&db, team.id, &events).await?;
+        ingest::upsert_batch(db, team.id, &leads).await?;
+        ingest::upsert_batch(db, team.id, &spend).await?;
+        ingest::upsert_batch(db, team.id, &events).await?;
         let recipients: Vec<String> = (0..args.recipients)
             .map(|r| format!("reader{r}@team{t}.example"))
             .collect();
@@ -201,7 +231,7 @@ pub async fn run(args: BenchDigestsArgs, settings: &Settings) -> anyhow::Result<
             skip_empty: false,
             paused: false,
         };
-        let schedule = schedules::create(&db, team.id, &fields, Utc::now()).await?;
+        let schedule = schedules::create(db, team.id, &fields, Utc::now()).await?;
         for r in &recipients {
             expected.insert((schedule.id, r.clone()));
         }
@@ -216,20 +246,6 @@ pub async fn run(args: BenchDigestsArgs, settings: &Settings) -> anyhow::Result<
         bail!("set-up took past the due minute; use fewer --teams");
     }
 
-    let engine = lodestar_web::AppState::new(db.clone(), lodestar_web::WebSettings::default()).kpis;
-    let mailer = Mailer::from_config(
-        MailerConfig::Smtp(SmtpConfig {
-            pool_max_size: 8,
-            ..SmtpConfig::parse_url(&smtp_url)?
-        }),
-        &settings.mail.from,
-    )?;
-    let config = SchedulerConfig {
-        concurrency: args.concurrency,
-        resync_interval: Duration::from_secs(5),
-        ..crate::serve::scheduler_config(settings)
-    };
-    let scheduler = Scheduler::new(db.clone(), engine, Arc::new(mailer), config);
     scheduler.start().await?;
 
     let wait = (due - Utc::now()).to_std().unwrap_or_default();
@@ -254,7 +270,7 @@ pub async fn run(args: BenchDigestsArgs, settings: &Settings) -> anyhow::Result<
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .map(|t| t.saturating_duration_since(due_instant));
-    let statuses = deliveries::count_by_status(&db).await?;
+    let statuses = deliveries::count_by_status(db).await?;
     let sent = statuses
         .iter()
         .find(|(s, _)| *s == Status::Sent)

@@ -114,10 +114,7 @@ pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
 
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
-        Command::Serve => {
-            let db = open_db(&settings).await?;
-            crate::serve::serve(db, &settings).await
-        }
+        Command::Serve => crate::serve::serve(&settings).await,
         Command::Demo => crate::serve::demo(&settings).await,
         Command::Migrate => {
             open_db(&settings).await?;

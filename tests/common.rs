@@ -1,14 +1,18 @@
-//! The test harness: a running app, its database, and HTTP helpers.
+//! The test harness: a running app, its database, the small fixture, one HTTP helper, and a
+//! browser by hand (cookies, no redirects) for the pages.
 
-use std::net::TcpListener;
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use awc::http::StatusCode;
+use awc::http::{Method, StatusCode};
 use lodestar_core::period::Timezone;
+use lodestar_scheduler::Scheduler;
 use lodestar_store::tokens::Role;
 use lodestar_store::{Db, teams, tokens};
-use lodestar_web::{AppState, WebSettings};
+use lodestar_web::{AppSettings, AppState, Application, ScriptSettings};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
 
@@ -93,7 +97,7 @@ pub fn expected_kpis(period: &str) -> serde_json::Map<String, Value> {
     all
 }
 
-/// A fresh, empty database for one test.
+/// A fresh, empty database for one test, connected and migrated.
 pub struct TestDb {
     pub url: String,
     pub db: Db,
@@ -102,16 +106,33 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new(backend: &Backend) -> TestDb {
+        let fresh = FreshDatabase::create(backend).await;
+        let db = Db::connect(&fresh.url).await.unwrap();
+        db.migrate().await.unwrap();
+        TestDb {
+            url: fresh.url,
+            db,
+            _dir: fresh.dir,
+        }
+    }
+}
+
+/// A database nobody has connected to yet: an SQLite file in a folder of its own, or a new
+/// PostgreSQL database.
+struct FreshDatabase {
+    url: String,
+    /// Holds the SQLite file; removed when dropped.
+    dir: Option<tempfile::TempDir>,
+}
+
+impl FreshDatabase {
+    async fn create(backend: &Backend) -> FreshDatabase {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
-                let db = Db::connect(&url).await.unwrap();
-                db.migrate().await.unwrap();
-                TestDb {
-                    url,
-                    db,
-                    _dir: Some(dir),
+                FreshDatabase {
+                    url: format!("sqlite://{}/test.db?mode=rwc", dir.path().display()),
+                    dir: Some(dir),
                 }
             }
             Backend::Postgres(admin_url) => {
@@ -127,13 +148,9 @@ impl TestDb {
                     .await
                     .unwrap();
                 admin.close().await.ok();
-                let url = replace_db_name(admin_url, &name);
-                let db = Db::connect(&url).await.unwrap();
-                db.migrate().await.unwrap();
-                TestDb {
-                    url,
-                    db,
-                    _dir: None,
+                FreshDatabase {
+                    url: replace_db_name(admin_url, &name),
+                    dir: None,
                 }
             }
         }
@@ -164,37 +181,103 @@ fn replace_db_name(url: &str, name: &str) -> String {
     }
 }
 
-/// The real app listening on 127.0.0.1:0.
+/// The settings of a test app on `database_url`: port 0, one worker, no packs, no digests.
+/// The public URL is the app's own address.
+pub fn app_settings(database_url: &str) -> AppSettings {
+    AppSettings {
+        database_url: database_url.to_owned(),
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        workers: 1,
+        public_url: None,
+        max_body_bytes: 32 * 1024 * 1024,
+        scripts: ScriptSettings::default(),
+        digests: None,
+    }
+}
+
+/// The small fixture's team (../shared/fixtures/small/team.json) with all its rows loaded.
+pub struct FixtureTeam {
+    pub id: i32,
+    /// An editor's token.
+    pub token: String,
+}
+
+/// The real app (`Application::build`) serving on 127.0.0.1:0 with a fresh database.
 pub struct TestApp {
     pub base: String,
-    pub tdb: TestDb,
     pub client: awc::Client,
+    /// The database the app was built on, for a second app or process on the same one.
+    pub database_url: String,
+    state: AppState,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
-        Self::spawn_with(backend, WebSettings::default()).await
+        Self::spawn_with(backend, |_| {}).await
     }
 
-    pub async fn spawn_with(backend: Backend, settings: WebSettings) -> TestApp {
-        let tdb = TestDb::new(&backend).await;
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let state = AppState::new(tdb.db.clone(), settings);
-        let server = lodestar_web::server(state, listener, 1).unwrap();
-        actix_web::rt::spawn(server);
+    /// Spawns the app with the test settings as `configure` changes them.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut AppSettings)) -> TestApp {
+        let fresh = FreshDatabase::create(&backend).await;
+        let mut settings = app_settings(&fresh.url);
+        configure(&mut settings);
+        let app = Application::build(settings).await.unwrap();
+        let base = format!("http://{}", app.address());
+        let state = app.state().clone();
+        actix_web::rt::spawn(app.run_until_stopped());
         let client = awc::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
             .finish();
         TestApp {
-            base: format!("http://127.0.0.1:{port}"),
-            tdb,
+            base,
             client,
+            database_url: fresh.url,
+            state,
+            _dir: fresh.dir,
+        }
+    }
+
+    /// A fresh app with the small fixture loaded.
+    pub async fn with_fixture(backend: Backend) -> (TestApp, FixtureTeam) {
+        Self::with_fixture_and(backend, |_| {}).await
+    }
+
+    pub async fn with_fixture_and(
+        backend: Backend,
+        configure: impl FnOnce(&mut AppSettings),
+    ) -> (TestApp, FixtureTeam) {
+        let app = Self::spawn_with(backend, configure).await;
+        let team = app.fixture_team().await;
+        (app, team)
+    }
+
+    /// Creates the fixture's team and loads its rows through the loading API.
+    pub async fn fixture_team(&self) -> FixtureTeam {
+        let team = read_fixture("team.json");
+        let field = |name: &str| team[name].as_str().unwrap().to_owned();
+        let tz = Timezone::parse(&field("timezone")).unwrap();
+        let created = teams::create(self.db(), &field("slug"), &field("name"), &tz)
+            .await
+            .unwrap();
+        let token = self.token(created.id, Role::Editor).await;
+        self.load_fixture(&token).await;
+        FixtureTeam {
+            id: created.id,
+            token,
         }
     }
 
     pub fn db(&self) -> &Db {
-        &self.tdb.db
+        &self.state.db
+    }
+
+    /// The app's scheduler; the app must have been built with digests.
+    pub fn scheduler(&self) -> &Arc<Scheduler> {
+        self.state
+            .scheduler
+            .as_ref()
+            .expect("the app was built with digests")
     }
 
     /// Creates a team and returns (team id, token of the given role).
@@ -209,14 +292,21 @@ impl TestApp {
         tokens::create(self.db(), team_id, role).await.unwrap()
     }
 
+    /// One request with the token as bearer and `body` as JSON: the status and the reply, as
+    /// JSON when it parses, else as a string (`null` when empty).
+    pub async fn send(
+        &self,
+        method: &str,
+        token: Option<&str>,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let body = body.map(|b| ("application/json", serde_json::to_vec(b).unwrap()));
+        self.request(method, token, path, body).await
+    }
+
     pub async fn get(&self, token: Option<&str>, path: &str) -> (StatusCode, Value) {
-        let mut req = self.client.get(format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let mut resp = req.send().await.unwrap();
-        let body = resp.body().limit(64 << 20).await.unwrap();
-        (resp.status(), parse_body(&body))
+        self.send("GET", token, path, None).await
     }
 
     pub async fn post_json(
@@ -225,13 +315,20 @@ impl TestApp {
         path: &str,
         body: &Value,
     ) -> (StatusCode, Value) {
-        self.post_raw(
-            token,
-            path,
-            "application/json",
-            serde_json::to_vec(body).unwrap(),
-        )
-        .await
+        self.send("POST", token, path, Some(body)).await
+    }
+
+    pub async fn put_json(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        self.send("PUT", token, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, token: Option<&str>, path: &str) -> (StatusCode, Value) {
+        self.send("DELETE", token, path, None).await
     }
 
     pub async fn post_raw(
@@ -241,14 +338,32 @@ impl TestApp {
         content_type: &str,
         body: Vec<u8>,
     ) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .insert_header(("Content-Type", content_type));
+        self.request("POST", token, path, Some((content_type, body)))
+            .await
+    }
+
+    async fn request(
+        &self,
+        method: &str,
+        token: Option<&str>,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}{path}", self.base),
+        );
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let mut resp = req.send_body(body).await.unwrap();
+        let mut resp = match body {
+            Some((content_type, bytes)) => req
+                .insert_header(("Content-Type", content_type))
+                .send_body(bytes)
+                .await
+                .unwrap(),
+            None => req.send().await.unwrap(),
+        };
         let body = resp.body().limit(64 << 20).await.unwrap();
         (resp.status(), parse_body(&body))
     }
@@ -273,8 +388,180 @@ impl TestApp {
 }
 
 fn parse_body(body: &[u8]) -> Value {
+    if body.is_empty() {
+        return Value::Null;
+    }
     serde_json::from_slice(body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
+/// A browser by hand: a client that does not follow redirects, and a cookie jar.
+pub struct Browser<'a> {
+    app: &'a TestApp,
+    client: awc::Client,
+    pub cookies: HashMap<String, String>,
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub content_type: String,
+    pub body: String,
+    /// The names of the cookies this response set (or cleared).
+    pub set_cookies: Vec<String>,
+}
+
+impl Page {
+    pub fn status_and_body(self) -> (StatusCode, String) {
+        (self.status, self.body)
+    }
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(app: &'a TestApp) -> Browser<'a> {
+        Browser {
+            app,
+            client: awc::Client::builder()
+                .disable_redirects()
+                .timeout(std::time::Duration::from_secs(60))
+                .finish(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn read<S>(&mut self, mut resp: awc::ClientResponse<S>) -> Page
+    where
+        S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>
+            + Unpin,
+    {
+        let mut set_cookies = Vec::new();
+        for value in resp.headers().get_all("set-cookie") {
+            let text = value.to_str().unwrap();
+            let (pair, attrs) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            set_cookies.push(name.trim().to_owned());
+            if attrs.to_ascii_lowercase().contains("max-age=0") {
+                self.cookies.remove(name.trim());
+            } else {
+                self.cookies
+                    .insert(name.trim().to_owned(), value.trim().to_owned());
+            }
+        }
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let location = header("location");
+        let content_type = header("content-type").unwrap_or_default();
+        let body = resp.body().limit(16 << 20).await.unwrap();
+        Page {
+            status: resp.status(),
+            location,
+            content_type,
+            body: String::from_utf8(body.to_vec()).unwrap(),
+            set_cookies,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.app.base))
+            .insert_header(("Cookie", self.cookie_header()))
+            .send()
+            .await
+            .unwrap();
+        self.read(resp).await
+    }
+
+    pub async fn post_form(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.app.base))
+            .insert_header(("Cookie", self.cookie_header()))
+            .send_form(&form)
+            .await
+            .unwrap();
+        self.read(resp).await
+    }
+
+    pub async fn send_json(
+        &mut self,
+        method: &str,
+        path: &str,
+        csrf: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(
+                awc::http::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", self.app.base),
+            )
+            .insert_header(("Cookie", self.cookie_header()))
+            .insert_header(("Content-Type", "application/json"));
+        if let Some(t) = csrf {
+            req = req.insert_header(("X-CSRF-Token", t));
+        }
+        let page = self
+            .read(req.send_body(body.to_string()).await.unwrap())
+            .await;
+        (
+            page.status,
+            serde_json::from_str(&page.body).unwrap_or(Value::String(page.body)),
+        )
+    }
+
+    /// Signs in through the form, as a person would, and lands on `next`.
+    pub async fn sign_in(&mut self, token: &str, next: &str) -> Page {
+        let form = self
+            .get(&format!(
+                "/login?next={}",
+                next.replace('?', "%3F")
+                    .replace('&', "%26")
+                    .replace('=', "%3D")
+            ))
+            .await;
+        assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+        let csrf = attr_after(&form.body, "name=\"csrf\" value=\"");
+        let signed = self
+            .post_form(
+                "/login",
+                &[("token", token), ("csrf", &csrf), ("next", next)],
+            )
+            .await;
+        assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+        assert_eq!(signed.location.as_deref(), Some(next));
+        let sessions = signed
+            .set_cookies
+            .iter()
+            .filter(|name| *name == "lodestar_session");
+        assert_eq!(sessions.count(), 1, "one session cookie is set");
+        assert!(self.cookies.contains_key("lodestar_session"));
+        assert!(
+            !self.cookies.values().any(|v| v.contains(token)),
+            "the token never goes into a cookie"
+        );
+        self.get(next).await
+    }
+}
+
+/// The text of an attribute value that follows `marker`.
+pub fn attr_after(html: &str, marker: &str) -> String {
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
 }
 
 /// Equal within the spec's tolerance: relative 1e-9, or absolute 1e-6 near zero.

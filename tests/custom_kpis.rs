@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 
 use awc::http::StatusCode;
 use lodestar_store::tokens::Role;
-use lodestar_web::WebSettings;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::common::{Backend, TestApp, close, read_fixture};
+use crate::common::{Backend, FixtureTeam, TestApp, close, read_fixture};
 
 backend_tests!(
     the_shipped_pack_matches_numbers_computed_by_hand_from_the_fixture,
@@ -19,27 +18,6 @@ backend_tests!(
     compile_and_runtime_errors_carry_line_and_column,
     a_team_cannot_read_or_run_another_teams_custom_kpi,
 );
-
-fn with_packs() -> WebSettings {
-    WebSettings {
-        scripts_dir: Some(crate::common::manifest_dir().join("scripts")),
-        ..Default::default()
-    }
-}
-
-async fn fixture_app(b: Backend, settings: WebSettings) -> (TestApp, String) {
-    let app = TestApp::spawn_with(b, settings).await;
-    let team = read_fixture("team.json");
-    let (_, token) = app
-        .team(
-            team["slug"].as_str().unwrap(),
-            team["timezone"].as_str().unwrap(),
-            Role::Editor,
-        )
-        .await;
-    app.load_fixture(&token).await;
-    (app, token)
-}
 
 /// The expected built-in values of a case of expected.json, for each segment ("" = total).
 fn expected_case(period: &str, segment_by: Option<&str>) -> BTreeMap<String, Value> {
@@ -115,7 +93,10 @@ fn same(actual: &Value, expected: Option<f64>) -> bool {
 }
 
 async fn the_shipped_pack_matches_numbers_computed_by_hand_from_the_fixture(b: Backend) {
-    let (app, token) = fixture_app(b, with_packs()).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture_and(b, |s| {
+        s.scripts.packs_dir = Some(crate::common::manifest_dir().join("scripts"));
+    })
+    .await;
     // The fixture has no demo bookings: add some, counted by hand below.
     let demos = json!([
         {"id": "D1", "kind": "demo_booked", "occurred_at": "2026-11-03T15:00:00Z", "channel": "email"},
@@ -207,32 +188,18 @@ async fn the_shipped_pack_matches_numbers_computed_by_hand_from_the_fixture(b: B
 async fn put_kpi(app: &TestApp, token: &str, key: &str, script: &str) -> (StatusCode, Value) {
     let body = json!({"name": key, "unit": "percent", "direction": "higher_is_better",
                       "category": "Conversion", "kind": "leading", "script": script});
-    let mut resp = app
-        .client
-        .put(format!("{}/api/v1/kpis/custom/{key}", app.base))
-        .bearer_auth(token)
-        .send_json(&body)
+    app.put_json(Some(token), &format!("/api/v1/kpis/custom/{key}"), &body)
         .await
-        .unwrap();
-    let bytes = resp.body().await.unwrap();
-    (
-        resp.status(),
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 async fn delete_kpi(app: &TestApp, token: &str, key: &str) -> StatusCode {
-    app.client
-        .delete(format!("{}/api/v1/kpis/custom/{key}", app.base))
-        .bearer_auth(token)
-        .send()
+    app.delete(Some(token), &format!("/api/v1/kpis/custom/{key}"))
         .await
-        .unwrap()
-        .status()
+        .0
 }
 
 async fn a_custom_kpi_is_versioned_listed_segmented_and_deleted(b: Backend) {
-    let (app, token) = fixture_app(b, WebSettings::default()).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let (s, body) = put_kpi(
         &app,
         &token,
@@ -357,7 +324,7 @@ async fn a_custom_kpi_is_versioned_listed_segmented_and_deleted(b: Backend) {
 }
 
 async fn a_cycle_of_two_custom_kpis_is_an_error_naming_it(b: Backend) {
-    let (app, token) = fixture_app(b, WebSettings::default()).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let (s, _) = put_kpi(&app, &token, "a_kpi", r#"metric("b_kpi") + 1"#).await;
     assert_eq!(s, StatusCode::CREATED);
     let (s, body) = put_kpi(&app, &token, "b_kpi", r#"metric("a_kpi") * 2"#).await;
@@ -391,7 +358,7 @@ async fn a_cycle_of_two_custom_kpis_is_an_error_naming_it(b: Backend) {
 }
 
 async fn compile_and_runtime_errors_carry_line_and_column(b: Backend) {
-    let (app, token) = fixture_app(b, WebSettings::default()).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let (s, body) = put_kpi(&app, &token, "broken", "let x = 1;\nlet y = ;\nx").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"], "script");
@@ -444,7 +411,7 @@ async fn compile_and_runtime_errors_carry_line_and_column(b: Backend) {
 }
 
 async fn a_team_cannot_read_or_run_another_teams_custom_kpi(b: Backend) {
-    let (app, token_a) = fixture_app(b, WebSettings::default()).await;
+    let (app, FixtureTeam { token: token_a, .. }) = TestApp::with_fixture(b).await;
     let (s, _) = put_kpi(&app, &token_a, "secret_sauce", r#"metric("leads") * 3"#).await;
     assert_eq!(s, StatusCode::CREATED);
     let (_, token_b) = app.team("other", "UTC", Role::Admin).await;
@@ -491,7 +458,7 @@ async fn a_team_cannot_read_or_run_another_teams_custom_kpi(b: Backend) {
 /// Hostile scripts are each stopped within a second while the server keeps answering.
 #[actix_web::test]
 async fn hostile_scripts_are_stopped_while_the_server_keeps_answering() {
-    let (app, token) = fixture_app(Backend::Sqlite, WebSettings::default()).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(Backend::Sqlite).await;
     let hostile = [
         "loop {}",
         "fn f(x) { f(x + 1) } f(1)",
@@ -499,14 +466,12 @@ async fn hostile_scripts_are_stopped_while_the_server_keeps_answering() {
         "let a = []; loop { a.push(1); }",
         "let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; }",
     ];
-    let base = app.base.clone();
     let health = async {
-        let client = awc::Client::new();
         let mut worst = Duration::ZERO;
         for _ in 0..20 {
             let t = Instant::now();
-            let resp = client.get(format!("{base}/healthz")).send().await.unwrap();
-            assert_eq!(resp.status(), StatusCode::OK);
+            let (status, _) = app.get(None, "/healthz").await;
+            assert_eq!(status, StatusCode::OK);
             worst = worst.max(t.elapsed());
             actix_web::rt::time::sleep(Duration::from_millis(25)).await;
         }

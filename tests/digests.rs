@@ -1,7 +1,6 @@
 //! Scheduled digests end to end: the real app and scheduler (in process, or the real binary),
 //! a real SMTP server over TCP (`lodestar_mail::testing::SmtpServer`), SQLite and PostgreSQL.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use lodestar_core::catalog::Builtin;
 use lodestar_core::period::Timezone;
 use lodestar_mail::testing::{ReceivedMail, SmtpServer, Stage};
-use lodestar_mail::{Mailer, MailerConfig, SmtpConfig, digest_message_id};
+use lodestar_mail::{MailSettings, digest_message_id};
 use lodestar_report::format::format_value;
 use lodestar_report::share;
 use lodestar_scheduler::{Clock, Scheduler, SchedulerConfig};
@@ -19,11 +18,11 @@ use lodestar_store::deliveries::{self, Delivery, Status};
 use lodestar_store::schedules::{self, ScheduleFields};
 use lodestar_store::tokens::Role;
 use lodestar_store::{Db, secrets, teams};
-use lodestar_web::{AppState, WebSettings};
+use lodestar_web::{AppSettings, Application, DigestSettings};
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::common::{Backend, TestApp, TestDb, read_fixture};
+use crate::common::{Backend, TestApp, TestDb, app_settings, read_fixture};
 
 backend_tests!(
     a_fired_digest_shows_the_fixture_week_and_a_working_share_link,
@@ -46,9 +45,10 @@ fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-fn fast_config(public_url: &str) -> SchedulerConfig {
+/// Quick retries, leases and resyncs. The public URL is the app's own.
+fn fast_config() -> SchedulerConfig {
     SchedulerConfig {
-        public_url: public_url.to_owned(),
+        public_url: String::new(),
         grace: Duration::from_secs(24 * 3600),
         lease_timeout: Duration::from_secs(2),
         retry_initial: Duration::from_millis(100),
@@ -60,12 +60,19 @@ fn fast_config(public_url: &str) -> SchedulerConfig {
     }
 }
 
-fn smtp_mailer(smtp: &SmtpServer) -> Mailer {
-    let config = SmtpConfig {
-        timeout: Duration::from_secs(5),
-        ..SmtpConfig::parse_url(&smtp.url()).unwrap()
+/// Digests mailed to `smtp` by a scheduler that is not started: tests fire it, or start it.
+fn digests(smtp: &SmtpServer, config: SchedulerConfig, clock: Clock) -> DigestSettings {
+    let mail = MailSettings {
+        smtp_url: Some(smtp.url()),
+        from: SENDER.to_owned(),
+        outbox_dir: "outbox".into(),
     };
-    Mailer::from_config(MailerConfig::Smtp(config), SENDER).unwrap()
+    DigestSettings {
+        smtp_timeout: Duration::from_secs(5),
+        clock,
+        start: false,
+        ..DigestSettings::new(mail, config)
+    }
 }
 
 /// The app with a scheduler (not started: tests fire it, or start it) and an SMTP server.
@@ -73,6 +80,14 @@ struct DigestApp {
     app: TestApp,
     smtp: SmtpServer,
     scheduler: Arc<Scheduler>,
+}
+
+impl std::ops::Deref for DigestApp {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
 }
 
 impl DigestApp {
@@ -85,68 +100,21 @@ impl DigestApp {
         tweak: impl FnOnce(SchedulerConfig) -> SchedulerConfig,
         clock: Clock,
     ) -> DigestApp {
-        let tdb = TestDb::new(&backend).await;
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let state = AppState::new(
-            tdb.db.clone(),
-            WebSettings {
-                public_url: base.clone(),
-                ..WebSettings::default()
-            },
-        );
         let smtp = SmtpServer::start().await.unwrap();
-        let scheduler = Arc::new(Scheduler::with_clock(
-            tdb.db.clone(),
-            state.kpis.clone(),
-            Arc::new(smtp_mailer(&smtp)),
-            tweak(fast_config(&base)),
-            clock,
-        ));
-        let state = state.with_scheduler(Arc::clone(&scheduler));
-        actix_web::rt::spawn(lodestar_web::server(state, listener, 1).unwrap());
-        let client = awc::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .finish();
+        let app = TestApp::spawn_with(backend, |s| {
+            s.digests = Some(digests(&smtp, tweak(fast_config()), clock));
+        })
+        .await;
         DigestApp {
-            app: TestApp { base, tdb, client },
+            scheduler: Arc::clone(app.scheduler()),
+            app,
             smtp,
-            scheduler,
         }
-    }
-
-    fn db(&self) -> &Db {
-        self.app.db()
-    }
-
-    async fn send(
-        &self,
-        method: &str,
-        token: &str,
-        path: &str,
-        body: Option<&Value>,
-    ) -> (StatusCode, Value) {
-        let url = format!("{}{path}", self.app.base);
-        let req = match method {
-            "PUT" => self.app.client.put(url),
-            "DELETE" => self.app.client.delete(url),
-            "POST" => self.app.client.post(url),
-            _ => self.app.client.get(url),
-        }
-        .bearer_auth(token);
-        let mut resp = match body {
-            Some(b) => req.send_json(b).await.unwrap(),
-            None => req.send().await.unwrap(),
-        };
-        let bytes = resp.body().await.unwrap();
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        (resp.status(), value)
     }
 
     async fn create_schedule(&self, token: &str, body: Value) -> i32 {
         let (status, reply) = self
-            .send("POST", token, "/api/v1/schedules", Some(&body))
+            .post_json(Some(token), "/api/v1/schedules", &body)
             .await;
         assert_eq!(status, StatusCode::CREATED, "{reply}");
         reply["id"].as_i64().unwrap() as i32
@@ -154,11 +122,9 @@ impl DigestApp {
 
     async fn deliveries(&self, token: &str, schedule: i32) -> Vec<Value> {
         let (status, reply) = self
-            .send(
-                "GET",
-                token,
+            .get(
+                Some(token),
                 &format!("/api/v1/deliveries?schedule={schedule}"),
-                None,
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{reply}");
@@ -193,13 +159,7 @@ async fn rows(db: &Db, schedule: i32) -> Vec<Delivery> {
 
 async fn fixture_app(b: Backend) -> (DigestApp, String) {
     let app = DigestApp::spawn(b).await;
-    let team = read_fixture("team.json");
-    let tz = Timezone::parse(team["timezone"].as_str().unwrap()).unwrap();
-    let slug = team["slug"].as_str().unwrap();
-    let name = team["name"].as_str().unwrap();
-    let team = teams::create(app.db(), slug, name, &tz).await.unwrap();
-    let token = app.app.token(team.id, Role::Editor).await;
-    app.app.load_fixture(&token).await;
+    let token = app.fixture_team().await.token;
     (app, token)
 }
 
@@ -277,20 +237,14 @@ async fn a_fired_digest_shows_the_fixture_week_and_a_working_share_link(b: Backe
         .unwrap()
         .trim()
         .to_owned();
-    let prefix = format!("{}/reports/weekly?period=2026-W45&share=", app.app.base);
+    let prefix = format!("{}/reports/weekly?period=2026-W45&share=", app.base);
     assert!(link.starts_with(&prefix), "{link}");
     let secret = secrets::get_or_create(app.db(), "share").await.unwrap();
     let claims = share::verify(&secret, &link[prefix.len()..], Utc::now()).unwrap();
     assert_eq!(claims.period, "2026-W45");
     assert_eq!(claims.report, "weekly");
-    let mut page = app.app.client.get(&link).send().await.unwrap();
-    let body = page.body().limit(8 << 20).await.unwrap();
-    assert_eq!(
-        page.status(),
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
+    let (status, page) = app.get(None, &link[app.base.len()..]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
 
     let log = app.deliveries(&token, id).await;
     assert_eq!(log.len(), 2);
@@ -317,7 +271,7 @@ async fn a_fired_digest_shows_the_fixture_week_and_a_working_share_link(b: Backe
 
 async fn a_schedule_firing_every_second_sends_once_per_recipient(b: Backend) {
     let app = DigestApp::spawn(b).await;
-    let (_, token) = app.app.team("acme", "UTC", Role::Editor).await;
+    let (_, token) = app.team("acme", "UTC", Role::Editor).await;
     app.scheduler.start().await.unwrap();
     let id = app
         .create_schedule(
@@ -457,7 +411,7 @@ async fn a_process_killed_after_its_claim_is_followed_by_exactly_one_delivery(b:
 
 async fn smtp_down_then_up_delivers_once_after_retries(b: Backend) {
     let app = DigestApp::spawn(b).await;
-    let (_, token) = app.app.team("acme", "UTC", Role::Editor).await;
+    let (_, token) = app.team("acme", "UTC", Role::Editor).await;
     let id = app
         .create_schedule(
             &token,
@@ -512,7 +466,7 @@ async fn app_next_run(
     after: DateTime<Utc>,
 ) -> DateTime<Utc> {
     let (_, s) = app
-        .send("GET", token, &format!("/api/v1/schedules/{id}"), None)
+        .get(Some(token), &format!("/api/v1/schedules/{id}"))
         .await;
     let next = at(s["next_run"].as_str().unwrap());
     assert!(next > Utc::now());
@@ -526,7 +480,7 @@ async fn app_next_run(
 
 async fn a_permanent_refusal_is_recorded_with_the_servers_answer_and_can_be_resent(b: Backend) {
     let app = DigestApp::spawn(b).await;
-    let (_, token) = app.app.team("acme", "UTC", Role::Editor).await;
+    let (_, token) = app.team("acme", "UTC", Role::Editor).await;
     let id = app
         .create_schedule(
             &token,
@@ -561,7 +515,7 @@ async fn a_permanent_refusal_is_recorded_with_the_servers_answer_and_can_be_rese
             .await;
         app.send(
             "POST",
-            &viewer,
+            Some(&viewer),
             &format!("/api/v1/deliveries/{delivery}/resend"),
             None,
         )
@@ -571,7 +525,7 @@ async fn a_permanent_refusal_is_recorded_with_the_servers_answer_and_can_be_rese
     let (status, row) = app
         .send(
             "POST",
-            &token,
+            Some(&token),
             &format!("/api/v1/deliveries/{delivery}/resend"),
             None,
         )
@@ -587,7 +541,7 @@ async fn a_permanent_refusal_is_recorded_with_the_servers_answer_and_can_be_rese
     let (status, reply) = app
         .send(
             "POST",
-            &token,
+            Some(&token),
             &format!("/api/v1/deliveries/{delivery}/resend"),
             None,
         )
@@ -654,13 +608,14 @@ async fn a_missed_firing_is_caught_up_at_start_up_within_the_grace_window_only(b
     app.scheduler.resync().await.unwrap();
 
     // A second server starting on the same database (a restart) catches up nothing more.
-    let restarted = Scheduler::with_clock(
-        app.db().clone(),
-        AppState::new(app.db().clone(), WebSettings::default()).kpis,
-        Arc::new(smtp_mailer(&app.smtp)),
-        grace(fast_config(&app.app.base)),
-        clock,
-    );
+    let restarted = Application::build(AppSettings {
+        public_url: Some(app.base.clone()),
+        digests: Some(digests(&app.smtp, grace(fast_config()), clock)),
+        ..app_settings(&app.database_url)
+    })
+    .await
+    .unwrap();
+    let restarted = restarted.state().scheduler.clone().unwrap();
     restarted.start().await.unwrap();
     restarted.resync().await.unwrap();
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -678,9 +633,9 @@ async fn a_missed_firing_is_caught_up_at_start_up_within_the_grace_window_only(b
 
 async fn schedules_are_validated_scoped_to_their_team_and_paused_by_put(b: Backend) {
     let app = DigestApp::spawn(b).await;
-    let (team_id, token) = app.app.team("acme", "Europe/Berlin", Role::Editor).await;
-    let (_, other) = app.app.team("other", "UTC", Role::Admin).await;
-    let viewer = app.app.token(team_id, Role::Viewer).await;
+    let (team_id, token) = app.team("acme", "Europe/Berlin", Role::Editor).await;
+    let (_, other) = app.team("other", "UTC", Role::Admin).await;
+    let viewer = app.token(team_id, Role::Viewer).await;
     let good = json!({"report": "weekly", "cron": "0 8 * * SUN", "timezone": "Europe/Berlin",
                       "recipients": ["a@example.com"]});
     let with = |key: &str, value: Value| {
@@ -708,7 +663,7 @@ async fn schedules_are_validated_scoped_to_their_team_and_paused_by_put(b: Backe
         ),
     ] {
         let (status, reply) = app
-            .send("POST", &token, "/api/v1/schedules", Some(&body))
+            .send("POST", Some(&token), "/api/v1/schedules", Some(&body))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {reply}");
         assert_eq!(reply["error"], "validation", "{reply}");
@@ -716,12 +671,12 @@ async fn schedules_are_validated_scoped_to_their_team_and_paused_by_put(b: Backe
         assert!(reply["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     let (status, _) = app
-        .send("POST", &viewer, "/api/v1/schedules", Some(&good))
+        .send("POST", Some(&viewer), "/api/v1/schedules", Some(&good))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let (status, created) = app
-        .send("POST", &token, "/api/v1/schedules", Some(&good))
+        .send("POST", Some(&token), "/api/v1/schedules", Some(&good))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_i64().unwrap();
@@ -731,7 +686,9 @@ async fn schedules_are_validated_scoped_to_their_team_and_paused_by_put(b: Backe
     assert!(created["next_run"].as_str().unwrap().ends_with(":00:00Z"));
 
     let path = format!("/api/v1/schedules/{id}");
-    let (status, list) = app.send("GET", &viewer, "/api/v1/schedules", None).await;
+    let (status, list) = app
+        .send("GET", Some(&viewer), "/api/v1/schedules", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list.as_array().unwrap().len(), 1);
     for (method, p) in [
@@ -741,19 +698,21 @@ async fn schedules_are_validated_scoped_to_their_team_and_paused_by_put(b: Backe
         ("POST", format!("{path}/send-now")),
     ] {
         let (status, reply) = app
-            .send(method, &other, &p, Some(&json!({"paused": true})))
+            .send(method, Some(&other), &p, Some(&json!({"paused": true})))
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {p}: {reply}");
     }
-    let (_, others) = app.send("GET", &other, "/api/v1/schedules", None).await;
+    let (_, others) = app
+        .send("GET", Some(&other), "/api/v1/schedules", None)
+        .await;
     assert_eq!(others, json!([]));
     let (status, _) = app
-        .send("PUT", &viewer, &path, Some(&json!({"paused": true})))
+        .send("PUT", Some(&viewer), &path, Some(&json!({"paused": true})))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let (status, paused) = app
-        .send("PUT", &token, &path, Some(&json!({"paused": true})))
+        .send("PUT", Some(&token), &path, Some(&json!({"paused": true})))
         .await;
     assert_eq!(status, StatusCode::OK, "{paused}");
     assert_eq!(paused["paused"], true);
@@ -763,7 +722,7 @@ async fn schedules_are_validated_scoped_to_their_team_and_paused_by_put(b: Backe
         "a partial PUT keeps the other fields"
     );
     let (status, reply) = app
-        .send("PUT", &token, &path, Some(&json!({"cron": "nope"})))
+        .send("PUT", Some(&token), &path, Some(&json!({"cron": "nope"})))
         .await;
     assert_eq!(
         (status, reply["field"].clone()),
@@ -772,7 +731,7 @@ async fn schedules_are_validated_scoped_to_their_team_and_paused_by_put(b: Backe
     let (_, resumed) = app
         .send(
             "PUT",
-            &token,
+            Some(&token),
             &path,
             Some(&json!({"paused": false, "recipients": ["b@example.com"]})),
         )
@@ -781,15 +740,15 @@ async fn schedules_are_validated_scoped_to_their_team_and_paused_by_put(b: Backe
     assert_eq!(resumed["recipients"], json!(["b@example.com"]));
     assert!(resumed["next_run"].is_string());
 
-    let (status, _) = app.send("DELETE", &token, &path, None).await;
+    let (status, _) = app.send("DELETE", Some(&token), &path, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = app.send("GET", &token, &path, None).await;
+    let (status, _) = app.send("GET", Some(&token), &path, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 async fn send_now_reports_each_smtp_result_and_is_logged_apart_from_claims(b: Backend) {
     let app = DigestApp::spawn(b).await;
-    let (_, token) = app.app.team("acme", "UTC", Role::Editor).await;
+    let (_, token) = app.team("acme", "UTC", Role::Editor).await;
     let id = app
         .create_schedule(
             &token,
@@ -800,7 +759,7 @@ async fn send_now_reports_each_smtp_result_and_is_logged_apart_from_claims(b: Ba
     app.smtp
         .reply_next(1, Stage::RcptTo, "550 5.1.1 No such user b");
     let path = format!("/api/v1/schedules/{id}/send-now");
-    let (status, reply) = app.send("POST", &token, &path, None).await;
+    let (status, reply) = app.send("POST", Some(&token), &path, None).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
     let results = reply["results"].as_array().unwrap();
     assert_eq!(results.len(), 2);
@@ -812,7 +771,7 @@ async fn send_now_reports_each_smtp_result_and_is_logged_apart_from_claims(b: Ba
         "{reply}"
     );
     // An explicit request may repeat a period: it sends again, with a Message-ID of its own.
-    let (status, _) = app.send("POST", &token, &path, None).await;
+    let (status, _) = app.send("POST", Some(&token), &path, None).await;
     assert_eq!(status, StatusCode::OK);
     let mails = app.smtp.wait_for(3, WAIT).await.unwrap();
     let mut ids: Vec<String> = mails
@@ -836,7 +795,7 @@ async fn send_now_reports_each_smtp_result_and_is_logged_apart_from_claims(b: Ba
 
 async fn a_digest_that_cannot_be_made_is_recorded_failed_and_never_sent(b: Backend) {
     let app = DigestApp::spawn(b).await;
-    let (_, token) = app.app.team("acme", "UTC", Role::Editor).await;
+    let (_, token) = app.team("acme", "UTC", Role::Editor).await;
     let quiet = app
         .create_schedule(
             &token,
@@ -914,7 +873,7 @@ async fn the_digest_says_why_kpis_changed_by_driver_in_both_parts(b: Backend) {
 
     // Every KPI whose change the API explains is in both parts, with the API's words.
     let (status, api) = app
-        .send("GET", &token, "/api/v1/drivers?period=2026-W45", None)
+        .send("GET", Some(&token), "/api/v1/drivers?period=2026-W45", None)
         .await;
     assert_eq!(status, StatusCode::OK);
     let mut moved = 0;
@@ -937,13 +896,13 @@ async fn a_digest_follows_its_reports_tree_and_names_the_tree_once_it_is_gone(b:
     let (app, token) = fixture_app(b).await;
     let tree = json!({"title": "Money", "branches": [{"title": "Takings", "kpis": ["revenue"]}]});
     let (status, body) = app
-        .send("PUT", &token, "/api/v1/trees/money", Some(&tree))
+        .send("PUT", Some(&token), "/api/v1/trees/money", Some(&tree))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = app
         .send(
             "PUT",
-            &token,
+            Some(&token),
             "/api/v1/reports/money",
             Some(&json!({"title": "Money", "tree": "money"})),
         )
@@ -972,7 +931,7 @@ async fn a_digest_follows_its_reports_tree_and_names_the_tree_once_it_is_gone(b:
 
     // The tree is deleted: the next digest is not sent, and the log says which tree is missing.
     let (status, _) = app
-        .send("DELETE", &token, "/api/v1/trees/money", None)
+        .send("DELETE", Some(&token), "/api/v1/trees/money", None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let fired = app

@@ -4,11 +4,10 @@
 use std::collections::BTreeMap;
 
 use awc::http::StatusCode;
-use lodestar_store::tokens::Role;
 use serde_json::Value;
 
 use crate::backend_tests;
-use crate::common::{Backend, TestApp, close, read_fixture};
+use crate::common::{Backend, FixtureTeam, TestApp, close, read_fixture};
 
 backend_tests!(
     every_expected_kpi_value_and_segment_matches,
@@ -16,20 +15,6 @@ backend_tests!(
     the_stage_distribution_matches,
     segments_of_additive_measures_sum_to_the_total,
 );
-
-async fn fixture_app(b: Backend) -> (TestApp, String) {
-    let app = TestApp::spawn(b).await;
-    let team = read_fixture("team.json");
-    let (_, token) = app
-        .team(
-            team["slug"].as_str().unwrap(),
-            team["timezone"].as_str().unwrap(),
-            Role::Editor,
-        )
-        .await;
-    app.load_fixture(&token).await;
-    (app, token)
-}
 
 /// Compares one KPI's API value with the expected one; returns a message on mismatch.
 fn compare(what: &str, actual: &Value, expected: &Value) -> Option<String> {
@@ -41,13 +26,13 @@ fn compare(what: &str, actual: &Value, expected: &Value) -> Option<String> {
 }
 
 async fn every_expected_kpi_value_and_segment_matches(b: Backend) {
-    let (app, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let checked = matches_expected(&app, &token, "expected.json").await;
     assert!(checked > 1000, "only {checked} values checked");
 }
 
 async fn every_added_kpi_value_and_segment_matches(b: Backend) {
-    let (app, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let checked = matches_expected(&app, &token, "expected-added.json").await;
     assert!(checked > 200, "only {checked} values checked");
 }
@@ -149,7 +134,7 @@ async fn matches_expected(app: &TestApp, token: &str, file: &str) -> usize {
 }
 
 async fn the_stage_distribution_matches(b: Backend) {
-    let (app, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let expected = read_fixture("expected.json");
     for (period, stages) in expected["stage_distribution"].as_object().unwrap() {
         let (status, body) = app
@@ -162,7 +147,7 @@ async fn the_stage_distribution_matches(b: Backend) {
 
 async fn segments_of_additive_measures_sum_to_the_total(b: Backend) {
     use lodestar_core::measure::Measure;
-    let (app, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let additive: Vec<&str> = Measure::ALL
         .iter()
         .filter(|m| m.is_additive() && !m.is_internal())

@@ -222,11 +222,7 @@ async fn a_csv_with_attrs_columns_loads(b: Backend) {
 }
 
 async fn malformed_bodies_get_400_and_oversized_ones_413(b: Backend) {
-    let settings = lodestar_web::WebSettings {
-        max_body_bytes: 4096,
-        ..Default::default()
-    };
-    let app = TestApp::spawn_with(b, settings).await;
+    let app = TestApp::spawn_with(b, |s| s.max_body_bytes = 4096).await;
     let (team, token) = app.team("acme", "UTC", Role::Editor).await;
     let (status, body) = app
         .post_raw(

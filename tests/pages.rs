@@ -17,7 +17,7 @@ use lodestar_store::tokens::Role;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::common::{Backend, TestApp, close, read_fixture};
+use crate::common::{Backend, Browser, FixtureTeam, TestApp, attr_after, close, read_fixture};
 
 backend_tests!(
     the_weekly_report_shows_the_fixture_numbers_to_a_signed_in_viewer,
@@ -31,171 +31,6 @@ backend_tests!(
 );
 
 const W45: &str = "/reports/weekly?period=2026-W45";
-
-/// A browser by hand: a client that does not follow redirects, and a cookie jar.
-struct Browser<'a> {
-    app: &'a TestApp,
-    client: awc::Client,
-    cookies: HashMap<String, String>,
-}
-
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    content_type: String,
-    body: String,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Browser<'a> {
-        Browser {
-            app,
-            client: awc::Client::builder()
-                .disable_redirects()
-                .timeout(Duration::from_secs(60))
-                .finish(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn read<S>(&mut self, mut resp: awc::ClientResponse<S>) -> Page
-    where
-        S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>
-            + Unpin,
-    {
-        for value in resp.headers().get_all("set-cookie") {
-            let text = value.to_str().unwrap();
-            let (pair, attrs) = text.split_once(';').unwrap_or((text, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if attrs.to_ascii_lowercase().contains("max-age=0") {
-                self.cookies.remove(name.trim());
-            } else {
-                self.cookies
-                    .insert(name.trim().to_owned(), value.trim().to_owned());
-            }
-        }
-        let header = |name: &str| {
-            resp.headers()
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_owned())
-        };
-        let location = header("location");
-        let content_type = header("content-type").unwrap_or_default();
-        let body = resp.body().limit(16 << 20).await.unwrap();
-        Page {
-            status: resp.status(),
-            location,
-            content_type,
-            body: String::from_utf8(body.to_vec()).unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let resp = self
-            .client
-            .get(format!("{}{path}", self.app.base))
-            .insert_header(("Cookie", self.cookie_header()))
-            .send()
-            .await
-            .unwrap();
-        self.read(resp).await
-    }
-
-    async fn post_form(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let resp = self
-            .client
-            .post(format!("{}{path}", self.app.base))
-            .insert_header(("Cookie", self.cookie_header()))
-            .send_form(&form)
-            .await
-            .unwrap();
-        self.read(resp).await
-    }
-
-    async fn send_json(
-        &mut self,
-        method: &str,
-        path: &str,
-        csrf: Option<&str>,
-        body: &Value,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(
-                awc::http::Method::from_bytes(method.as_bytes()).unwrap(),
-                format!("{}{path}", self.app.base),
-            )
-            .insert_header(("Cookie", self.cookie_header()))
-            .insert_header(("Content-Type", "application/json"));
-        if let Some(t) = csrf {
-            req = req.insert_header(("X-CSRF-Token", t));
-        }
-        let page = self
-            .read(req.send_body(body.to_string()).await.unwrap())
-            .await;
-        (
-            page.status,
-            serde_json::from_str(&page.body).unwrap_or(Value::String(page.body)),
-        )
-    }
-
-    /// Signs in through the form, as a person would, and lands on `next`.
-    async fn sign_in(&mut self, token: &str, next: &str) -> Page {
-        let form = self
-            .get(&format!(
-                "/login?next={}",
-                next.replace('?', "%3F")
-                    .replace('&', "%26")
-                    .replace('=', "%3D")
-            ))
-            .await;
-        assert_eq!(form.status, StatusCode::OK, "{}", form.body);
-        let csrf = attr_after(&form.body, "name=\"csrf\" value=\"");
-        let signed = self
-            .post_form(
-                "/login",
-                &[("token", token), ("csrf", &csrf), ("next", next)],
-            )
-            .await;
-        assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
-        assert_eq!(signed.location.as_deref(), Some(next));
-        assert!(self.cookies.contains_key("lodestar_session"));
-        assert!(
-            !self.cookies.values().any(|v| v.contains(token)),
-            "the token never goes into a cookie"
-        );
-        self.get(next).await
-    }
-}
-
-async fn put_json(app: &TestApp, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
-    let mut resp = app
-        .client
-        .put(format!("{}{path}", app.base))
-        .bearer_auth(token)
-        .send_json(body)
-        .await
-        .unwrap();
-    let json: Value = resp.json().await.unwrap_or(Value::Null);
-    (resp.status(), json)
-}
-
-/// The text of an attribute value that follows `marker`.
-fn attr_after(html: &str, marker: &str) -> String {
-    let start = html
-        .find(marker)
-        .unwrap_or_else(|| panic!("no {marker} in {html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
 
 /// The HTML of one KPI card.
 fn card<'h>(html: &'h str, key: &str) -> &'h str {
@@ -213,20 +48,6 @@ fn unit_of(key: &str) -> Unit {
 
 fn expected_case(period: &str) -> serde_json::Map<String, Value> {
     crate::common::expected_kpis(period)
-}
-
-async fn fixture_app(b: Backend) -> (TestApp, i32, String) {
-    let app = TestApp::spawn(b).await;
-    let team = read_fixture("team.json");
-    let (team_id, token) = app
-        .team(
-            team["slug"].as_str().unwrap(),
-            team["timezone"].as_str().unwrap(),
-            Role::Editor,
-        )
-        .await;
-    app.load_fixture(&token).await;
-    (app, team_id, token)
 }
 
 async fn share_token(
@@ -277,7 +98,7 @@ fn assert_fixture_numbers(html: &str) {
 }
 
 async fn the_weekly_report_shows_the_fixture_numbers_to_a_signed_in_viewer(b: Backend) {
-    let (app, _, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let mut browser = Browser::new(&app);
     let page = browser.sign_in(&token, W45).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -407,7 +228,7 @@ async fn the_weekly_report_shows_the_fixture_numbers_to_a_signed_in_viewer(b: Ba
 }
 
 async fn strangers_are_sent_to_sign_in_and_bad_sign_ins_are_refused(b: Backend) {
-    let (app, _, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let mut stranger = Browser::new(&app);
     for path in [
         W45,
@@ -493,7 +314,7 @@ async fn strangers_are_sent_to_sign_in_and_bad_sign_ins_are_refused(b: Backend) 
 }
 
 async fn a_share_link_opens_its_report_only_until_it_expires(b: Backend) {
-    let (app, team_id, _) = fixture_app(b).await;
+    let (app, FixtureTeam { id: team_id, .. }) = TestApp::with_fixture(b).await;
     let mut anonymous = Browser::new(&app);
     let token = share_token(&app, team_id, "weekly", "2026-W45", Days::days(7)).await;
 
@@ -554,10 +375,8 @@ async fn a_share_link_opens_its_report_only_until_it_expires(b: Backend) {
 }
 
 async fn user_text_is_escaped_and_a_data_load_refreshes_the_cached_report(b: Backend) {
-    let (app, _, token) = fixture_app(b).await;
-    let (status, body) = put_json(
-        &app,
-        &token,
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
+    let (status, body) = app.put_json(Some(&token),
         "/api/v1/reports/by-channel",
         &json!({
             "title": "Leads <b>by</b> channel", "kpis": ["leads", "cpl"], "segment_by": "channel",
@@ -627,7 +446,7 @@ async fn user_text_is_escaped_and_a_data_load_refreshes_the_cached_report(b: Bac
 }
 
 async fn csv_and_json_carry_the_numbers_of_the_page(b: Backend) {
-    let (app, _, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let mut browser = Browser::new(&app);
     let page = browser.sign_in(&token, W45).await;
     let csv_page = browser.get("/reports/weekly.csv?period=2026-W45").await;
@@ -685,7 +504,7 @@ async fn csv_and_json_carry_the_numbers_of_the_page(b: Backend) {
 }
 
 async fn the_session_cookie_authenticates_the_api_with_a_csrf_header_for_writes(b: Backend) {
-    let (app, team_id, token) = fixture_app(b).await;
+    let (app, FixtureTeam { id: team_id, token }) = TestApp::with_fixture(b).await;
     let mut browser = Browser::new(&app);
     let page = browser.sign_in(&token, "/scripts").await;
     let csrf = attr_after(&page.body, "<meta name=\"csrf-token\" content=\"");
@@ -717,10 +536,13 @@ async fn the_session_cookie_authenticates_the_api_with_a_csrf_header_for_writes(
 }
 
 async fn report_definitions_are_validated_and_scoped_to_their_team(b: Backend) {
-    let (app, team_id, token) = fixture_app(b).await;
+    let (app, FixtureTeam { id: team_id, token }) = TestApp::with_fixture(b).await;
     let put = |token: String, slug: &'static str, body: Value| {
         let app = &app;
-        async move { put_json(app, &token, &format!("/api/v1/reports/{slug}"), &body).await }
+        async move {
+            app.put_json(Some(&token), &format!("/api/v1/reports/{slug}"), &body)
+                .await
+        }
     };
     let monthly = json!({"title": "Monthly paid", "period_kind": "month", "kpis": ["leads", "cpl", "cac"],
                          "segment_by": "channel", "targets": {"cpl": {"max": 400}}});
@@ -807,14 +629,8 @@ async fn report_definitions_are_validated_and_scoped_to_their_team(b: Backend) {
         .get(Some(&token), "/api/v1/reports/weekly?period=2026-W45")
         .await;
     assert_eq!(week["definition"]["title"], "Our week");
-    let resp = app
-        .client
-        .delete(format!("{}/api/v1/reports/weekly", app.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let (status, _) = app.delete(Some(&token), "/api/v1/reports/weekly").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, week) = app
         .get(Some(&token), "/api/v1/reports/weekly?period=2026-W45")
         .await;
@@ -832,7 +648,7 @@ fn explanation_html<'h>(html: &'h str, kpi: &str) -> &'h str {
 }
 
 async fn the_report_says_why_kpis_changed_by_driver_on_the_page_and_in_json(b: Backend) {
-    let (app, _, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let mut browser = Browser::new(&app);
     let page = browser.sign_in(&token, W45).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -921,13 +737,13 @@ async fn the_report_says_why_kpis_changed_by_driver_on_the_page_and_in_json(b: B
     assert!(close(sum, won["change"].as_f64().unwrap()), "{won}");
 
     // A report of named KPIs explains those only; an empty period explains nothing.
-    let (status, _) = put_json(
-        &app,
-        &token,
-        "/api/v1/reports/cost",
-        &json!({"kpis": ["cac", "cpl"]}),
-    )
-    .await;
+    let (status, _) = app
+        .put_json(
+            Some(&token),
+            "/api/v1/reports/cost",
+            &json!({"kpis": ["cac", "cpl"]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let (_, cost) = app
         .get(Some(&token), "/api/v1/reports/cost?period=2026-W45")
@@ -1043,7 +859,7 @@ async fn a_real_browser_renders_the_weekly_report() {
         eprintln!("skipped: no chromium on PATH (apt-get install chromium)");
         return;
     };
-    let (app, team_id, _) = fixture_app(Backend::Sqlite).await;
+    let (app, FixtureTeam { id: team_id, .. }) = TestApp::with_fixture(Backend::Sqlite).await;
     let token = share_token(&app, team_id, "weekly", "2026-W45", Days::hours(1)).await;
     let url = format!("{}{W45}&share={token}", app.base);
     let dir = artifacts_dir();
@@ -1123,7 +939,7 @@ async fn a_real_browser_runs_and_saves_a_script_in_the_editor() {
         eprintln!("skipped: no chromium on PATH (apt-get install chromium)");
         return;
     };
-    let (app, _, token) = fixture_app(Backend::Sqlite).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(Backend::Sqlite).await;
     let mut me = Browser::new(&app);
     me.sign_in(&token, "/").await;
     let session = me.cookies["lodestar_session"].clone();
@@ -1372,11 +1188,10 @@ async fn a_kpi_pack_reload_refreshes_a_cached_report() {
     let broken = packs.path().join("broken");
     std::fs::create_dir_all(&broken).unwrap();
     std::fs::write(broken.join("plugin.toml"), "this is not <b>toml</b>\n").unwrap();
-    let settings = lodestar_web::WebSettings {
-        scripts_dir: Some(packs.path().to_owned()),
-        ..Default::default()
-    };
-    let app = TestApp::spawn_with(Backend::Sqlite, settings).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.scripts.packs_dir = Some(packs.path().to_owned());
+    })
+    .await;
     let (_, token) = app.team("packs", "UTC", Role::Viewer).await;
     let path = "/api/v1/reports/weekly?period=2026-W45";
 

@@ -11,8 +11,7 @@ use lodestar_store::tokens::Role;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::common::{Backend, TestApp, close, read_fixture};
-use lodestar_web::WebSettings;
+use crate::common::{Backend, Browser, FixtureTeam, TestApp, close, read_fixture};
 
 backend_tests!(
     the_structure_check_finds_each_broken_rule_and_the_default_tree_passes,
@@ -23,45 +22,6 @@ backend_tests!(
     trees_and_driver_trees_of_a_pack_reach_the_api,
     a_report_organised_by_a_tree_follows_its_branches_and_names_an_unknown_tree,
 );
-
-async fn send(
-    app: &TestApp,
-    method: &str,
-    token: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> (StatusCode, Value) {
-    let req = app
-        .client
-        .request(
-            awc::http::Method::from_bytes(method.as_bytes()).unwrap(),
-            format!("{}{path}", app.base),
-        )
-        .bearer_auth(token);
-    let mut resp = match body {
-        Some(b) => req.send_json(b).await.unwrap(),
-        None => req.send().await.unwrap(),
-    };
-    let bytes = resp.body().limit(16 << 20).await.unwrap();
-    (
-        resp.status(),
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-async fn fixture_app(b: Backend) -> (TestApp, String) {
-    let app = TestApp::spawn(b).await;
-    let team = read_fixture("team.json");
-    let (_, token) = app
-        .team(
-            team["slug"].as_str().unwrap(),
-            team["timezone"].as_str().unwrap(),
-            Role::Editor,
-        )
-        .await;
-    app.load_fixture(&token).await;
-    (app, token)
-}
 
 fn rules(check: &Value) -> Vec<(String, Value)> {
     check["findings"]
@@ -83,17 +43,17 @@ async fn the_structure_check_finds_each_broken_rule_and_the_default_tree_passes(
     assert_eq!(check["findings"], json!([]));
 
     // CPA is the same formula as CAC: a custom script saying so is a duplicate.
-    let (status, body) = send(
-        &app,
-        "PUT",
-        &token,
-        "/api/v1/kpis/custom/cpa",
-        Some(&json!({"name": "Cost per acquisition", "unit": "currency",
-                     "direction": "lower_is_better", "category": "Cost efficiency",
-                     "kind": "trailing",
-                     "script": "// cost per acquisition\nmetric(\"total_spend\") / metric(\"customers_won\")"})),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/kpis/custom/cpa",
+            Some(&json!({"name": "Cost per acquisition", "unit": "currency",
+                         "direction": "lower_is_better", "category": "Cost efficiency",
+                         "kind": "trailing",
+                         "script": "// cost per acquisition\nmetric(\"total_spend\") / metric(\"customers_won\")"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (_, check) = app.get(Some(&token), "/api/v1/trees/default/check").await;
     let found = rules(&check);
@@ -126,14 +86,14 @@ async fn the_structure_check_finds_each_broken_rule_and_the_default_tree_passes(
         .collect();
     branches[4]["kpis"] = json!(retention);
     branches.push(json!({"title": "Later", "branches": [{"title": "Someday"}]}));
-    let (status, saved) = send(
-        &app,
-        "PUT",
-        &token,
-        "/api/v1/trees/broken",
-        Some(&json!({"title": "Broken on purpose", "branches": branches})),
-    )
-    .await;
+    let (status, saved) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/trees/broken",
+            Some(&json!({"title": "Broken on purpose", "branches": branches})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{saved}");
     assert_eq!(saved["version"], 1);
     assert_eq!(saved["check"]["passes"], false);
@@ -165,43 +125,49 @@ async fn the_structure_check_finds_each_broken_rule_and_the_default_tree_passes(
         .map(|t| t["slug"].as_str().unwrap())
         .collect();
     assert_eq!(slugs, ["default", "broken"]);
-    let (status, again) = send(
-        &app,
-        "PUT",
-        &token,
-        "/api/v1/trees/broken",
-        Some(&json!({"title": "Still broken", "branches": [{"title": "All", "kpis": ["leads"]}]})),
-    )
-    .await;
+    let (status, again) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/trees/broken",
+            Some(&json!({"title": "Still broken", "branches": [{"title": "All", "kpis": ["leads"]}]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["version"], 2);
     let (status, _) = app.get(Some(&other), "/api/v1/trees/broken").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = send(&app, "DELETE", &other, "/api/v1/trees/broken", None).await;
+    let (status, _) = app
+        .send("DELETE", Some(&other), "/api/v1/trees/broken", None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, bad) = send(
-        &app,
-        "PUT",
-        &token,
-        "/api/v1/trees/Bad%20Slug",
-        Some(&json!({"title": "x"})),
-    )
-    .await;
+    let (status, bad) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/trees/Bad%20Slug",
+            Some(&json!({"title": "x"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
-    let (status, bad) = send(
-        &app,
-        "PUT",
-        &token,
-        "/api/v1/trees/blank",
-        Some(&json!({"title": "x", "branches": [{"title": " "}]})),
-    )
-    .await;
+    let (status, bad) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/trees/blank",
+            Some(&json!({"title": "x", "branches": [{"title": " "}]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
-    let (status, _) = send(&app, "DELETE", &token, "/api/v1/trees/broken", None).await;
+    let (status, _) = app
+        .send("DELETE", Some(&token), "/api/v1/trees/broken", None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = app.get(Some(&token), "/api/v1/trees/broken/check").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = send(&app, "DELETE", &token, "/api/v1/trees/default", None).await;
+    let (status, _) = app
+        .send("DELETE", Some(&token), "/api/v1/trees/default", None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -331,7 +297,7 @@ fn counts(t: &Value) -> (u64, u64, u64) {
 }
 
 async fn the_partition_check_counts_gaps_overlaps_and_sums_as_the_fixture_says(b: Backend) {
-    let (app, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let fx = Fixture::load();
     let ext_id = |r: &Value| r["id"].as_str().unwrap().to_owned();
 
@@ -340,7 +306,9 @@ async fn the_partition_check_counts_gaps_overlaps_and_sums_as_the_fixture_says(b
         {"name": "EU", "filter": {"attrs.region": {"in": ["EMEA", "EU"]}}},
         {"name": "Paid", "filter": {"channel": {"in": ["paid_search", "social"]}, "source": {"ne": "import"}}}
     ]});
-    let (status, body) = send(&app, "PUT", &token, "/api/v1/segments/mixed", Some(&mixed)).await;
+    let (status, body) = app
+        .send("PUT", Some(&token), "/api/v1/segments/mixed", Some(&mixed))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let eu = |r: &Value| matches!(field(r, "attrs.region"), Some("EMEA" | "EU"));
     let paid = |r: &Value| {
@@ -399,14 +367,14 @@ async fn the_partition_check_counts_gaps_overlaps_and_sums_as_the_fixture_says(b
         {"name": "Email", "filter": {"channel": "email"}},
         {"name": "Social", "filter": {"channel": {"in": ["social"]}}}
     ]});
-    let (status, _) = send(
-        &app,
-        "PUT",
-        &token,
-        "/api/v1/segments/gapped",
-        Some(&gapped),
-    )
-    .await;
+    let (status, _) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/segments/gapped",
+            Some(&gapped),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let email = |r: &Value| field(r, "channel") == Some("email");
     let social = |r: &Value| field(r, "channel") == Some("social");
@@ -440,14 +408,14 @@ async fn the_partition_check_counts_gaps_overlaps_and_sums_as_the_fixture_says(b
         .map(|c| json!({"name": c, "filter": {"channel": c}}))
         .collect();
     segments.push(json!({"name": "No channel", "filter": {"channel": {"is_missing": true}}}));
-    let (status, _) = send(
-        &app,
-        "PUT",
-        &token,
-        "/api/v1/segments/channels",
-        Some(&json!({ "segments": segments })),
-    )
-    .await;
+    let (status, _) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/segments/channels",
+            Some(&json!({ "segments": segments })),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let (_, check) = app
         .get(
@@ -480,14 +448,14 @@ async fn the_partition_check_counts_gaps_overlaps_and_sums_as_the_fixture_says(b
     assert!(close(total_spend["total"].as_f64().unwrap(), spend_total));
 
     // Definitions are validated, listed, scoped to the team and deletable.
-    let (status, bad) = send(
-        &app,
-        "PUT",
-        &token,
-        "/api/v1/segments/bad",
-        Some(&json!({"segments": [{"name": "x", "filter": {"attrs.a'b": "y"}}]})),
-    )
-    .await;
+    let (status, bad) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/segments/bad",
+            Some(&json!({"segments": [{"name": "x", "filter": {"attrs.a'b": "y"}}]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad["field"], "segments[0].filter.attrs.a'b");
     let (_, list) = app.get(Some(&token), "/api/v1/segments").await;
@@ -502,7 +470,9 @@ async fn the_partition_check_counts_gaps_overlaps_and_sums_as_the_fixture_says(b
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = send(&app, "DELETE", &token, "/api/v1/segments/gapped", None).await;
+    let (status, _) = app
+        .send("DELETE", Some(&token), "/api/v1/segments/gapped", None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = app.get(Some(&token), "/api/v1/segments/gapped").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -521,17 +491,17 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 async fn segmenting_by_a_set_gives_what_filtering_by_hand_gives(b: Backend) {
-    let (app, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let fx = Fixture::load();
     let one = json!({"segments": [{"name": "Email", "filter": {"channel": "email"}}]});
-    let (status, _) = send(
-        &app,
-        "PUT",
-        &token,
-        "/api/v1/segments/email-only",
-        Some(&one),
-    )
-    .await;
+    let (status, _) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/segments/email-only",
+            Some(&one),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, by_set) = app
         .get(
@@ -589,7 +559,9 @@ async fn segmenting_by_a_set_gives_what_filtering_by_hand_gives(b: Backend) {
         {"name": "EU", "filter": {"attrs.region": "EMEA"}},
         {"name": "Not imported", "filter": {"source": {"ne": "import"}}}
     ]});
-    let (status, _) = send(&app, "PUT", &token, "/api/v1/segments/mixed", Some(&mixed)).await;
+    let (status, _) = app
+        .send("PUT", Some(&token), "/api/v1/segments/mixed", Some(&mixed))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let (_, result) = app
         .get(
@@ -657,7 +629,7 @@ async fn segmenting_by_a_set_gives_what_filtering_by_hand_gives(b: Backend) {
 }
 
 async fn driver_attribution_adds_up_to_the_change_on_the_fixture(b: Backend) {
-    let (app, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let (status, e) = app
         .get(Some(&token), "/api/v1/drivers/won_revenue?period=2026-W44")
         .await;
@@ -748,59 +720,14 @@ async fn driver_attribution_adds_up_to_the_change_on_the_fixture(b: Backend) {
 }
 
 async fn the_tree_page_shows_values_findings_and_explanations(b: Backend) {
-    let (app, token) = fixture_app(b).await;
-    let client = awc::Client::builder().disable_redirects().finish();
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     // Sign in through the form, as a browser does.
-    let mut form = client
-        .get(format!("{}/login?next=/trees/default", app.base))
-        .send()
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&token, "/trees/default").await;
+    let (status, html) = browser
+        .get("/trees/default?period=2026-W44")
         .await
-        .unwrap();
-    let challenge: Vec<String> = form
-        .headers()
-        .get_all("set-cookie")
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .collect();
-    let html = String::from_utf8(form.body().await.unwrap().to_vec()).unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    let csrf = &html[start..start + html[start..].find('"').unwrap()];
-    let signed = client
-        .post(format!("{}/login", app.base))
-        .insert_header(("Cookie", challenge.join("; ")))
-        .send_form(&[
-            ("token", token.as_str()),
-            ("csrf", csrf),
-            ("next", "/trees/default"),
-        ])
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
-    let session: Vec<String> = signed
-        .headers()
-        .get_all("set-cookie")
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .filter(|c| c.starts_with("lodestar_session="))
-        .collect();
-    assert_eq!(session.len(), 1);
-
-    let page = |path: String| {
-        let client = &client;
-        let url = format!("{}{path}", app.base);
-        let cookie = session[0].clone();
-        async move {
-            let mut resp = client
-                .get(url)
-                .insert_header(("Cookie", cookie))
-                .send()
-                .await
-                .unwrap();
-            let body =
-                String::from_utf8(resp.body().limit(4 << 20).await.unwrap().to_vec()).unwrap();
-            (resp.status(), body)
-        }
-    };
-    let (status, html) = page("/trees/default?period=2026-W44".to_owned()).await;
+        .status_and_body();
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("Passes: every KPI"), "{html}");
     let row = &html[html.find("data-kpi=\"leads\"").unwrap()..];
@@ -814,23 +741,26 @@ async fn the_tree_page_shows_values_findings_and_explanations(b: Backend) {
         "the driver sentences are on the page"
     );
 
-    let (status, _) = send(
-        &app,
-        "PUT",
-        &token,
-        "/api/v1/trees/small",
-        Some(&json!({"title": "Small <tree>", "branches": [{"title": "Only", "kpis": ["leads", "leads"]}]})),
-    )
-    .await;
+    let (status, _) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/trees/small",
+            Some(&json!({"title": "Small <tree>", "branches": [{"title": "Only", "kpis": ["leads", "leads"]}]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, html) = page("/trees/small?period=2026-W44".to_owned()).await;
+    let (status, html) = browser
+        .get("/trees/small?period=2026-W44")
+        .await
+        .status_and_body();
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Small &#60;tree&#62;"), "titles are escaped");
     assert!(
         html.contains("data-rule=\"overlap\"") && html.contains("data-rule=\"gap\""),
         "{html}"
     );
-    let (status, _) = page("/trees/nope".to_owned()).await;
+    let (status, _) = browser.get("/trees/nope").await.status_and_body();
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -874,11 +804,10 @@ factors = [{ kpi = "revenue" }, { kpi = "leads", power = -1, label = "lead count
         "ratio(metric(\"revenue\"), metric(\"leads\"))\n",
     )
     .unwrap();
-    let settings = WebSettings {
-        scripts_dir: Some(packs.path().to_path_buf()),
-        ..WebSettings::default()
-    };
-    let app = TestApp::spawn_with(b, settings).await;
+    let app = TestApp::spawn_with(b, |s| {
+        s.scripts.packs_dir = Some(packs.path().to_path_buf());
+    })
+    .await;
     let (_, token) = app.team("nyc", "America/New_York", Role::Editor).await;
     app.load_fixture(&token).await;
 
@@ -979,50 +908,6 @@ pub(crate) fn won_revenue_sentence(period: &str, previous: &str) -> String {
     )
 }
 
-/// Signs in through the form, as a browser does; returns the session cookie.
-async fn session_cookie(app: &TestApp, token: &str) -> String {
-    let client = awc::Client::builder().disable_redirects().finish();
-    let mut form = client
-        .get(format!("{}/login?next=/", app.base))
-        .send()
-        .await
-        .unwrap();
-    let challenge: Vec<String> = form
-        .headers()
-        .get_all("set-cookie")
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .collect();
-    let html = String::from_utf8(form.body().await.unwrap().to_vec()).unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    let csrf = &html[start..start + html[start..].find('"').unwrap()];
-    let signed = client
-        .post(format!("{}/login", app.base))
-        .insert_header(("Cookie", challenge.join("; ")))
-        .send_form(&[("token", token), ("csrf", csrf), ("next", "/")])
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
-    signed
-        .headers()
-        .get_all("set-cookie")
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .find(|c| c.starts_with("lodestar_session="))
-        .unwrap()
-}
-
-async fn html_page(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
-    let mut resp = app
-        .client
-        .get(format!("{}{path}", app.base))
-        .insert_header(("Cookie", cookie))
-        .send()
-        .await
-        .unwrap();
-    let body = String::from_utf8(resp.body().limit(8 << 20).await.unwrap().to_vec()).unwrap();
-    (resp.status(), body)
-}
-
 /// (section title, KPI keys) of a report's JSON.
 fn sections_of(report: &Value) -> Vec<(String, Vec<String>)> {
     report["sections"]
@@ -1044,26 +929,28 @@ fn sections_of(report: &Value) -> Vec<(String, Vec<String>)> {
 }
 
 async fn a_report_organised_by_a_tree_follows_its_branches_and_names_an_unknown_tree(b: Backend) {
-    let (app, token) = fixture_app(b).await;
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
     let money = json!({"title": "Money", "branches": [
         {"title": "Revenue", "kpis": ["revenue"], "branches": [
             {"title": "Won", "kpis": ["won_revenue", "avg_deal_size"]}
         ]},
         {"title": "Spend", "branches": [{"title": "Cost", "kpis": ["cac", "cpl"]}]}
     ]});
-    let (status, body) = send(&app, "PUT", &token, "/api/v1/trees/money", Some(&money)).await;
+    let (status, body) = app
+        .send("PUT", Some(&token), "/api/v1/trees/money", Some(&money))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
     // A stored definition names the tree; its sections follow the branches, at any depth, and
     // every KPI the tree leaves out is under "Other".
-    let (status, def) = send(
-        &app,
-        "PUT",
-        &token,
-        "/api/v1/reports/by-money",
-        Some(&json!({"title": "By money", "tree": "money"})),
-    )
-    .await;
+    let (status, def) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/reports/by-money",
+            Some(&json!({"title": "By money", "tree": "money"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{def}");
     assert_eq!(def["tree"], "money");
     let (status, report) = app
@@ -1111,11 +998,13 @@ async fn a_report_organised_by_a_tree_follows_its_branches_and_names_an_unknown_
         "Reach & activity",
         "the cached report without a tree is a report of its own"
     );
-    let cookie = session_cookie(&app, &token).await;
-    let (_, home) = html_page(&app, &cookie, "/").await;
+    let mut browser = Browser::new(&app);
+    let home = browser.sign_in(&token, "/").await.body;
     assert!(home.contains("all KPIs · tree money"), "{home}");
-    let (status, html) =
-        html_page(&app, &cookie, "/reports/weekly?period=2026-W45&tree=money").await;
+    let (status, html) = browser
+        .get("/reports/weekly?period=2026-W45&tree=money")
+        .await
+        .status_and_body();
     assert_eq!(status, StatusCode::OK, "{html}");
     let mut at = 0;
     for heading in [
@@ -1148,18 +1037,20 @@ async fn a_report_organised_by_a_tree_follows_its_branches_and_names_an_unknown_
         body["message"].as_str().unwrap().contains("`nope`"),
         "{body}"
     );
-    let (status, html) =
-        html_page(&app, &cookie, "/reports/weekly?period=2026-W45&tree=nope").await;
+    let (status, html) = browser
+        .get("/reports/weekly?period=2026-W45&tree=nope")
+        .await
+        .status_and_body();
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("nope"), "{html}");
-    let (status, body) = send(
-        &app,
-        "PUT",
-        &token,
-        "/api/v1/reports/by-nothing",
-        Some(&json!({"tree": "nope"})),
-    )
-    .await;
+    let (status, body) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/reports/by-nothing",
+            Some(&json!({"tree": "nope"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["field"], "tree");
     assert!(
@@ -1168,14 +1059,16 @@ async fn a_report_organised_by_a_tree_follows_its_branches_and_names_an_unknown_
     );
 
     // Replacing the tree changes the report at once (the cache keys on the data version).
-    let (status, _) = send(
-        &app,
-        "PUT",
-        &token,
-        "/api/v1/trees/money",
-        Some(&json!({"title": "Money", "branches": [{"title": "Takings", "kpis": ["revenue"]}]})),
-    )
-    .await;
+    let (status, _) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/trees/money",
+            Some(
+                &json!({"title": "Money", "branches": [{"title": "Takings", "kpis": ["revenue"]}]}),
+            ),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (_, report) = app
         .get(Some(&token), "/api/v1/reports/by-money?period=2026-W45")
@@ -1183,7 +1076,9 @@ async fn a_report_organised_by_a_tree_follows_its_branches_and_names_an_unknown_
     let titles: Vec<String> = sections_of(&report).into_iter().map(|(t, _)| t).collect();
     assert_eq!(titles, ["Takings", "Other"]);
 
-    let (status, _) = send(&app, "DELETE", &token, "/api/v1/trees/money", None).await;
+    let (status, _) = app
+        .send("DELETE", Some(&token), "/api/v1/trees/money", None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = app
         .get(Some(&token), "/api/v1/reports/by-money?period=2026-W45")
@@ -1194,7 +1089,10 @@ async fn a_report_organised_by_a_tree_follows_its_branches_and_names_an_unknown_
         message.contains("`by-money`") && message.contains("`money`"),
         "{body}"
     );
-    let (status, html) = html_page(&app, &cookie, "/reports/by-money?period=2026-W45").await;
+    let (status, html) = browser
+        .get("/reports/by-money?period=2026-W45")
+        .await
+        .status_and_body();
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("money"), "{html}");
 }

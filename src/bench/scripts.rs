@@ -216,14 +216,15 @@ impl Spread {
     }
 }
 
-pub(super) async fn run(db: &Db, backend: &str, args: &BenchArgs) -> anyhow::Result<()> {
+pub(super) async fn run(kpis: &KpiEngine, backend: &str, args: &BenchArgs) -> anyhow::Result<()> {
+    let db = kpis.db();
     let mut report = Vec::new();
     let mut json_lines = Vec::new();
     let team = bench_team(db, backend, args, &mut report, &mut json_lines).await?;
     let spec = GenSpec::bench().scaled(args.scale);
     let week = PeriodKey::last_complete(PeriodKind::Week, spec.as_of, team.timezone.0);
-    // One engine for the process, as `lodestar serve` has: ASTs stay cached between requests.
-    let scripts = Arc::new(ScriptEngine::default());
+    // The application's one engine, as `lodestar serve` has: ASTs stay cached between requests.
+    let scripts = Arc::clone(kpis.scripts());
 
     let mut customs = CustomSet::default();
     for stored in stored_kpis() {
@@ -302,7 +303,7 @@ pub(super) async fn run(db: &Db, backend: &str, args: &BenchArgs) -> anyhow::Res
         args,
         &team,
         week,
-        &scripts,
+        kpis,
         &mut report,
         &mut json_lines,
     )
@@ -318,11 +319,10 @@ async fn overhead(
     args: &BenchArgs,
     team: &Team,
     week: PeriodKey,
-    scripts: &Arc<ScriptEngine>,
+    engine: &KpiEngine,
     report: &mut Vec<String>,
     json_lines: &mut Vec<serde_json::Value>,
 ) -> anyhow::Result<()> {
-    let engine = KpiEngine::new(db.clone(), Arc::clone(scripts), None);
     let req = KpiRequest {
         period: week,
         segment_by: Some(Dimension::Channel),
