@@ -3,6 +3,7 @@
 //! `--scripts` times custom KPI scripts (one run on prefetched data, and what 20 custom KPIs add
 //! to the engine). BENCHMARKS.md records the results and how to read them.
 
+mod import;
 mod scripts;
 
 use std::net::SocketAddr;
@@ -10,17 +11,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use chrono::SecondsFormat;
 use lodestar_core::dimension::Dimension;
 use lodestar_core::period::{PeriodKey, PeriodKind, Timezone};
-use lodestar_core::rows::LeadRow;
 use lodestar_report::{KpiEngine, KpiRequest};
 use lodestar_store::teams::{self, Team};
 use lodestar_store::{Db, ingest};
 use lodestar_web::{AppSettings, Application, ScriptSettings};
 use serde_json::json;
 
-use crate::generate::{Chunk, GenSpec, generate};
+use crate::generate::GenSpec;
 use crate::settings::Settings;
 
 const TEAM: &str = "bench";
@@ -91,7 +90,7 @@ pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
     .await?;
     let kpis = &app.state().kpis;
     match args.import_csv {
-        Some(n) => import_bench(kpis.db(), backend, n, &work_dir()).await,
+        Some(n) => import::import_bench(kpis.db(), backend, n, &work_dir()).await,
         None if args.scripts => scripts::run(kpis, backend, &args).await,
         None => kpi_bench(kpis, backend, &args).await,
     }
@@ -364,175 +363,6 @@ async fn time_case(
     Ok((Timing::of(ms), kpis, leads))
 }
 
-async fn import_bench(db: &Db, backend: &str, n: u64, dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join(format!("leads-{n}.csv"));
-    eprintln!("bench: writing {n} generated leads to {}", path.display());
-    let t0 = Instant::now();
-    let csv_path = path.clone();
-    tokio::task::spawn_blocking(move || write_leads_csv(&csv_path, n))
-        .await
-        .context("the CSV writer panicked")??;
-    let write_seconds = t0.elapsed().as_secs_f64();
-    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-
-    let team = fresh_team(db, "bench-import").await?;
-    reset_peak_rss();
-    let summary = crate::import::import_file(db, team.id, crate::cli::Table::Leads, &path).await?;
-    let rss = peak_rss();
-    let rate_ok = summary.rows_per_second >= 100_000.0;
-    let rss_ok = rss.is_some_and(|b| (b as f64) < 200.0 * MB);
-    let report = vec![
-        format!(
-            "lodestar bench --import-csv {n}: {backend}, team `{}`; CSV {:.1} MB written in {:.1} s",
-            team.slug,
-            bytes as f64 / MB,
-            write_seconds
-        ),
-        format!(
-            "import: {} rows ({} inserted, {} updated) in {:.2} s: {:.0} rows/s (target >= 100000: {})",
-            summary.rows,
-            summary.inserted,
-            summary.updated,
-            summary.seconds,
-            summary.rows_per_second,
-            if rate_ok { "ok" } else { "MISSED" }
-        ),
-        format!(
-            "peak RSS while importing: {} (target < 200 MB: {})",
-            fmt_mb(rss),
-            if rss_ok { "ok" } else { "MISSED" }
-        ),
-    ];
-    let lines = vec![json!({
-        "bench": "import_csv", "backend": backend, "table": "leads", "rows": summary.rows,
-        "inserted": summary.inserted, "updated": summary.updated, "seconds": summary.seconds,
-        "rows_per_second": summary.rows_per_second, "csv_mb": bytes as f64 / MB,
-        "peak_rss_mb": rss.map(|b| b as f64 / MB), "target_rows_per_second": 100_000,
-        "target_rss_mb": 200, "ok": rate_ok && rss_ok,
-    })];
-    print_all(&report, &lines)
-}
-
-/// `base`, or `base-2`, `base-3`… whichever does not exist yet, so every import inserts.
-async fn fresh_team(db: &Db, base: &str) -> anyhow::Result<Team> {
-    let tz = Timezone::parse(TIMEZONE)?;
-    for k in 1..1000 {
-        let slug = if k == 1 {
-            base.to_owned()
-        } else {
-            format!("{base}-{k}")
-        };
-        if teams::find_by_slug(db, &slug).await?.is_none() {
-            return Ok(teams::create(db, &slug, "Import benchmark", &tz).await?);
-        }
-    }
-    bail!("teams {base} to {base}-999 all exist: use a fresh database")
-}
-
-/// Marks "enough rows" so generation stops early; never reaches the user.
-#[derive(Debug)]
-struct Enough;
-
-impl std::fmt::Display for Enough {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("enough rows")
-    }
-}
-
-impl std::error::Error for Enough {}
-
-const LEAD_COLUMNS: [&str; 16] = [
-    "id",
-    "created_at",
-    "channel",
-    "source",
-    "campaign",
-    "value",
-    "score",
-    "attrs.region",
-    "mql_at",
-    "sal_at",
-    "sql_at",
-    "opportunity_at",
-    "won_at",
-    "lost_at",
-    "churned_at",
-    "deal_value",
-];
-
-/// Writes exactly `n` leads of the bench data set (scaled to about `n`) as CSV.
-fn write_leads_csv(path: &Path, n: u64) -> anyhow::Result<()> {
-    let file =
-        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut out = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 20, file));
-    out.write_record(LEAD_COLUMNS)?;
-    let mut written = 0u64;
-    // A little more than needed, doubled until there is enough (tiny N are noisy).
-    let mut factor = n as f64 / GenSpec::bench().expected_leads() * 1.1;
-    while written < n {
-        written = 0;
-        let result = generate(&GenSpec::bench().scaled(factor), |chunk| {
-            if let Chunk::Leads(rows) = chunk {
-                for row in rows {
-                    if written == n {
-                        break;
-                    }
-                    out.write_record(lead_record(&row))?;
-                    written += 1;
-                }
-                if written == n {
-                    return Err(Enough.into());
-                }
-            }
-            Ok(())
-        });
-        match result {
-            Ok(()) => {}
-            Err(e) if e.is::<Enough>() => {}
-            Err(e) => return Err(e),
-        }
-        if written < n {
-            // Start over with more leads per day; the partial file is rewritten.
-            factor *= 2.0;
-            out = csv::Writer::from_writer(std::io::BufWriter::with_capacity(
-                1 << 20,
-                std::fs::File::create(path)?,
-            ));
-            out.write_record(LEAD_COLUMNS)?;
-        }
-    }
-    out.flush()?;
-    Ok(())
-}
-
-fn lead_record(l: &LeadRow) -> [String; 16] {
-    let ts = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-            .unwrap_or_default()
-    };
-    let text = |s: &Option<String>| s.clone().unwrap_or_default();
-    let attr = |k: &str| l.attrs.get(k).cloned().unwrap_or_default();
-    [
-        l.id.clone(),
-        ts(Some(l.created_at)),
-        text(&l.channel),
-        text(&l.source),
-        text(&l.campaign),
-        l.value.map(|v| v.to_string()).unwrap_or_default(),
-        l.score.map(|s| s.to_string()).unwrap_or_default(),
-        attr("region"),
-        ts(l.mql_at),
-        ts(l.sal_at),
-        ts(l.sql_at),
-        ts(l.opportunity_at),
-        ts(l.won_at),
-        ts(l.lost_at),
-        ts(l.churned_at),
-        l.deal_value.map(|v| v.to_string()).unwrap_or_default(),
-    ]
-}
-
 fn print_all(report: &[String], json_lines: &[serde_json::Value]) -> anyhow::Result<()> {
     for line in report {
         println!("{line}");
@@ -591,40 +421,5 @@ mod tests {
         assert_eq!(parse_vm_hwm(status), Some(2048 * 1024));
         assert_eq!(parse_vm_hwm("Name:\tx\n"), None);
         assert!(peak_rss().is_some_and(|b| b > 0));
-    }
-
-    #[test]
-    fn generated_leads_round_trip_through_the_csv_import_format() {
-        use lodestar_core::rows::InputRow;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("leads.csv");
-        write_leads_csv(&path, 500).expect("CSV written");
-        let mut reader = csv::Reader::from_path(&path).expect("CSV readable");
-        let headers: Vec<String> = reader
-            .headers()
-            .expect("headers")
-            .iter()
-            .map(str::to_owned)
-            .collect();
-        let mut originals = Vec::new();
-        generate(
-            &GenSpec::bench().scaled(500.0 / GenSpec::bench().expected_leads() * 1.1),
-            |chunk| {
-                if let Chunk::Leads(rows) = chunk {
-                    originals.extend(rows);
-                }
-                Ok(())
-            },
-        )
-        .expect("generated");
-        let mut n = 0;
-        for (record, original) in reader.records().zip(&originals) {
-            let record = record.expect("record");
-            let values: Vec<&str> = record.iter().collect();
-            let row = LeadRow::from_csv(&headers, &values).expect("a valid lead");
-            assert_eq!(&row, original);
-            n += 1;
-        }
-        assert_eq!(n, 500);
     }
 }
