@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn point(period: &str, value: Option<f64>) -> TrendPoint {
