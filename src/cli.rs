@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use lodestar_core::currency::Currency;
 use lodestar_core::period::Timezone;
 use lodestar_store::tokens::Role;
 use lodestar_store::{Db, teams, tokens};
@@ -69,8 +70,18 @@ pub enum TeamCommand {
         name: Option<String>,
         #[arg(long, default_value = "UTC")]
         timezone: String,
+        /// ISO 4217 code of the team's money (reports print its symbol).
+        #[arg(long, default_value = "USD")]
+        currency: String,
         #[arg(long, default_value = "admin")]
         role: String,
+    },
+    /// Change a team's settings: `--currency EUR`.
+    Update {
+        slug: String,
+        /// ISO 4217 code of the team's money.
+        #[arg(long)]
+        currency: Option<String>,
     },
 }
 
@@ -127,15 +138,38 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     slug,
                     name,
                     timezone,
+                    currency,
                     role,
                 },
         } => {
             let role = parse_role(&role)?;
             let tz = Timezone::parse(&timezone)?;
+            let currency = Currency::parse(&currency)?;
             let db = open_db(&settings).await?;
             let team = teams::create(&db, &slug, name.as_deref().unwrap_or(&slug), &tz).await?;
+            if currency != team.currency {
+                teams::set_currency(&db, team.id, currency).await?;
+            }
             let token = tokens::create(&db, team.id, role).await?;
             println!("{}", serde_json::json!({"team": team.slug, "token": token}));
+            Ok(())
+        }
+        Command::Team {
+            command: TeamCommand::Update { slug, currency },
+        } => {
+            let db = open_db(&settings).await?;
+            let Some(team) = teams::find_by_slug(&db, &slug).await? else {
+                bail!("no team `{slug}`: create it with `lodestar team create {slug}`");
+            };
+            let Some(currency) = currency else {
+                bail!("nothing to change: say what, e.g. `--currency EUR`");
+            };
+            let currency = Currency::parse(&currency)?;
+            teams::set_currency(&db, team.id, currency).await?;
+            println!(
+                "{}",
+                serde_json::json!({"team": team.slug, "currency": currency})
+            );
             Ok(())
         }
         Command::Token {

@@ -33,6 +33,35 @@ async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
     assert_eq!(line["team"], "acme");
     assert!(line["token"].as_str().unwrap().starts_with("lsk_"));
 
+    // A currency at creation, changed later; a code that is not ISO 4217's shape is refused.
+    let line = json_out(lodestar(
+        &tdb.url,
+        &["team", "create", "bistro", "--currency", "EUR"],
+    ));
+    assert_eq!(line["team"], "bistro");
+    let line = json_out(lodestar(
+        &tdb.url,
+        &["team", "update", "bistro", "--currency", "gbp"],
+    ));
+    assert_eq!(
+        line,
+        serde_json::json!({"team": "bistro", "currency": "GBP"})
+    );
+    let out = lodestar(
+        &tdb.url,
+        &["team", "update", "bistro", "--currency", "pounds"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown currency `pounds`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = lodestar(&tdb.url, &["team", "create", "cafe", "--currency", "€"]);
+    assert!(!out.status.success(), "no team without a valid currency");
+    let out = lodestar(&tdb.url, &["team", "update", "cafe", "--currency", "EUR"]);
+    assert!(!out.status.success(), "and so no team `cafe` to update");
+
     let out = lodestar(&tdb.url, &["token", "create", "acme", "--role", "viewer"]);
     assert!(out.status.success());
     let out = lodestar(&tdb.url, &["token", "create", "acme", "--role", "boss"]);

@@ -83,6 +83,19 @@ pub fn read_fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// What a weekly report of a team in US dollars shows for built-in KPI `key` at `value` (the
+/// formatting rules themselves are unit-tested in `lodestar_report::format`).
+pub fn shown(key: &str, value: Option<f64>) -> String {
+    let unit = lodestar_core::catalog::Builtin::from_key(key)
+        .unwrap_or_else(|| panic!("no built-in {key}"))
+        .unit();
+    lodestar_report::format::Style {
+        currency: lodestar_core::currency::Currency::USD,
+        period: lodestar_core::period::PeriodKind::Week,
+    }
+    .value(key, unit, value)
+}
+
 /// Every built-in KPI's expected value for a period without segments: expected.json and
 /// expected-added.json (the KPIs added later) together.
 pub fn expected_kpis(period: &str) -> serde_json::Map<String, Value> {

@@ -12,4 +12,5 @@ mod ingest;
 mod kpi_api;
 mod pages;
 mod rollups;
+mod team_settings;
 mod trees;

@@ -13,12 +13,13 @@ mod sign_in;
 
 use chrono::{Duration as Days, Utc};
 use lodestar_core::catalog::{Builtin, Unit};
-use lodestar_report::format::{change_display, format_value};
+use lodestar_report::format::change_display;
 use lodestar_report::share::{self, ShareClaims};
 use lodestar_store::secrets;
 use serde_json::Value;
 
 use crate::common::TestApp;
+use crate::common::shown as shown_value;
 
 const W45: &str = "/reports/weekly?period=2026-W45";
 
@@ -69,13 +70,13 @@ fn assert_fixture_numbers(html: &str) {
         let html = card(html, key);
         let v = value.as_f64();
         let p = previous[key].as_f64();
-        let shown = format_value(unit, v);
+        let shown = shown_value(key, v);
         assert!(
             html.contains(&format!(">{shown}</div>")),
             "{key}: expected {shown} in {html}"
         );
         assert!(
-            html.contains(&format!("vs {}", format_value(unit, p))),
+            html.contains(&format!("vs {}", shown_value(key, p))),
             "{key}: expected previous {p:?} in {html}"
         );
         // Points for rates, pts for scores, a relative change for the rest.

@@ -10,6 +10,7 @@ mod m20261122_000005_reports;
 mod m20261122_000006_trees_and_segment_sets;
 mod m20261122_000007_daily_rollups;
 mod m20261205_000008_score_and_lifetime_rollups;
+mod m20261205_000009_team_currency;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_trees_and_segment_sets::Migration),
             Box::new(m20261122_000007_daily_rollups::Migration),
             Box::new(m20261205_000008_score_and_lifetime_rollups::Migration),
+            Box::new(m20261205_000009_team_currency::Migration),
         ]
     }
 }

@@ -5,12 +5,12 @@ use awc::http::StatusCode;
 use chrono::{TimeDelta, Utc};
 use lodestar_core::catalog::Builtin;
 use lodestar_mail::digest_message_id;
-use lodestar_report::format::format_value;
 use lodestar_report::share;
 use lodestar_store::secrets;
 use serde_json::json;
 
 use crate::backend_tests;
+use crate::common::shown as shown_value;
 use crate::common::{Backend, read_fixture};
 
 use super::{WAIT, at, fixture_app, part};
@@ -64,7 +64,7 @@ async fn a_fired_digest_shows_the_fixture_week_and_a_working_share_link(b: Backe
         let html = part(mail, "text/html");
         for (key, value) in case["kpis"].as_object().unwrap() {
             let b = Builtin::from_key(key).unwrap();
-            let shown = format_value(b.unit(), value.as_f64());
+            let shown = shown_value(key, value.as_f64());
             let line = format!("- {}: {shown}", b.name());
             assert!(text.contains(&line), "missing {line:?} in\n{text}");
             assert!(
@@ -75,10 +75,12 @@ async fn a_fired_digest_shows_the_fixture_week_and_a_working_share_link(b: Backe
         // The same numbers, written out by hand.
         for line in [
             "- Leads: 31",
-            "- Cost per lead: 160.11",
+            "- Cost per lead: $160.11",
+            "- Customer acquisition cost: $3,732",
+            "- CAC payback: 3.3 weeks",
             "- Lead-to-customer rate: 6.5%",
             "- Sales cycle: 7.6 days",
-            "- Return on ad spend: 2.94",
+            "- Return on ad spend: 2.94×",
             "- Net promoter score: -75.0",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");

@@ -10,9 +10,10 @@ use lodestar_core::catalog::Unit;
 use lodestar_report::format::format_value;
 use serde_json::{Value, json};
 
+use crate::common::shown as shown_value;
 use crate::common::{Backend, Browser, FixtureTeam, TestApp};
 
-use super::{W45, card, expected_case, share_token, unit_of};
+use super::{W45, card, expected_case, share_token};
 
 /// Where test artifacts (screenshots) are kept.
 fn artifacts_dir() -> PathBuf {
@@ -128,7 +129,7 @@ async fn a_real_browser_renders_the_weekly_report() {
     };
     let expected = expected_case("2026-W45");
     for key in ["leads", "cpl", "roi", "nps", "time_to_conversion_days"] {
-        let shown = format_value(unit_of(key), expected[key].as_f64());
+        let shown = shown_value(key, expected[key].as_f64());
         assert!(
             card(&dom.stdout, key).contains(&format!(">{shown}</div>")),
             "{key}: {shown} not rendered; stderr: {}",

@@ -4,13 +4,13 @@ use std::collections::HashMap;
 
 use awc::http::StatusCode;
 use lodestar_core::catalog::Builtin;
-use lodestar_report::format::format_value;
 use serde_json::Value;
 
 use crate::backend_tests;
+use crate::common::shown as shown_value;
 use crate::common::{Backend, Browser, FixtureTeam, TestApp, close, read_fixture};
 
-use super::{W45, card, expected_case, unit_of};
+use super::{W45, card, expected_case};
 
 backend_tests!(csv_and_json_carry_the_numbers_of_the_page);
 
@@ -58,7 +58,7 @@ async fn csv_and_json_carry_the_numbers_of_the_page(b: Backend) {
             (None, None) => {}
             other => panic!("{key}: {other:?}"),
         }
-        let shown = format_value(unit_of(key), csv_value);
+        let shown = shown_value(key, csv_value);
         assert_eq!(card_json["display"]["value"], shown.as_str());
         assert!(
             card(&page.body, key).contains(&format!(">{shown}</div>")),

@@ -13,6 +13,8 @@ pub enum CoreError {
         "unknown timezone `{0}`: expected an IANA name such as Europe/Berlin or America/New_York"
     )]
     InvalidTimezone(String),
+    #[error("unknown currency `{0}`: use an ISO 4217 code such as USD, EUR or GBP")]
+    InvalidCurrency(String),
     #[error(
         "unknown dimension `{0}`: expected channel, campaign, source, category, attrs.<key> (key of letters, digits, _ or -) or set:<name> (a segment set)"
     )]

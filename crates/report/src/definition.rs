@@ -4,15 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lodestar_core::catalog::Unit;
 use lodestar_core::dimension::Dimension;
 use lodestar_core::period::PeriodKind;
 use lodestar_core::tree::is_tree_slug;
 use lodestar_store::StoreError;
 use lodestar_store::reports::StoredReport;
 use serde::{Deserialize, Serialize, Serializer};
-
-use crate::format::format_value;
 
 /// The slug of the report every team has.
 pub const WEEKLY: &str = "weekly";
@@ -96,16 +93,12 @@ impl Target {
         }
     }
 
-    /// `≥ 20`, `≤ 400.00`, `20 – 40`, in the KPI's unit.
-    pub fn describe(&self, unit: Unit) -> String {
+    /// `≥ 20`, `≤ $400.00`, `20 – 40`, each bound written by `show`.
+    pub fn describe(&self, show: impl Fn(f64) -> String) -> String {
         match (self.min, self.max) {
-            (Some(min), Some(max)) => format!(
-                "{} – {}",
-                format_value(unit, Some(min)),
-                format_value(unit, Some(max))
-            ),
-            (Some(min), None) => format!("≥ {}", format_value(unit, Some(min))),
-            (None, Some(max)) => format!("≤ {}", format_value(unit, Some(max))),
+            (Some(min), Some(max)) => format!("{} – {}", show(min), show(max)),
+            (Some(min), None) => format!("≥ {}", show(min)),
+            (None, Some(max)) => format!("≤ {}", show(max)),
             (None, None) => String::new(),
         }
     }
@@ -333,6 +326,8 @@ impl ReportInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::format_value;
+    use lodestar_core::catalog::Unit;
     use serde_json::json;
 
     fn input(v: serde_json::Value) -> ReportInput {
@@ -451,12 +446,18 @@ mod tests {
         assert_eq!(max.status(Some(400.0)), TargetStatus::Met);
         assert_eq!(max.status(Some(400.01)), TargetStatus::Missed);
         assert_eq!(max.status(None), TargetStatus::NoValue);
-        assert_eq!(max.describe(Unit::Currency), "≤ 400.00");
+        assert_eq!(
+            max.describe(|x| format_value(Unit::Currency, Some(x))),
+            "≤ 400.00"
+        );
         let range = Target {
             min: Some(20.0),
             max: Some(40.0),
         };
         assert_eq!(range.status(Some(19.0)), TargetStatus::Missed);
-        assert_eq!(range.describe(Unit::Count), "20 – 40");
+        assert_eq!(
+            range.describe(|x| format_value(Unit::Count, Some(x))),
+            "20 – 40"
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use lodestar_core::catalog::{Direction, Unit};
+use lodestar_core::currency::Currency;
 use lodestar_core::formula;
 use lodestar_core::period::{PeriodKey, PeriodKind};
 use serde::Serialize;
@@ -10,8 +11,8 @@ use serde::Serialize;
 /// What an undefined value (a zero denominator, no data) shows.
 pub const UNDEFINED: &str = "—";
 
-/// A value in its unit: counts `1,234`, currency `1,234.50` (no symbol: a team has no currency
-/// setting), percent `17.6%`, ratio `3.40`, days `12.5 days`, score `-42.9`. `None` and
+/// A value in its unit: counts `1,234`, currency `1,234.50` (without a symbol: [`Style`] adds
+/// the team's), percent `17.6%`, ratio `3.40×`, days `12.5 days`, score `-42.9`. `None` and
 /// non-finite values show as `—`.
 pub fn format_value(unit: Unit, value: Option<f64>) -> String {
     let Some(v) = value.filter(|v| v.is_finite()) else {
@@ -27,7 +28,7 @@ pub fn format_value(unit: Unit, value: Option<f64>) -> String {
         }
         Unit::Currency => grouped(&format!("{v:.2}")),
         Unit::Percent => format!("{}%", grouped(&format!("{v:.1}"))),
-        Unit::Ratio => grouped(&format!("{v:.2}")),
+        Unit::Ratio => format!("{}×", grouped(&format!("{v:.2}"))),
         Unit::Days => {
             let text = grouped(&format!("{v:.1}"));
             if text == "1.0" {
@@ -37,6 +38,67 @@ pub fn format_value(unit: Unit, value: Option<f64>) -> String {
             }
         }
         Unit::Score => grouped(&format!("{v:.1}")),
+    }
+}
+
+/// How one team's report writes values: money in the team's currency, with its symbol and
+/// without cents from 1,000 up (`$1,204`, `€400.93`); CAC payback in the report's periods
+/// (`2.6 weeks`); anything else as [`format_value`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub currency: Currency,
+    pub period: PeriodKind,
+}
+
+impl Style {
+    /// The value of KPI `key`, whose unit is `unit`.
+    pub fn value(&self, key: &str, unit: Unit, value: Option<f64>) -> String {
+        let Some(v) = value.filter(|v| v.is_finite()) else {
+            return UNDEFINED.to_owned();
+        };
+        match unit {
+            _ if key == PAYBACK => periods(v, self.period),
+            Unit::Currency => money(v, self.currency),
+            _ => format_value(unit, Some(v)),
+        }
+    }
+}
+
+/// The KPI whose unit is the report's period.
+const PAYBACK: &str = "cac_payback_periods";
+
+/// `$1,204` from 1,000 up, `$400.93` below (`¥1,204` and `¥400`: yen have no minor unit).
+/// Amounts are in cents (the currency's minor unit): the value is settled to cents first, then
+/// whole amounts round half away from zero, so `12,575.50` shows as `12,576` whatever float noise
+/// its sum carries.
+pub fn money(v: f64, currency: Currency) -> String {
+    let minor = currency.minor_units();
+    let scale = 10_f64.powi(i32::try_from(minor).unwrap_or(2));
+    let settled = (v * scale).round() / scale;
+    let (shown, decimals) = if settled.abs() >= 1000.0 {
+        (settled.round(), 0)
+    } else {
+        (settled, minor)
+    };
+    let digits = grouped(&format!("{:.*}", decimals, shown.abs()));
+    let sign = if shown < 0.0 { "-" } else { "" };
+    format!("{sign}{}{digits}", currency.prefix())
+}
+
+/// `2.6 weeks`, `1.0 month`: a number of the report's periods.
+fn periods(v: f64, kind: PeriodKind) -> String {
+    let text = grouped(&format!("{v:.1}"));
+    let name = match kind {
+        PeriodKind::Day => "day",
+        PeriodKind::Week => "week",
+        PeriodKind::Month => "month",
+        PeriodKind::Quarter => "quarter",
+        PeriodKind::Year => "year",
+    };
+    if text == "1.0" {
+        format!("{text} {name}")
+    } else {
+        format!("{text} {name}s")
     }
 }
 
@@ -211,7 +273,7 @@ mod tests {
             format_value(Unit::Percent, Some(17.647058823529413)),
             "17.6%"
         );
-        assert_eq!(format_value(Unit::Ratio, Some(3.4000079927578666)), "3.40");
+        assert_eq!(format_value(Unit::Ratio, Some(3.4000079927578666)), "3.40×");
         assert_eq!(
             format_value(Unit::Days, Some(12.473730709876543)),
             "12.5 days"
@@ -281,6 +343,95 @@ mod tests {
             change_display(Unit::Percent, Some(3.0), Some(3.04)),
             "0.0 pp"
         );
+    }
+
+    #[test]
+    fn money_has_the_teams_symbol_and_no_cents_from_a_thousand_up() {
+        let style = |code: &str| Style {
+            currency: Currency::parse(code).expect("a code"),
+            period: PeriodKind::Week,
+        };
+        let usd = style("USD");
+        assert_eq!(
+            usd.value("cpl", Unit::Currency, Some(400.9258823529412)),
+            "$400.93"
+        );
+        assert_eq!(
+            usd.value("revenue", Unit::Currency, Some(7463.34)),
+            "$7,463"
+        );
+        assert_eq!(
+            usd.value("revenue", Unit::Currency, Some(999.999)),
+            "$1,000",
+            "settled to $1,000.00 first: a thousand"
+        );
+        assert_eq!(
+            usd.value("revenue", Unit::Currency, Some(-1234.5)),
+            "-$1,235"
+        );
+        assert_eq!(usd.value("revenue", Unit::Currency, Some(-0.001)), "$0.00");
+        // Cents first, then half away from zero: a sum's float noise does not decide.
+        assert_eq!(
+            usd.value("revenue", Unit::Currency, Some(12575.5)),
+            "$12,576"
+        );
+        assert_eq!(
+            usd.value("revenue", Unit::Currency, Some(12575.499999999998)),
+            "$12,576"
+        );
+        assert_eq!(
+            usd.value("revenue", Unit::Currency, Some(-2500.5)),
+            "-$2,501"
+        );
+        assert_eq!(
+            style("EUR").value("cac", Unit::Currency, Some(12.5)),
+            "€12.50"
+        );
+        assert_eq!(
+            style("GBP").value("cac", Unit::Currency, Some(1500.0)),
+            "£1,500"
+        );
+        assert_eq!(
+            style("JPY").value("cac", Unit::Currency, Some(412.6)),
+            "¥413"
+        );
+        assert_eq!(
+            style("CHF").value("cac", Unit::Currency, Some(12.5)),
+            "CHF 12.50"
+        );
+        assert_eq!(
+            style("ZAR").value("cac", Unit::Currency, Some(12.5)),
+            "ZAR 12.50"
+        );
+        assert_eq!(usd.value("cac", Unit::Currency, None), "—");
+        // Not money: as format_value.
+        assert_eq!(usd.value("roas", Unit::Ratio, Some(4.5)), "4.50×");
+        assert_eq!(usd.value("leads", Unit::Count, Some(1234.0)), "1,234");
+    }
+
+    #[test]
+    fn cac_payback_is_counted_in_the_reports_periods() {
+        let week = Style {
+            currency: Currency::USD,
+            period: PeriodKind::Week,
+        };
+        assert_eq!(
+            week.value("cac_payback_periods", Unit::Ratio, Some(2.64)),
+            "2.6 weeks"
+        );
+        assert_eq!(
+            week.value("cac_payback_periods", Unit::Ratio, Some(1.0)),
+            "1.0 week"
+        );
+        let month = Style {
+            period: PeriodKind::Month,
+            ..week
+        };
+        assert_eq!(
+            month.value("cac_payback_periods", Unit::Ratio, Some(0.5)),
+            "0.5 months"
+        );
+        assert_eq!(month.value("cac_payback_periods", Unit::Ratio, None), "—");
     }
 
     #[test]

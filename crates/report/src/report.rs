@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use lodestar_core::catalog::{Branch, Builtin, Kind};
+use lodestar_core::currency::Currency;
 use lodestar_core::period::PeriodKey;
 use lodestar_store::teams::Team;
 use serde::Serialize;
@@ -18,7 +19,7 @@ use crate::engine::{
     KpiEngine, KpiRequest, KpiResult, KpiValue, PeriodView, SegmentValue, TrendPoint,
 };
 use crate::error::ReportError;
-use crate::format::{Tone, format_value, period_label, shown_change};
+use crate::format::{Style, Tone, period_label, shown_change};
 use crate::meta::{KpiMeta, Source};
 use crate::number;
 use crate::trees::{self, TeamTree};
@@ -79,6 +80,8 @@ pub struct TeamView {
     pub slug: String,
     pub name: String,
     pub timezone: String,
+    /// ISO 4217: what the report's money is in.
+    pub currency: Currency,
 }
 
 /// One branch of the MECE tree (or a custom category). Organised by a KPI tree, a branch at any
@@ -277,6 +280,11 @@ pub fn shape(
     stages: &BTreeMap<&'static str, u64>,
     outline: &Outline,
 ) -> Report {
+    let style = Style {
+        currency: team.currency,
+        period: period.kind(),
+    };
+    let make_card = |k: &KpiValue| card(k, def.targets.get(&k.meta.key), &style);
     let value_of = |key: &str| {
         result
             .kpis
@@ -312,10 +320,10 @@ pub fn shape(
     let segments = def
         .segment_by
         .as_ref()
-        .map(|dim| segment_table(dim, &def.kpis, &shown));
+        .map(|dim| segment_table(dim, &def.kpis, &shown, &style));
     let sections = match &outline.tree {
-        None => sections(&shown, &def.targets),
-        Some(tree) => tree_sections(tree, &shown, &def.targets),
+        None => sections(&shown, &make_card),
+        Some(tree) => tree_sections(tree, &shown, &make_card),
     };
 
     Report {
@@ -323,6 +331,7 @@ pub fn shape(
             slug: team.slug.clone(),
             name: team.name.clone(),
             timezone: team.timezone.to_string(),
+            currency: team.currency,
         },
         definition: def.clone(),
         label: period_label(&period),
@@ -338,7 +347,8 @@ pub fn shape(
     }
 }
 
-fn card(k: &KpiValue, target: Option<&Target>) -> Card {
+fn card(k: &KpiValue, target: Option<&Target>, style: &Style) -> Card {
+    let show = |v: Option<f64>| style.value(&k.meta.key, k.meta.unit, v);
     Card {
         meta: k.meta.clone(),
         formula: Builtin::from_key(&k.meta.key)
@@ -350,8 +360,8 @@ fn card(k: &KpiValue, target: Option<&Target>) -> Card {
         change: k.change,
         change_display: k.change_display.clone(),
         display: CardText {
-            value: format_value(k.meta.unit, k.value),
-            previous: format_value(k.meta.unit, k.previous),
+            value: show(k.value),
+            previous: show(k.previous),
             change: k.change_display.clone(),
         },
         tone: Tone::of(
@@ -361,7 +371,7 @@ fn card(k: &KpiValue, target: Option<&Target>) -> Card {
         target: target.map(|t| CardTarget {
             bounds: *t,
             status: t.status(k.value),
-            text: t.describe(k.meta.unit),
+            text: t.describe(|x| show(Some(x))),
         }),
         trend: k.trend.clone(),
         segments: k.segments.clone(),
@@ -371,7 +381,7 @@ fn card(k: &KpiValue, target: Option<&Target>) -> Card {
 }
 
 /// The five branches in tree order, then any other (custom) category in order of appearance.
-fn sections(shown: &[&KpiValue], targets: &BTreeMap<String, Target>) -> Vec<Section> {
+fn sections(shown: &[&KpiValue], make_card: &impl Fn(&KpiValue) -> Card) -> Vec<Section> {
     let mut order: Vec<String> = Branch::ALL.iter().map(|b| b.title().to_owned()).collect();
     for k in shown {
         if !order.contains(&k.meta.category) {
@@ -384,7 +394,7 @@ fn sections(shown: &[&KpiValue], targets: &BTreeMap<String, Target>) -> Vec<Sect
             let kpis: Vec<Card> = shown
                 .iter()
                 .filter(|k| k.meta.category == title)
-                .map(|k| card(k, targets.get(&k.meta.key)))
+                .map(|k| make_card(k))
                 .collect();
             let kind = Branch::ALL
                 .iter()
@@ -405,7 +415,7 @@ pub const OTHER: &str = "Other";
 fn tree_sections(
     tree: &TeamTree,
     shown: &[&KpiValue],
-    targets: &BTreeMap<String, Target>,
+    make_card: &impl Fn(&KpiValue) -> Card,
 ) -> Vec<Section> {
     let by_key: BTreeMap<&str, &KpiValue> =
         shown.iter().map(|k| (k.meta.key.as_str(), *k)).collect();
@@ -418,7 +428,7 @@ fn tree_sections(
             .filter_map(|key| by_key.get(key.as_str()))
             .map(|k| {
                 placed.insert(k.meta.key.as_str());
-                card(k, targets.get(&k.meta.key))
+                make_card(k)
             })
             .collect();
         let Some(first) = kpis.first() else {
@@ -433,7 +443,7 @@ fn tree_sections(
     let rest: Vec<Card> = shown
         .iter()
         .filter(|k| !placed.contains(k.meta.key.as_str()))
-        .map(|k| card(k, targets.get(&k.meta.key)))
+        .map(|k| make_card(k))
         .collect();
     if let Some(first) = rest.first() {
         out.push(Section {

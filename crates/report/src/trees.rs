@@ -20,7 +20,7 @@ use crate::custom::CustomSet;
 use crate::drivers::{self, Explanation};
 use crate::engine::{KpiEngine, KpiRequest, KpiValue, PeriodView};
 use crate::error::ReportError;
-use crate::format::{Tone, format_change, format_value, shown_change};
+use crate::format::{Style, Tone, format_change, format_value, shown_change};
 use crate::number;
 
 /// Where a tree comes from.
@@ -311,7 +311,7 @@ pub struct TreeReport {
     pub explanations: Vec<Explanation>,
 }
 
-fn leaf(key: &str, values: &BTreeMap<&str, &KpiValue>) -> Leaf {
+fn leaf(key: &str, values: &BTreeMap<&str, &KpiValue>, style: &Style) -> Leaf {
     match values.get(key) {
         Some(v) => Leaf {
             key: key.to_owned(),
@@ -321,8 +321,8 @@ fn leaf(key: &str, values: &BTreeMap<&str, &KpiValue>) -> Leaf {
             value: v.value,
             previous: v.previous,
             change_pct: v.change_pct,
-            value_text: format_value(v.meta.unit, v.value),
-            previous_text: format_value(v.meta.unit, v.previous),
+            value_text: style.value(&v.meta.key, v.meta.unit, v.value),
+            previous_text: style.value(&v.meta.key, v.meta.unit, v.previous),
             change_text: v.change_display.clone(),
             tone: Tone::of(
                 v.meta.direction,
@@ -376,6 +376,10 @@ pub async fn tree_report(
         .iter()
         .map(|k| (k.meta.key.as_str(), k))
         .collect();
+    let style = Style {
+        currency: team.currency,
+        period: period.kind(),
+    };
     let sections = tree.sections();
     let mut nodes: Vec<NodeView> = sections
         .iter()
@@ -384,7 +388,7 @@ pub async fn tree_report(
             title: s.title.clone(),
             depth: s.depth,
             kind: s.kind,
-            kpis: s.kpis.iter().map(|k| leaf(k, &values)).collect(),
+            kpis: s.kpis.iter().map(|k| leaf(k, &values, &style)).collect(),
             better: 0,
             worse: 0,
         })

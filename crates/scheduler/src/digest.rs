@@ -207,6 +207,7 @@ mod tests {
             name: "Acme Growth".to_owned(),
             timezone: Timezone::parse("America/New_York").expect("a zone"),
             data_version: 0,
+            currency: Default::default(),
         }
     }
 
@@ -257,7 +258,7 @@ mod tests {
         assert_eq!(leads.change.as_deref(), Some("-5.6%"));
         assert_eq!(leads.trend, Trend::Bad);
         assert!((leads.bar_pct - 17.0 / 18.0 * 100.0).abs() < 1e-9);
-        let cpl = all.iter().find(|k| k.value == "400.93").expect("cpl");
+        let cpl = all.iter().find(|k| k.value == "$400.93").expect("cpl");
         assert_eq!(
             cpl.trend,
             Trend::Good,

@@ -1,6 +1,7 @@
 //! Teams: the tenants. Every other query takes a team id that came from here.
 
 use chrono::Utc;
+use lodestar_core::currency::Currency;
 use lodestar_core::period::Timezone;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
@@ -18,6 +19,8 @@ pub struct Team {
     pub name: String,
     pub timezone: Timezone,
     pub data_version: i64,
+    /// What money is in: reports print amounts with its symbol.
+    pub currency: Currency,
 }
 
 impl TryFrom<team::Model> for Team {
@@ -31,6 +34,8 @@ impl TryFrom<team::Model> for Team {
             slug: m.slug,
             name: m.name,
             data_version: m.data_version,
+            currency: Currency::parse(&m.currency)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
         })
     }
 }
@@ -61,6 +66,7 @@ pub async fn create(db: &Db, slug: &str, name: &str, timezone: &Timezone) -> Res
         created_at: Set(Utc::now().timestamp_millis()),
         // A new team's rollups are empty and exact: nothing to rebuild.
         rollup_version: Set(crate::rollup::VERSION),
+        currency: Set(Currency::default().to_string()),
         ..Default::default()
     }
     .insert(db.conn())
@@ -106,6 +112,20 @@ pub async fn list(db: &Db) -> Result<Vec<Team>> {
 }
 
 /// Marks the team's data as changed, so caches keyed on the data version miss.
+/// Sets the team's currency. The data version moves too, so no cached report keeps the old one.
+pub async fn set_currency(db: &Db, team_id: i32, currency: Currency) -> Result<()> {
+    team::Entity::update_many()
+        .col_expr(team::Column::Currency, Expr::value(currency.to_string()))
+        .col_expr(
+            team::Column::DataVersion,
+            Expr::col(team::Column::DataVersion).add(1),
+        )
+        .filter(team::Column::Id.eq(team_id))
+        .exec(db.conn())
+        .await?;
+    Ok(())
+}
+
 pub async fn bump_data_version(conn: &impl ConnectionTrait, team_id: i32) -> Result<()> {
     team::Entity::update_many()
         .col_expr(

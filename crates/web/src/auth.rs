@@ -33,6 +33,20 @@ impl Auth {
     }
 }
 
+impl Auth {
+    /// Team settings are for admins.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.0.role == tokens::Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "a {} token cannot change the team's settings: use an admin token",
+                self.0.role
+            )))
+        }
+    }
+}
+
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::definition::KpiSelection;
 use crate::engine::{KpiValue, SegmentValue};
-use crate::format::format_value;
+use crate::format::Style;
 use crate::number;
 
 /// The columns of the segment table of a report of every KPI: a row per segment cannot hold 45.
@@ -56,6 +56,7 @@ pub(super) fn segment_table(
     dim: &Dimension,
     selection: &KpiSelection,
     shown: &[&KpiValue],
+    style: &Style,
 ) -> SegmentTable {
     let candidates: Vec<&KpiValue> = match selection {
         KpiSelection::All => SEGMENT_COLUMNS
@@ -103,7 +104,7 @@ pub(super) fn segment_table(
                     let v = value(list, name);
                     SegmentCell {
                         value: v,
-                        text: format_value(k.meta.unit, v),
+                        text: style.value(&k.meta.key, k.meta.unit, v),
                     }
                 })
                 .collect(),

@@ -13,6 +13,7 @@ fn team() -> Team {
         name: "Acme".to_owned(),
         timezone: Timezone::default(),
         data_version: 0,
+        currency: Default::default(),
     }
 }
 
@@ -119,13 +120,13 @@ fn a_card_formats_its_numbers_and_judges_the_change_by_direction() {
         &Outline::default(),
     );
     let cpl = report.card("cpl").expect("a cpl card");
-    assert_eq!(cpl.display.value, "400.93");
-    assert_eq!(cpl.display.previous, "380.00");
+    assert_eq!(cpl.display.value, "$400.93");
+    assert_eq!(cpl.display.previous, "$380.00");
     assert_eq!(cpl.display.change, "+5.5%");
     assert_eq!(cpl.tone, Tone::Bad);
     let target = cpl.target.as_ref().expect("a target");
     assert_eq!(target.status, TargetStatus::Missed);
-    assert_eq!(target.text, "≤ 400.00");
+    assert_eq!(target.text, "≤ $400.00");
     let leads = report.card("leads").expect("a leads card");
     assert_eq!(leads.display.change, "-5.6%");
     assert_eq!(leads.tone, Tone::Bad);

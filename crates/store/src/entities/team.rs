@@ -13,6 +13,8 @@ pub struct Model {
     pub created_at: i64,
     /// The `rollup::VERSION` the team's daily rollups were built at.
     pub rollup_version: i32,
+    /// ISO 4217, `USD` by default.
+    pub currency: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ pub(crate) mod reports;
 mod schedules;
 mod session;
 mod static_files;
+mod team;
 mod trees;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
@@ -23,5 +24,6 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     schedules::config(cfg);
     session::config(cfg);
     static_files::config(cfg);
+    team::config(cfg);
     trees::config(cfg);
 }
