@@ -289,8 +289,7 @@ async fn insert(
     // No conflict target: the partial claim index is the only unique one that can conflict, and
     // naming a partial index as a target needs its predicate repeated on both backends.
     sql.push(" ON CONFLICT DO NOTHING RETURNING ").push(COLUMNS);
-    let rows = db.conn().query_all_raw(sql.build()).await?;
-    rows.iter().map(from_row).collect()
+    query_all(db, sql).await
 }
 
 /// Records an attempt about to be made (or a transient failure and the wait before the next),
@@ -494,10 +493,7 @@ mod tests {
     use crate::teams;
 
     async fn db_with_schedule() -> (tempfile::TempDir, Db, i32, i32) {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
-        let db = Db::connect(&url).await.expect("sqlite");
-        db.migrate().await.expect("migrations");
+        let (db, dir) = crate::db::test_db().await;
         let team = teams::create(&db, "acme", "Acme", &Timezone::default())
             .await
             .expect("a team");

@@ -24,6 +24,7 @@ pub mod stages;
 pub mod teams;
 pub mod tokens;
 pub mod trees;
+mod versioned;
 pub mod writer;
 
 pub use db::Db;

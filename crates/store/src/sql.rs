@@ -83,33 +83,6 @@ pub fn stable_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
     })
 }
 
-/// Rows of a per-team table keyed by a name column: all of the team's, ordered by that column,
-/// or (with `name`) just the one. `columns` is the select list `read` expects.
-pub async fn team_rows<T>(
-    db: &crate::Db,
-    table: &str,
-    columns: &str,
-    key_column: &str,
-    team_id: i32,
-    name: Option<&str>,
-    read: impl Fn(&sea_orm::QueryResult) -> crate::error::Result<T>,
-) -> crate::error::Result<Vec<T>> {
-    use sea_orm::ConnectionTrait;
-    let mut sql = Sql::new(db.backend());
-    sql.push(&format!("SELECT {columns} FROM {table} WHERE team_id = "))
-        .param(team_id);
-    match name {
-        Some(name) => {
-            sql.push(&format!(" AND {key_column} = ")).param(name);
-        }
-        None => {
-            sql.push(&format!(" ORDER BY {key_column}"));
-        }
-    }
-    let rows = db.conn().query_all_raw(sql.build()).await?;
-    rows.iter().map(read).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use sea_orm::DbBackend;
