@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod dimension;
+pub mod domain;
 pub mod drivers;
 pub mod error;
 pub mod expr;

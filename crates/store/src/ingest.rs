@@ -7,6 +7,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::FutureExt;
+use lodestar_core::domain::event_kind;
 use lodestar_core::money::Micros;
 use lodestar_core::rows::{EventRow, InputRow, LeadRow, SpendRow};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, Value};
@@ -490,7 +491,7 @@ impl<'t> Loader<'t> {
                         continue;
                     }
                     for e in std::iter::once(new).chain(old) {
-                        if e.kind == "engagement"
+                        if e.kind == event_kind::ENGAGEMENT
                             && let Some(lead) = &e.lead_id
                         {
                             event_leads.insert(lead);

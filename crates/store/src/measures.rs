@@ -11,13 +11,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
 use lodestar_core::dimension::{Dimension, Table};
+use lodestar_core::domain::{AD_SPEND_CATEGORY, NON_MARKETING_CATEGORY, event_kind, nps};
 use lodestar_core::measure::{Measure, MeasureValues};
 use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::Db;
 use crate::error::Result;
 use crate::segment_sql::Segments;
-use crate::sql::Sql;
+use crate::sql::{Sql, quoted_list};
 
 mod daily;
 
@@ -533,7 +534,7 @@ async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     sql.push(&format!(
         "SELECT e.bucket, {expr}, COUNT(*) FROM (\
            SELECT DISTINCT ev.lead_id, {bucket} AS bucket FROM events ev \
-           WHERE ev.team_id = {team} AND ev.kind = 'engagement' AND ev.lead_id IS NOT NULL \
+           WHERE ev.team_id = {team} AND ev.kind = '{engagement}' AND ev.lead_id IS NOT NULL \
            AND ev.occurred_at >= {lo} AND ev.occurred_at < {hi}\
          ) e JOIN leads l ON l.team_id = {team} AND l.ext_id = e.lead_id{join} \
          WHERE l.created_at < {end} AND (l.won_at IS NULL OR l.won_at >= {start}) \
@@ -546,6 +547,7 @@ async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
         hi = b[n],
         start = bound_of("e.bucket", &b[..n]),
         end = bound_of("e.bucket", &b[1..]),
+        engagement = event_kind::ENGAGEMENT,
     ));
     seg.push_where(&mut sql);
     sql.push(" GROUP BY 1, 2");
@@ -564,15 +566,15 @@ async fn events(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
         "SELECT {bucket}, {expr}, \
-           SUM(CASE WHEN ev.kind = 'session' THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN ev.kind = 'visit' THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN ev.kind = 'engagement' THEN 1 ELSE 0 END), \
-           CAST(SUM(CASE WHEN ev.kind = 'revenue' THEN COALESCE(ev.value, 0) ELSE 0 END) AS BIGINT), \
-           SUM(CASE WHEN ev.kind = 'nps' THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN ev.kind = 'nps' AND ev.value >= 9000000 THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN ev.kind = 'nps' AND ev.value <= 6000000 THEN 1 ELSE 0 END) \
+           SUM(CASE WHEN ev.kind = '{session}' THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN ev.kind = '{visit}' THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN ev.kind = '{engagement}' THEN 1 ELSE 0 END), \
+           CAST(SUM(CASE WHEN ev.kind = '{revenue}' THEN COALESCE(ev.value, 0) ELSE 0 END) AS BIGINT), \
+           SUM(CASE WHEN ev.kind = '{nps}' THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN ev.kind = '{nps}' AND ev.value >= {promoter} THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN ev.kind = '{nps}' AND ev.value <= {detractor} THEN 1 ELSE 0 END) \
          FROM events ev{join} WHERE ev.team_id = {team} \
-         AND ev.kind IN ('session', 'visit', 'engagement', 'revenue', 'nps') \
+         AND ev.kind IN ({built_in}) \
          AND ev.occurred_at >= {lo} AND ev.occurred_at < {hi}",
         bucket = bucket_of("ev.occurred_at", b),
         expr = seg.expr(),
@@ -580,6 +582,14 @@ async fn events(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
         team = q.team_id,
         lo = b[0],
         hi = b[n],
+        session = event_kind::SESSION,
+        visit = event_kind::VISIT,
+        engagement = event_kind::ENGAGEMENT,
+        revenue = event_kind::REVENUE,
+        nps = event_kind::NPS,
+        promoter = nps::PROMOTER_MIN_MICROS,
+        detractor = nps::DETRACTOR_MAX_MICROS,
+        built_in = quoted_list(&event_kind::BUILT_IN),
     ));
     seg.push_where(&mut sql);
     sql.push(" GROUP BY 1, 2");
@@ -605,8 +615,8 @@ async fn spend(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
         "SELECT {bucket}, {expr}, \
-           CAST(SUM(CASE WHEN s.category = 'advertising' THEN s.amount ELSE 0 END) AS BIGINT), \
-           CAST(SUM(CASE WHEN s.category <> 'sales' THEN s.amount ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN s.category = '{ad}' THEN s.amount ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN s.category <> '{not_marketing}' THEN s.amount ELSE 0 END) AS BIGINT), \
            CAST(SUM(s.amount) AS BIGINT), \
            CAST(SUM(COALESCE(s.impressions, 0)) AS BIGINT), \
            CAST(SUM(COALESCE(s.clicks, 0)) AS BIGINT) \
@@ -617,6 +627,8 @@ async fn spend(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
         team = q.team_id,
         lo = d[0],
         hi = d[n],
+        ad = AD_SPEND_CATEGORY,
+        not_marketing = NON_MARKETING_CATEGORY,
     ));
     seg.push_where(&mut sql);
     sql.push(" GROUP BY 1, 2");

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use chrono::{NaiveDate, TimeDelta};
+use lodestar_core::domain::{event_kind, nps};
 use lodestar_core::period::{Timezone, local_midnight};
 use sea_orm::{ConnectionTrait, QueryResult};
 
@@ -349,11 +350,11 @@ impl Pending {
         let row = self.events.entry(key).or_default();
         row[N] += sign;
         row[VALUE_SUM] += sign * e.value.unwrap_or(0);
-        if e.kind == "nps"
+        if e.kind == event_kind::NPS
             && let Some(v) = e.value
         {
-            row[PROMOTERS] += sign * i64::from(v >= 9_000_000);
-            row[DETRACTORS] += sign * i64::from(v <= 6_000_000);
+            row[PROMOTERS] += sign * i64::from(nps::is_promoter(v));
+            row[DETRACTORS] += sign * i64::from(nps::is_detractor(v));
         }
     }
 

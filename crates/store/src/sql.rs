@@ -83,11 +83,27 @@ pub fn stable_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
     })
 }
 
+/// `'a', 'b', 'c'`: constant names for an SQL `IN (…)` list. Only for the domain's own
+/// constants, which hold no quote; anything a user sent goes through [`Sql::params`].
+pub fn quoted_list(values: &[&str]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+    quoted.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use sea_orm::DbBackend;
 
-    use super::{Sql, stable_chunks};
+    use super::{Sql, quoted_list, stable_chunks};
+    use lodestar_core::domain::event_kind;
+
+    #[test]
+    fn the_built_in_event_kinds_read_as_the_in_list_the_queries_always_had() {
+        assert_eq!(
+            quoted_list(&event_kind::BUILT_IN),
+            "'session', 'visit', 'engagement', 'revenue', 'nps'"
+        );
+    }
 
     #[test]
     fn in_lists_are_padded_to_a_power_of_two_with_their_last_value() {
