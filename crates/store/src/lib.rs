@@ -11,6 +11,7 @@ pub mod deliveries;
 pub mod entities;
 pub mod error;
 pub mod ingest;
+pub mod loaded;
 pub mod measures;
 pub mod reports;
 pub mod rollup;
