@@ -6,7 +6,10 @@ use crate::schedules::{self, ScheduleFields};
 use crate::teams;
 
 async fn db_with_schedule() -> (tempfile::TempDir, Db, i32, i32) {
-    let (db, dir) = crate::db::test_db().await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+    let db = Db::connect(&url).await.expect("sqlite");
+    db.migrate().await.expect("migrations");
     let team = teams::create(&db, "acme", "Acme", &Timezone::default())
         .await
         .expect("a team");
