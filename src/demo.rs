@@ -6,7 +6,8 @@ use anyhow::Context;
 use chrono::Utc;
 use lodestar_core::period::Timezone;
 use lodestar_store::Db;
-use lodestar_store::ingest::{self, Loader, StoredRow};
+use lodestar_store::ingest::{Loader, StoredRow};
+use lodestar_store::loaded;
 use lodestar_store::teams::{self, Team};
 
 use crate::generate::{Chunk, GenSpec, generate};
@@ -18,7 +19,7 @@ pub const DEMO_SLUG: &str = "demo";
 pub async fn ensure_demo_team(db: &Db) -> anyhow::Result<Team> {
     let team = match teams::find_by_slug(db, DEMO_SLUG).await? {
         Some(team) => {
-            let counts = ingest::table_counts(db, team.id).await?;
+            let counts = loaded::table_counts(db, team.id).await?;
             if counts.iter().any(|(_, n)| *n > 0) {
                 eprintln!("demo: reusing team `{DEMO_SLUG}` and its data");
                 return Ok(team);
@@ -181,7 +182,7 @@ mod tests {
             ("demo", "Demo team")
         );
         assert_eq!(team.timezone.to_string(), "Europe/Berlin");
-        let counts = ingest::table_counts(&db, team.id).await.expect("counts");
+        let counts = loaded::table_counts(&db, team.id).await.expect("counts");
         let [leads, spend, events] = counts.clone().map(|(_, n)| n);
         assert!(
             leads > 8_000 && spend > 1_000 && events > 40_000,
@@ -191,7 +192,7 @@ mod tests {
         let again = ensure_demo_team(&db).await.expect("demo team again");
         assert_eq!(again, team, "reused as it was, not loaded again");
         assert_eq!(
-            ingest::table_counts(&db, team.id).await.expect("counts"),
+            loaded::table_counts(&db, team.id).await.expect("counts"),
             counts
         );
     }
@@ -228,7 +229,7 @@ mod tests {
             [stats.leads.rows, stats.spend.rows, stats.events.rows],
             generated
         );
-        let stored = ingest::table_counts(&db, team.id)
+        let stored = loaded::table_counts(&db, team.id)
             .await
             .expect("counts")
             .map(|(_, n)| n);

@@ -104,7 +104,7 @@ async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
         .await
         .unwrap()
         .unwrap();
-    let counts = lodestar_store::ingest::table_counts(&tdb.db, team.id)
+    let counts = lodestar_store::loaded::table_counts(&tdb.db, team.id)
         .await
         .unwrap();
     assert_eq!(counts[0].1, 2500, "the bad file changed nothing");
@@ -130,7 +130,7 @@ async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
             (Some(inserted), Some(updated))
         );
     }
-    let counts = lodestar_store::ingest::table_counts(&tdb.db, team.id)
+    let counts = lodestar_store::loaded::table_counts(&tdb.db, team.id)
         .await
         .unwrap();
     assert_eq!(counts[1].1, 3);

@@ -396,7 +396,7 @@ impl TestApp {
     }
 
     pub async fn counts(&self, team_id: i32) -> Vec<(String, u64)> {
-        lodestar_store::ingest::table_counts(self.db(), team_id)
+        lodestar_store::loaded::table_counts(self.db(), team_id)
             .await
             .unwrap()
             .to_vec()

@@ -377,7 +377,8 @@ async fn long_load(backend: Backend, how: Load) {
 /// and the connection it held goes back to the pool fit for the next write.
 async fn a_failed_bulk_load_leaves_nothing_behind(backend: Backend) {
     use lodestar_core::rows::{InputRow, LeadRow};
-    use lodestar_store::ingest::{Loader, table_counts};
+    use lodestar_store::ingest::Loader;
+    use lodestar_store::loaded::table_counts;
     let app = TestApp::spawn(backend).await;
     let (team_id, token) = app.team("halted", "Europe/Paris", Role::Admin).await;
     let rows: Vec<LeadRow> = (0..1500)

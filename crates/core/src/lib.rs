@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod currency;
 pub mod dimension;
+pub mod domain;
 pub mod drivers;
 pub mod error;
 pub mod expr;

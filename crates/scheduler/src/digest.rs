@@ -70,7 +70,7 @@ pub async fn build(
                 format!("report `{}` cannot be organised: {e}", def.slug),
             )),
         })?;
-    let newest = lodestar_store::ingest::newest_data(engine.db(), team.id).await?;
+    let newest = lodestar_store::loaded::newest_data(engine.db(), team.id).await?;
     let view = view(
         &report,
         share_url(links, team.id, &def.slug, &period),

@@ -6,8 +6,9 @@ use serde::Serialize;
 
 use crate::Db;
 use crate::error::Result;
-use crate::sql::{Sql, team_rows};
+use crate::sql::Sql;
 use crate::teams;
+use crate::versioned::{self, VersionedTable};
 
 /// A custom KPI as stored. Unit, direction and kind are kept as their API strings; the layers
 /// above parse them into domain types.
@@ -26,6 +27,12 @@ pub struct StoredKpi {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
 }
+
+const TABLE: VersionedTable = VersionedTable {
+    name: "custom_kpis",
+    key_column: "key",
+    history: Some("custom_kpi_versions"),
+};
 
 const COLUMNS: &str = "key, name, unit, direction, category, kind, script, version";
 
@@ -50,102 +57,33 @@ fn read_current(row: &QueryResult) -> Result<StoredKpi> {
 
 pub async fn list(db: &Db, team_id: i32) -> Result<Vec<StoredKpi>> {
     let columns = format!("{COLUMNS}, updated_at");
-    team_rows(
-        db,
-        "custom_kpis",
-        &columns,
-        "key",
-        team_id,
-        None,
-        read_current,
-    )
-    .await
+    versioned::rows(db, TABLE, &columns, team_id, None, read_current).await
 }
 
 pub async fn get(db: &Db, team_id: i32, key: &str) -> Result<Option<StoredKpi>> {
     let columns = format!("{COLUMNS}, updated_at");
-    let rows = team_rows(
-        db,
-        "custom_kpis",
-        &columns,
-        "key",
-        team_id,
-        Some(key),
-        read_current,
-    )
-    .await?;
-    Ok(rows.into_iter().next())
+    versioned::one(db, TABLE, &columns, team_id, key, read_current).await
 }
 
 /// Creates or replaces the KPI; the previous version stays in history. Returns the new version.
 pub async fn save(db: &Db, team_id: i32, kpi: &StoredKpi) -> Result<i32> {
-    let tx = db.begin_write().await?;
-    // Locks the team row on PostgreSQL: two saves of one team never pick the same version.
-    teams::bump_data_version(&tx, team_id).await?;
-    let mut sql = Sql::new(tx.get_database_backend());
-    sql.push("SELECT COALESCE(MAX(version), 0) FROM custom_kpi_versions WHERE team_id = ")
-        .param(team_id)
-        .push(" AND key = ")
-        .param(kpi.key.as_str());
-    let last: i32 = match tx.query_one_raw(sql.build()).await? {
-        Some(row) => row.try_get_by_index(0)?,
-        None => 0,
-    };
-    let version = last + 1;
-    let now = Utc::now().timestamp_millis();
-    let values = |sql: &mut Sql| {
-        sql.param(team_id)
-            .push(", ")
-            .param(kpi.key.as_str())
-            .push(", ")
-            .param(kpi.name.as_str())
-            .push(", ")
-            .param(kpi.unit.as_str())
-            .push(", ")
-            .param(kpi.direction.as_str())
-            .push(", ")
-            .param(kpi.category.as_str())
-            .push(", ")
-            .param(kpi.kind.as_str())
-            .push(", ")
-            .param(kpi.script.as_str())
-            .push(", ")
-            .param(version)
-            .push(", ")
-            .param(now);
-    };
-    let mut sql = Sql::new(tx.get_database_backend());
-    sql.push(&format!(
-        "INSERT INTO custom_kpi_versions (team_id, {COLUMNS}, created_at) VALUES ("
-    ));
-    values(&mut sql);
-    sql.push(")");
-    tx.execute_raw(sql.build()).await?;
-    let mut sql = Sql::new(tx.get_database_backend());
-    sql.push(&format!(
-        "INSERT INTO custom_kpis (team_id, {COLUMNS}, updated_at) VALUES ("
-    ));
-    values(&mut sql);
-    sql.push(
-        ") ON CONFLICT (team_id, key) DO UPDATE SET name = excluded.name, unit = excluded.unit, \
-         direction = excluded.direction, category = excluded.category, kind = excluded.kind, \
-         script = excluded.script, version = excluded.version, updated_at = excluded.updated_at",
-    );
-    tx.execute_raw(sql.build()).await?;
-    tx.commit().await?;
-    Ok(version)
+    let columns = vec![
+        ("name", kpi.name.as_str().into()),
+        ("unit", kpi.unit.as_str().into()),
+        ("direction", kpi.direction.as_str().into()),
+        ("category", kpi.category.as_str().into()),
+        ("kind", kpi.kind.as_str().into()),
+        ("script", kpi.script.as_str().into()),
+    ];
+    let saved = versioned::save(db, TABLE, team_id, &kpi.key, columns).await?;
+    Ok(saved.version)
 }
 
 /// Deletes the KPI (its history stays, the last version marked deleted). False if it did not exist.
 pub async fn delete(db: &Db, team_id: i32, key: &str) -> Result<bool> {
     let tx = db.begin_write().await?;
     teams::bump_data_version(&tx, team_id).await?;
-    let mut sql = Sql::new(tx.get_database_backend());
-    sql.push("DELETE FROM custom_kpis WHERE team_id = ")
-        .param(team_id)
-        .push(" AND key = ")
-        .param(key);
-    let deleted = tx.execute_raw(sql.build()).await?.rows_affected() > 0;
+    let deleted = versioned::delete_in(&tx, TABLE, team_id, key).await?;
     if deleted {
         let mut sql = Sql::new(tx.get_database_backend());
         sql.push("UPDATE custom_kpi_versions SET deleted_at = ")

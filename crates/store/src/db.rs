@@ -130,6 +130,17 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A migrated SQLite database in a fresh folder, for unit tests (the folder goes with the
+/// returned guard).
+#[cfg(test)]
+pub(crate) async fn test_db() -> (Db, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+    let db = Db::connect(&url).await.expect("sqlite opens");
+    db.migrate().await.expect("migrations run");
+    (db, dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -289,8 +289,7 @@ async fn insert(
     // No conflict target: the partial claim index is the only unique one that can conflict, and
     // naming a partial index as a target needs its predicate repeated on both backends.
     sql.push(" ON CONFLICT DO NOTHING RETURNING ").push(COLUMNS);
-    let rows = db.conn().query_all_raw(sql.build()).await?;
-    rows.iter().map(from_row).collect()
+    query_all(db, sql).await
 }
 
 /// Records an attempt about to be made (or a transient failure and the wait before the next),

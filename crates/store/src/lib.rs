@@ -11,6 +11,7 @@ pub mod deliveries;
 pub mod entities;
 pub mod error;
 pub mod ingest;
+pub mod loaded;
 pub mod measures;
 pub mod reports;
 pub mod rollup;
@@ -24,6 +25,7 @@ pub mod stages;
 pub mod teams;
 pub mod tokens;
 pub mod trees;
+mod versioned;
 pub mod writer;
 
 pub use db::Db;

@@ -1,14 +1,12 @@
 //! Report definitions, per team and slug. Saving one bumps the team's data version, so cached
 //! reports keyed on it miss on every replica.
 
-use chrono::Utc;
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::QueryResult;
 use serde::Serialize;
 
 use crate::Db;
 use crate::error::Result;
-use crate::sql::{Sql, team_rows};
-use crate::teams;
+use crate::versioned::{self, VersionedTable};
 
 /// A report definition as stored: the layers above parse the strings into domain types.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,6 +28,12 @@ pub struct StoredReport {
     pub updated_at: i64,
 }
 
+const TABLE: VersionedTable = VersionedTable {
+    name: "reports",
+    key_column: "slug",
+    history: None,
+};
+
 const COLUMNS: &str =
     "slug, title, period_kind, kpis, segment_by, targets, tree, version, updated_at";
 
@@ -49,99 +53,44 @@ fn read(row: &QueryResult) -> Result<StoredReport> {
 
 /// The team's stored reports, by slug.
 pub async fn list(db: &Db, team_id: i32) -> Result<Vec<StoredReport>> {
-    team_rows(db, "reports", COLUMNS, "slug", team_id, None, read).await
+    versioned::rows(db, TABLE, COLUMNS, team_id, None, read).await
 }
 
 pub async fn find(db: &Db, team_id: i32, slug: &str) -> Result<Option<StoredReport>> {
-    let rows = team_rows(db, "reports", COLUMNS, "slug", team_id, Some(slug), read).await?;
-    Ok(rows.into_iter().next())
+    versioned::one(db, TABLE, COLUMNS, team_id, slug, read).await
 }
 
 /// Creates or replaces the report `report.slug` (its `version` and `updated_at` are set here).
 /// Returns what was stored and whether it was new.
 pub async fn save(db: &Db, team_id: i32, report: &StoredReport) -> Result<(StoredReport, bool)> {
-    let tx = db.begin_write().await?;
-    // Locks the team row on PostgreSQL, so two saves of one report never pick the same version.
-    teams::bump_data_version(&tx, team_id).await?;
-    let mut sql = Sql::new(tx.get_database_backend());
-    sql.push("SELECT version FROM reports WHERE team_id = ")
-        .param(team_id)
-        .push(" AND slug = ")
-        .param(report.slug.as_str());
-    let previous: Option<i32> = match tx.query_one_raw(sql.build()).await? {
-        Some(row) => Some(row.try_get_by_index(0)?),
-        None => None,
-    };
-    let now = Utc::now().timestamp_millis();
+    let columns = vec![
+        ("title", report.title.as_str().into()),
+        ("period_kind", report.period_kind.as_str().into()),
+        ("kpis", report.kpis.clone().into()),
+        ("segment_by", report.segment_by.clone().into()),
+        ("targets", report.targets.as_str().into()),
+        ("tree", report.tree.clone().into()),
+    ];
+    let saved = versioned::save(db, TABLE, team_id, &report.slug, columns).await?;
     let stored = StoredReport {
-        version: previous.unwrap_or(0) + 1,
-        updated_at: now,
+        version: saved.version,
+        updated_at: saved.updated_at,
         ..report.clone()
     };
-    let mut sql = Sql::new(tx.get_database_backend());
-    sql.push(&format!(
-        "INSERT INTO reports (team_id, {COLUMNS}, created_at) VALUES ("
-    ))
-    .param(team_id)
-    .push(", ")
-    .param(stored.slug.as_str())
-    .push(", ")
-    .param(stored.title.as_str())
-    .push(", ")
-    .param(stored.period_kind.as_str())
-    .push(", ")
-    .param(stored.kpis.clone())
-    .push(", ")
-    .param(stored.segment_by.clone())
-    .push(", ")
-    .param(stored.targets.as_str())
-    .push(", ")
-    .param(stored.tree.clone())
-    .push(", ")
-    .param(stored.version)
-    .push(", ")
-    .param(now)
-    .push(", ")
-    .param(now)
-    .push(
-        ") ON CONFLICT (team_id, slug) DO UPDATE SET title = excluded.title, \
-         period_kind = excluded.period_kind, kpis = excluded.kpis, \
-         segment_by = excluded.segment_by, targets = excluded.targets, tree = excluded.tree, \
-         version = excluded.version, updated_at = excluded.updated_at",
-    );
-    tx.execute_raw(sql.build()).await?;
-    tx.commit().await?;
-    Ok((stored, previous.is_none()))
+    Ok((stored, saved.created))
 }
 
 /// Removes the report; `false` when there was none.
 pub async fn delete(db: &Db, team_id: i32, slug: &str) -> Result<bool> {
-    let tx = db.begin_write().await?;
-    let mut sql = Sql::new(tx.get_database_backend());
-    sql.push("DELETE FROM reports WHERE team_id = ")
-        .param(team_id)
-        .push(" AND slug = ")
-        .param(slug);
-    let deleted = tx.execute_raw(sql.build()).await?.rows_affected() > 0;
-    if deleted {
-        teams::bump_data_version(&tx, team_id).await?;
-    }
-    tx.commit().await?;
-    Ok(deleted)
+    versioned::delete(db, TABLE, team_id, slug).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::test_db as db;
+    use crate::teams;
     use lodestar_core::period::Timezone;
-
-    async fn db() -> (Db, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
-        let db = Db::connect(&url).await.expect("sqlite opens");
-        db.migrate().await.expect("migrations run");
-        (db, dir)
-    }
 
     fn report(slug: &str, title: &str) -> StoredReport {
         StoredReport {

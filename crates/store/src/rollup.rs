@@ -11,17 +11,19 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use chrono::{NaiveDate, TimeDelta};
+use lodestar_core::domain::{event_kind, nps};
 use lodestar_core::period::{Timezone, local_midnight};
 use sea_orm::{ConnectionTrait, QueryResult};
 
-use crate::Db;
 use crate::error::{Result, StoreError};
 use crate::sql::{Sql, stable_chunks};
 
 mod engaged;
+mod rebuild;
 
 use engaged::EngagedKey;
 pub use engaged::{Reach, any_engagement, engagement_times, kind_of, reach_of};
+pub use rebuild::{rebuild, rebuild_stale};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -349,11 +351,11 @@ impl Pending {
         let row = self.events.entry(key).or_default();
         row[N] += sign;
         row[VALUE_SUM] += sign * e.value.unwrap_or(0);
-        if e.kind == "nps"
+        if e.kind == event_kind::NPS
             && let Some(v) = e.value
         {
-            row[PROMOTERS] += sign * i64::from(v >= 9_000_000);
-            row[DETRACTORS] += sign * i64::from(v <= 6_000_000);
+            row[PROMOTERS] += sign * i64::from(nps::is_promoter(v));
+            row[DETRACTORS] += sign * i64::from(nps::is_detractor(v));
         }
     }
 
@@ -473,198 +475,5 @@ pub async fn team_clock(tx: &impl ConnectionTrait, team_id: i32) -> Result<DayCl
     Ok(DayClock::new(tz))
 }
 
-/// Rows read per page while rebuilding.
-const PAGE: i64 = 20_000;
-
-/// Recomputes a team's rollups from its rows, in one write transaction, and marks them current.
-pub async fn rebuild(db: &Db, team_id: i32) -> Result<()> {
-    rebuild_team(db, team_id, false).await.map(|_| ())
-}
-
-/// Rebuilds (unless `only_if_stale` and another process already did); true when it did.
-async fn rebuild_team(db: &Db, team_id: i32, only_if_stale: bool) -> Result<bool> {
-    let tx = db.begin_write().await?;
-    // Takes the team row's lock, as every load does first: no load of this team runs while its
-    // rollups are rebuilt, and a replica starting at the same time waits here, then skips.
-    crate::teams::bump_data_version(&tx, team_id).await?;
-    if only_if_stale {
-        let mut sql = Sql::new(tx.get_database_backend());
-        sql.push("SELECT rollup_version FROM teams WHERE id = ")
-            .param(team_id);
-        let current: i32 = match tx.query_one_raw(sql.build()).await? {
-            Some(row) => row.try_get_by_index(0)?,
-            None => VERSION,
-        };
-        if current >= VERSION {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-    }
-    let mut clock = team_clock(&tx, team_id).await?;
-    let mut pending = Pending::default();
-    for table in ["lead_days", "event_days", "engaged_periods"] {
-        let mut sql = Sql::new(tx.get_database_backend());
-        sql.push(&format!("DELETE FROM {table} WHERE team_id = "))
-            .param(team_id);
-        tx.execute_raw(sql.build()).await?;
-    }
-    for table in ["leads", "events"] {
-        let columns = stored_columns(table).unwrap_or_default();
-        let mut after = 0i64;
-        loop {
-            let mut sql = Sql::new(tx.get_database_backend());
-            sql.push(&format!(
-                "SELECT {columns}, id FROM {table} WHERE +team_id = "
-            ))
-            .param(team_id)
-            .push(" AND id > ")
-            .param(after)
-            .push(&format!(" ORDER BY id LIMIT {PAGE}"));
-            let rows = tx.query_all_raw(sql.build()).await?;
-            let Some(last) = rows.last() else { break };
-            let id_col = columns.split(',').count();
-            after = last.try_get_by_index(id_col)?;
-            let mut reach = Vec::new();
-            for row in &rows {
-                let facts = Facts::from_stored(table, row)?;
-                pending.add(&mut clock, &facts, 1);
-                if let Facts::Lead(lead) = &facts {
-                    reach.push((row.try_get_by_index::<String>(0)?, Reach::of(lead)));
-                }
-            }
-            if !reach.is_empty() {
-                let ids: Vec<&str> = reach.iter().map(|(id, _)| id.as_str()).collect();
-                let times = engagement_times(&tx, team_id, &ids).await?;
-                for (id, lead) in &reach {
-                    if let Some(times) = times.get(id) {
-                        pending.add_engaged(&mut clock, lead, times, 1);
-                    }
-                }
-            }
-            pending.flush_if_large(&tx, team_id).await?;
-        }
-    }
-    pending.flush(&tx, team_id).await?;
-    let mut sql = Sql::new(tx.get_database_backend());
-    sql.push(&format!(
-        "UPDATE teams SET rollup_version = {VERSION} WHERE id = "
-    ))
-    .param(team_id);
-    tx.execute_raw(sql.build()).await?;
-    tx.commit().await?;
-    Ok(true)
-}
-
-/// Rebuilds the rollups of every team whose rollups predate [`VERSION`] (teams that had data
-/// before the rollups existed). Runs after migrations, so it is done once per database.
-pub async fn rebuild_stale(db: &Db) -> Result<()> {
-    let mut sql = Sql::new(db.backend());
-    sql.push(&format!(
-        "SELECT id FROM teams WHERE rollup_version < {VERSION} ORDER BY id"
-    ));
-    let rows = db.conn().query_all_raw(sql.build()).await?;
-    for row in rows {
-        let team_id: i32 = row.try_get_by_index(0)?;
-        let started = std::time::Instant::now();
-        if !rebuild_team(db, team_id, true).await? {
-            continue;
-        }
-        tracing::info!(
-            team_id,
-            ms = started.elapsed().as_millis() as u64,
-            "built daily rollups"
-        );
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::{TimeZone, Utc};
-
-    fn ms(tz: &Timezone, y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
-        tz.0.with_ymd_and_hms(y, m, d, h, min, 0)
-            .earliest()
-            .map(|t| t.with_timezone(&Utc).timestamp_millis())
-            .unwrap_or_default()
-    }
-
-    fn day(y: i32, m: u32, d: u32) -> i32 {
-        let date = NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
-        (date - NaiveDate::default()).num_days() as i32
-    }
-
-    #[test]
-    fn an_instant_belongs_to_its_local_day_on_both_sides_of_midnight() {
-        let tz = Timezone::parse("America/New_York").expect("zone");
-        let mut clock = DayClock::new(tz);
-        assert_eq!(clock.day_of(ms(&tz, 2026, 11, 3, 23, 59)), day(2026, 11, 3));
-        assert_eq!(clock.day_of(ms(&tz, 2026, 11, 4, 0, 0)), day(2026, 11, 4));
-        // 2026-11-01 is 25 hours long in New York.
-        assert_eq!(clock.day_of(ms(&tz, 2026, 11, 1, 23, 30)), day(2026, 11, 1));
-        let kolkata = Timezone::parse("Asia/Kolkata").expect("zone");
-        let mut clock = DayClock::new(kolkata);
-        // 18:29 UTC is 23:59 in Kolkata; 18:30 UTC is the next local day.
-        assert_eq!(
-            clock.day_of(ms(&kolkata, 2026, 1, 1, 23, 59)),
-            day(2026, 1, 1)
-        );
-        assert_eq!(
-            clock.day_of(ms(&kolkata, 2026, 1, 2, 0, 0)),
-            day(2026, 1, 2)
-        );
-    }
-
-    #[test]
-    fn a_skipped_midnight_starts_the_day_at_the_first_instant_that_exists() {
-        // Santiago moves clocks from 00:00 to 01:00 on 2026-09-06: the day starts at 01:00.
-        let tz = Timezone::parse("America/Santiago").expect("zone");
-        let mut clock = DayClock::new(tz);
-        let start = local_midnight(
-            NaiveDate::from_ymd_opt(2026, 9, 6).unwrap_or_default(),
-            tz.0,
-        )
-        .timestamp_millis();
-        assert_eq!(clock.day_of(start), day(2026, 9, 6));
-        assert_eq!(clock.day_of(start - 1), day(2026, 9, 5));
-    }
-
-    #[test]
-    fn replacing_a_lead_with_itself_leaves_nothing_to_write() {
-        let mut clock = DayClock::new(Timezone::default());
-        let lead = Facts::Lead(LeadFacts {
-            created: 1_000,
-            mql: Some(2 * DAY_MS),
-            won: Some(5 * DAY_MS),
-            churned: Some(9 * DAY_MS),
-            lost: Some(3 * DAY_MS),
-            sql: Some(4 * DAY_MS),
-            deal_value: 7,
-            score: Some(61),
-            channel: "ads".into(),
-            ..Default::default()
-        });
-        let mut pending = Pending::default();
-        pending.add(&mut clock, &lead, 1);
-        assert!(!pending.is_empty());
-        let totals = |p: &Pending| {
-            let mut t = [0i64; LEAD_COUNTERS];
-            for v in p.leads.values() {
-                for (a, b) in t.iter_mut().zip(v) {
-                    *a += b;
-                }
-            }
-            t
-        };
-        let once = totals(&pending);
-        assert_eq!(once[LEADS], 1);
-        assert_eq!(once[ENDED], 1);
-        assert_eq!(once[SETTLED], 1);
-        assert_eq!(once[CYCLE_MS], DAY_MS);
-        assert_eq!((once[SCORE_SUM], once[SCORE_N]), (61, 1));
-        assert_eq!(once[LIFETIME_MS], 4 * DAY_MS);
-        pending.add(&mut clock, &lead, -1);
-        assert!(pending.leads.values().all(|v| v.iter().all(|&x| x == 0)));
-    }
-}
+mod tests;

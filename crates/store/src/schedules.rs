@@ -122,30 +122,29 @@ pub async fn create(
 
 /// The team's schedule, or `None` (also when it belongs to another team).
 pub async fn get(db: &Db, team_id: i32, id: i32) -> Result<Option<Schedule>> {
-    let mut sql = Sql::new(db.backend());
-    sql.push("SELECT ")
-        .push(COLUMNS)
-        .push(" FROM schedules WHERE id = ")
-        .param(id)
-        .push(" AND team_id = ")
-        .param(team_id);
-    db.conn()
-        .query_one_raw(sql.build())
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    by_id(db.conn(), id, Some(team_id)).await
 }
 
 /// Any team's schedule, for the scheduler.
 pub async fn find(db: &Db, id: i32) -> Result<Option<Schedule>> {
-    let mut sql = Sql::new(db.backend());
+    by_id(db.conn(), id, None).await
+}
+
+/// The schedule `id`, if it exists (and, given a team, belongs to it).
+async fn by_id(
+    conn: &impl ConnectionTrait,
+    id: i32,
+    team_id: Option<i32>,
+) -> Result<Option<Schedule>> {
+    let mut sql = Sql::new(conn.get_database_backend());
     sql.push("SELECT ")
         .push(COLUMNS)
         .push(" FROM schedules WHERE id = ")
         .param(id);
-    db.conn()
-        .query_one_raw(sql.build())
+    if let Some(team_id) = team_id {
+        sql.push(" AND team_id = ").param(team_id);
+    }
+    conn.query_one_raw(sql.build())
         .await?
         .as_ref()
         .map(from_row)
@@ -153,22 +152,22 @@ pub async fn find(db: &Db, id: i32) -> Result<Option<Schedule>> {
 }
 
 pub async fn list_for_team(db: &Db, team_id: i32) -> Result<Vec<Schedule>> {
-    let mut sql = Sql::new(db.backend());
-    sql.push("SELECT ")
-        .push(COLUMNS)
-        .push(" FROM schedules WHERE team_id = ")
-        .param(team_id)
-        .push(" ORDER BY id");
-    let rows = db.conn().query_all_raw(sql.build()).await?;
-    rows.iter().map(from_row).collect()
+    list(db, Some(team_id)).await
 }
 
 /// Every schedule of every team, paused ones included, for the scheduler's jobs and sweeps.
 pub async fn list_all(db: &Db) -> Result<Vec<Schedule>> {
+    list(db, None).await
+}
+
+/// The schedules of one team, or of all, by id.
+async fn list(db: &Db, team_id: Option<i32>) -> Result<Vec<Schedule>> {
     let mut sql = Sql::new(db.backend());
-    sql.push("SELECT ")
-        .push(COLUMNS)
-        .push(" FROM schedules ORDER BY id");
+    sql.push("SELECT ").push(COLUMNS).push(" FROM schedules");
+    if let Some(team_id) = team_id {
+        sql.push(" WHERE team_id = ").param(team_id);
+    }
+    sql.push(" ORDER BY id");
     let rows = db.conn().query_all_raw(sql.build()).await?;
     rows.iter().map(from_row).collect()
 }
@@ -183,17 +182,9 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> Result<Option<Schedule>> {
     let txn = db.begin_write().await?;
-    let mut sql = Sql::new(db.backend());
-    sql.push("SELECT ")
-        .push(COLUMNS)
-        .push(" FROM schedules WHERE id = ")
-        .param(id)
-        .push(" AND team_id = ")
-        .param(team_id);
-    let Some(old) = txn.query_one_raw(sql.build()).await? else {
+    let Some(old) = by_id(&txn, id, Some(team_id)).await? else {
         return Ok(None);
     };
-    let old = from_row(&old)?;
     let restarts = old.cron != fields.cron
         || old.timezone != fields.timezone
         || (old.paused && !fields.paused);

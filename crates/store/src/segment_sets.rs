@@ -1,7 +1,7 @@
 //! A team's named segment sets, and the partition check's row counts: how many rows of a table
 //! fall in no segment of a set and how many in more than one, computed in SQL.
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use lodestar_core::dimension::Table;
 use lodestar_core::segment_set::SegmentSet;
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult};
@@ -10,8 +10,8 @@ use serde::Serialize;
 use crate::Db;
 use crate::error::{Result, StoreError};
 use crate::segment_sql::push_filter;
-use crate::sql::{Sql, team_rows};
-use crate::teams;
+use crate::sql::Sql;
+use crate::versioned::{self, VersionedTable};
 
 /// A segment set as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,86 +37,40 @@ fn read(row: &QueryResult) -> Result<StoredSet> {
     })
 }
 
+const TABLE: VersionedTable = VersionedTable {
+    name: "segment_sets",
+    key_column: "name",
+    history: None,
+};
+
 const COLUMNS: &str = "name, definition, version, updated_at";
 
 pub async fn list(db: &Db, team_id: i32) -> Result<Vec<StoredSet>> {
-    team_rows(db, "segment_sets", COLUMNS, "name", team_id, None, read).await
+    versioned::rows(db, TABLE, COLUMNS, team_id, None, read).await
 }
 
 pub async fn find(db: &Db, team_id: i32, name: &str) -> Result<Option<StoredSet>> {
-    let rows = team_rows(
-        db,
-        "segment_sets",
-        COLUMNS,
-        "name",
-        team_id,
-        Some(name),
-        read,
-    )
-    .await?;
-    Ok(rows.into_iter().next())
+    versioned::one(db, TABLE, COLUMNS, team_id, name, read).await
 }
 
 /// Creates or replaces the set; returns what was stored and whether it was new. Bumps the
 /// team's data version: cached reports split by the set must not outlive its definition.
 pub async fn save(db: &Db, team_id: i32, set: &SegmentSet) -> Result<(StoredSet, bool)> {
-    let tx = db.begin_write().await?;
-    // Locks the team row on PostgreSQL, so two saves never pick the same version.
-    teams::bump_data_version(&tx, team_id).await?;
-    let mut sql = Sql::new(tx.get_database_backend());
-    sql.push("SELECT version FROM segment_sets WHERE team_id = ")
-        .param(team_id)
-        .push(" AND name = ")
-        .param(set.name.as_str());
-    let previous: Option<i32> = match tx.query_one_raw(sql.build()).await? {
-        Some(row) => Some(row.try_get_by_index(0)?),
-        None => None,
-    };
-    let now = Utc::now().timestamp_millis();
-    let version = previous.unwrap_or(0) + 1;
-    let mut sql = Sql::new(tx.get_database_backend());
-    sql.push("INSERT INTO segment_sets (team_id, name, definition, version, created_at, updated_at) VALUES (")
-        .param(team_id)
-        .push(", ")
-        .param(set.name.as_str())
-        .push(", ")
-        .param(set.to_json().to_string())
-        .push(", ")
-        .param(version)
-        .push(", ")
-        .param(now)
-        .push(", ")
-        .param(now)
-        .push(
-            ") ON CONFLICT (team_id, name) DO UPDATE SET definition = excluded.definition, \
-             version = excluded.version, updated_at = excluded.updated_at",
-        );
-    tx.execute_raw(sql.build()).await?;
-    tx.commit().await?;
+    let columns = vec![("definition", set.to_json().to_string().into())];
+    let saved = versioned::save(db, TABLE, team_id, &set.name, columns).await?;
     Ok((
         StoredSet {
             set: set.clone(),
-            version,
-            updated_at: now,
+            version: saved.version,
+            updated_at: saved.updated_at,
         },
-        previous.is_none(),
+        saved.created,
     ))
 }
 
 /// Removes the set; `false` when there was none.
 pub async fn delete(db: &Db, team_id: i32, name: &str) -> Result<bool> {
-    let tx = db.begin_write().await?;
-    let mut sql = Sql::new(tx.get_database_backend());
-    sql.push("DELETE FROM segment_sets WHERE team_id = ")
-        .param(team_id)
-        .push(" AND name = ")
-        .param(name);
-    let deleted = tx.execute_raw(sql.build()).await?.rows_affected() > 0;
-    if deleted {
-        teams::bump_data_version(&tx, team_id).await?;
-    }
-    tx.commit().await?;
-    Ok(deleted)
+    versioned::delete(db, TABLE, team_id, name).await
 }
 
 /// The rows a check looks at: instants `[lo, hi)` (epoch ms) for leads and events, local days
@@ -321,16 +275,10 @@ pub async fn coverage(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::test_db as db;
+    use crate::teams;
     use lodestar_core::period::Timezone;
     use serde_json::json;
-
-    async fn db() -> (Db, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
-        let db = Db::connect(&url).await.expect("sqlite opens");
-        db.migrate().await.expect("migrations run");
-        (db, dir)
-    }
 
     fn set(name: &str, channel: &str) -> SegmentSet {
         SegmentSet::from_json(

@@ -83,38 +83,27 @@ pub fn stable_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
     })
 }
 
-/// Rows of a per-team table keyed by a name column: all of the team's, ordered by that column,
-/// or (with `name`) just the one. `columns` is the select list `read` expects.
-pub async fn team_rows<T>(
-    db: &crate::Db,
-    table: &str,
-    columns: &str,
-    key_column: &str,
-    team_id: i32,
-    name: Option<&str>,
-    read: impl Fn(&sea_orm::QueryResult) -> crate::error::Result<T>,
-) -> crate::error::Result<Vec<T>> {
-    use sea_orm::ConnectionTrait;
-    let mut sql = Sql::new(db.backend());
-    sql.push(&format!("SELECT {columns} FROM {table} WHERE team_id = "))
-        .param(team_id);
-    match name {
-        Some(name) => {
-            sql.push(&format!(" AND {key_column} = ")).param(name);
-        }
-        None => {
-            sql.push(&format!(" ORDER BY {key_column}"));
-        }
-    }
-    let rows = db.conn().query_all_raw(sql.build()).await?;
-    rows.iter().map(read).collect()
+/// `'a', 'b', 'c'`: constant names for an SQL `IN (…)` list. Only for the domain's own
+/// constants, which hold no quote; anything a user sent goes through [`Sql::params`].
+pub fn quoted_list(values: &[&str]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+    quoted.join(", ")
 }
 
 #[cfg(test)]
 mod tests {
     use sea_orm::DbBackend;
 
-    use super::{Sql, stable_chunks};
+    use super::{Sql, quoted_list, stable_chunks};
+    use lodestar_core::domain::event_kind;
+
+    #[test]
+    fn the_built_in_event_kinds_read_as_the_in_list_the_queries_always_had() {
+        assert_eq!(
+            quoted_list(&event_kind::BUILT_IN),
+            "'session', 'visit', 'engagement', 'revenue', 'nps'"
+        );
+    }
 
     #[test]
     fn in_lists_are_padded_to_a_power_of_two_with_their_last_value() {

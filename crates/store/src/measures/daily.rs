@@ -12,6 +12,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use lodestar_core::dimension::Dimension;
+use lodestar_core::domain::event_kind;
 use sea_orm::ConnectionTrait;
 
 use super::{Acc, MeasureQuery, bound_of, bucket_of, get_bucket, get_i64, segments};
@@ -22,7 +23,7 @@ use crate::rollup::{
     LOST, MQLS, OPPORTUNITIES, SALS, SCORE_N, SCORE_SUM, SETTLED, SQLS, TO_CONVERSION_MS, WON,
     WON_VALUE, kind_of,
 };
-use crate::sql::Sql;
+use crate::sql::{Sql, quoted_list};
 
 /// Whether the rollups can answer for this segmentation.
 pub(super) fn covers(dimension: Option<&Dimension>) -> bool {
@@ -265,21 +266,27 @@ pub(super) async fn events(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Resu
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
         "SELECT {bucket}, {expr}, \
-           CAST(SUM(CASE WHEN r.kind = 'session' THEN r.n ELSE 0 END) AS BIGINT), \
-           CAST(SUM(CASE WHEN r.kind = 'visit' THEN r.n ELSE 0 END) AS BIGINT), \
-           CAST(SUM(CASE WHEN r.kind = 'engagement' THEN r.n ELSE 0 END) AS BIGINT), \
-           CAST(SUM(CASE WHEN r.kind = 'revenue' THEN r.value_sum ELSE 0 END) AS BIGINT), \
-           CAST(SUM(CASE WHEN r.kind = 'nps' THEN r.n ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN r.kind = '{session}' THEN r.n ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN r.kind = '{visit}' THEN r.n ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN r.kind = '{engagement}' THEN r.n ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN r.kind = '{revenue}' THEN r.value_sum ELSE 0 END) AS BIGINT), \
+           CAST(SUM(CASE WHEN r.kind = '{nps}' THEN r.n ELSE 0 END) AS BIGINT), \
            CAST(SUM(r.promoters) AS BIGINT), CAST(SUM(r.detractors) AS BIGINT), \
            CAST(SUM(r.n) AS BIGINT) \
          FROM event_days r WHERE r.team_id = {team} \
-         AND r.kind IN ('session', 'visit', 'engagement', 'revenue', 'nps') \
+         AND r.kind IN ({built_in}) \
          AND r.day >= {lo} AND r.day < {hi} GROUP BY 1, 2",
         bucket = bucket_of("r.day", d),
         expr = seg.expr(),
         team = q.team_id,
         lo = d[0],
         hi = d[n],
+        session = event_kind::SESSION,
+        visit = event_kind::VISIT,
+        engagement = event_kind::ENGAGEMENT,
+        revenue = event_kind::REVENUE,
+        nps = event_kind::NPS,
+        built_in = quoted_list(&event_kind::BUILT_IN),
     ));
     for row in db.conn().query_all_raw(sql.build()).await? {
         let v: Vec<i64> = (2..10).map(|i| get_i64(&row, i)).collect::<Result<_>>()?;

@@ -11,6 +11,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{NaiveDate, TimeDelta};
+use lodestar_core::domain::event_kind;
 use lodestar_core::period::{PeriodKey, PeriodKind};
 use sea_orm::ConnectionTrait;
 
@@ -121,7 +122,7 @@ pub async fn engagement_times(
             .param(team_id)
             .push(" AND lead_id IN (");
         sql.params(ids.iter().copied());
-        sql.push(") AND kind = 'engagement'");
+        sql.push(&format!(") AND kind = '{}'", event_kind::ENGAGEMENT));
         for row in tx.query_all_raw(sql.build()).await? {
             let lead: String = row.try_get_by_index(0)?;
             let at: i64 = row.try_get_by_index(1)?;
@@ -171,7 +172,7 @@ pub async fn any_engagement(tx: &impl ConnectionTrait, team_id: i32) -> Result<b
     let mut sql = Sql::new(tx.get_database_backend());
     sql.push("SELECT 1 FROM events WHERE team_id = ")
         .param(team_id)
-        .push(" AND kind = 'engagement' LIMIT 1");
+        .push(&format!(" AND kind = '{}' LIMIT 1", event_kind::ENGAGEMENT));
     Ok(tx.query_one_raw(sql.build()).await?.is_some())
 }
 
