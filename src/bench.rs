@@ -15,7 +15,7 @@ use lodestar_core::dimension::Dimension;
 use lodestar_core::period::{PeriodKey, PeriodKind, Timezone};
 use lodestar_report::{KpiEngine, KpiRequest};
 use lodestar_store::teams::{self, Team};
-use lodestar_store::{Db, ingest};
+use lodestar_store::{Db, loaded};
 use lodestar_web::{AppSettings, Application, ScriptSettings};
 use serde_json::json;
 
@@ -176,7 +176,7 @@ async fn bench_team(
     ));
     let team = match existing {
         Some(team) if args.reuse => {
-            let counts = ingest::table_counts(db, team.id).await?;
+            let counts = loaded::table_counts(db, team.id).await?;
             let summary: Vec<String> = counts.iter().map(|(t, n)| format!("{n} {t}")).collect();
             report.push(format!(
                 "load: skipped (--reuse), team has {}",

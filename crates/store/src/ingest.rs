@@ -14,9 +14,6 @@ mod rows;
 
 use sea_orm::DatabaseTransaction;
 
-/// Moved to [`crate::loaded`]; kept here for `src/bench.rs`, which other branches are editing at
-/// the time of the move. Call it through `loaded`.
-pub use crate::loaded::table_counts;
 pub use loader::Loader;
 pub use prepare::{Prepared, prepare};
 pub use rows::{StoredRow, day_number};

@@ -1,7 +1,7 @@
 //! How each kind of validated row maps onto its table: columns, upsert key, bound values, and
 //! what it adds to the daily rollups.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use lodestar_core::money::Micros;
 use lodestar_core::rows::{EventRow, InputRow, LeadRow, SpendRow};
 use sea_orm::Value;
@@ -48,10 +48,7 @@ fn attrs_json(attrs: &std::collections::BTreeMap<String, String>) -> Value {
 }
 
 /// Spend days are stored as days since 1970-01-01 so period filters are integer ranges.
-pub fn day_number(day: NaiveDate) -> i32 {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    (day - epoch).num_days() as i32
-}
+pub use lodestar_core::period::day_number;
 
 impl StoredRow for LeadRow {
     const TABLE: &'static str = "leads";
