@@ -142,8 +142,8 @@ async fn a_real_browser_renders_the_weekly_report() {
     assert!(errors.is_empty(), "console errors: {errors:#?}");
 
     for (name, size) in [
-        ("report-1280.png", "1280,2000"),
-        ("report-390.png", "390,1800"),
+        ("report-1280.png", "1280,4800"),
+        ("report-390.png", "390,11000"),
     ] {
         let path = dir.join(name);
         let _ = std::fs::remove_file(&path);
