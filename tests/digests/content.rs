@@ -5,6 +5,7 @@ use awc::http::StatusCode;
 use chrono::{TimeDelta, Utc};
 use lodestar_core::catalog::Builtin;
 use lodestar_mail::digest_message_id;
+use lodestar_report::format::change_display;
 use lodestar_report::share;
 use lodestar_store::secrets;
 use serde_json::json;
@@ -62,11 +63,22 @@ async fn a_fired_digest_shows_the_fixture_week_and_a_working_share_link(b: Backe
         );
         let text = part(mail, "text/plain");
         let html = part(mail, "text/html");
+        let previous = crate::common::expected_kpis("2026-W44");
         for (key, value) in case["kpis"].as_object().unwrap() {
             let b = Builtin::from_key(key).unwrap();
             let shown = shown_value(key, value.as_f64());
             let line = format!("- {}: {shown}", b.name());
             assert!(text.contains(&line), "missing {line:?} in\n{text}");
+            // The change as the page and the API write it (points for rates, pts for scores).
+            let change = change_display(b.unit(), value.as_f64(), previous[key].as_f64());
+            if change != "—" {
+                let line = format!("{line} ({change}");
+                assert!(text.contains(&line), "missing {line:?} in\n{text}");
+                assert!(
+                    html.contains(&change),
+                    "missing {change:?} for {key} in the HTML"
+                );
+            }
             assert!(
                 html.contains(&shown),
                 "missing {shown:?} for {key} in the HTML"
@@ -81,7 +93,9 @@ async fn a_fired_digest_shows_the_fixture_week_and_a_working_share_link(b: Backe
             "- Lead-to-customer rate: 6.5%",
             "- Sales cycle: 7.6 days",
             "- Return on ad spend: 2.94×",
-            "- Net promoter score: -75.0",
+            "- Net promoter score: -75.0 (-32.1 pts, worse)",
+            "- Churn rate: 10.5% (+10.5 pp, worse)",
+            "- Total spend: $7,463 (-19.9%)",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

@@ -34,6 +34,18 @@ async fn csv_and_json_carry_the_numbers_of_the_page(b: Backend) {
         .flat_map(|s| s["kpis"].as_array().unwrap().iter())
         .map(|c| (c["key"].as_str().unwrap().to_owned(), c.clone()))
         .collect();
+    let (_, kpis) = app.get(Some(&token), "/api/v1/kpis?period=2026-W45").await;
+    let api_changes: HashMap<String, Value> = kpis["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["key"].as_str().unwrap().to_owned(),
+                k["change_display"].clone(),
+            )
+        })
+        .collect();
     let expected = expected_case("2026-W45");
     let mut reader = csv::Reader::from_reader(csv_page.body.as_bytes());
     let headers = reader.headers().unwrap().clone();
@@ -64,6 +76,18 @@ async fn csv_and_json_carry_the_numbers_of_the_page(b: Backend) {
             card(&page.body, key).contains(&format!(">{shown}</div>")),
             "{key}"
         );
+        // One change text everywhere: the CSV's last column, the JSON's change_display and
+        // display.change, the page's card and GET /api/v1/kpis.
+        let change = &row[col("change_display")];
+        assert_eq!(col("change_display"), headers.len() - 1, "the last column");
+        assert!(!change.is_empty(), "{key}");
+        assert_eq!(card_json["change_display"], change, "{key}");
+        assert_eq!(card_json["display"]["change"], change, "{key}");
+        assert!(
+            card(&page.body, key).contains(&format!("{change}</span>")),
+            "{key}: {change}"
+        );
+        assert_eq!(api_changes[key], change, "{key}");
     }
     assert_eq!(seen, Builtin::ALL.len());
     let stages = &read_fixture("expected.json")["stage_distribution"]["2026-W45"];
