@@ -43,7 +43,8 @@ pub struct GenSpec {
 }
 
 impl GenSpec {
-    /// About nine months ending today, ~40 leads a day over six channels.
+    /// About nine months ending today, ~40 leads a day over six channels, and the website traffic
+    /// of such a team: about 3% of visitors become leads (~33 visits a lead).
     pub fn demo(now: DateTime<Utc>) -> GenSpec {
         let today = now.date_naive();
         let start = today - Duration::days(273);
@@ -52,7 +53,7 @@ impl GenSpec {
             start,
             days: 274,
             leads_per_day: 40.0,
-            events_per_lead: 6.0,
+            events_per_lead: 35.0,
             channels: 6,
             campaigns_per_channel: 4,
             as_of: now,
@@ -111,8 +112,9 @@ impl Chunk {
     }
 }
 
-/// Total marketing and sales spend per lead, in currency units, that the generated costs aim at.
-const SPEND_PER_LEAD: f64 = 110.0;
+/// Total marketing and sales spend per lead, in currency units, that the generated costs aim at:
+/// a B2B team's cost per lead of $150–250 and a return on its spend of two to three times.
+const SPEND_PER_LEAD: f64 = 310.0;
 /// Non-visit events per lead that the funnel produces on average (engagements, revenue, nps,
 /// demos), measured on the bench data; visits make up the rest of `events_per_lead`.
 const OTHER_EVENTS_PER_LEAD: f64 = 2.15;
@@ -262,8 +264,10 @@ impl<'s> Generator<'s> {
                             None => format!("{}-{}", names[c % names.len()], c / names.len() + 1),
                         },
                         daily: channel_budget / count as f64 * rng.random_range(0.5..1.5),
-                        cpm: rng.random_range(6.0..35.0),
-                        ctr: rng.random_range(0.004..0.035),
+                        // B2B media: $20–80 per thousand impressions, 0.3–0.8% clicked, so a
+                        // click costs a few dollars and clicks stay below the paid visits.
+                        cpm: rng.random_range(20.0..80.0),
+                        ctr: rng.random_range(0.003..0.008),
                     })
                     .collect();
                 Channel {
