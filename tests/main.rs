@@ -8,6 +8,7 @@ mod cli;
 mod custom_kpis;
 mod digests;
 mod fixture_kpis;
+mod http_conventions;
 mod ingest;
 mod kpi_api;
 mod pages;

@@ -16,7 +16,10 @@ fn cell(text: &str) -> String {
 
 /// One row per KPI (segment empty), then one per KPI and segment when the report is split.
 pub fn csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    // RFC 4180: CRLF line ends.
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
     w.write_record([
         "period",
         "section",

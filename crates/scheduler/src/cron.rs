@@ -33,6 +33,13 @@ impl CronSpec {
             return Err("contains a line break or control character".to_owned());
         }
         let fields: Vec<&str> = source.split_whitespace().collect();
+        // croner reads `1,,2` and `1,` as `1,2` and `1`: cron(8) refuses an empty list element.
+        if let Some(field) = fields.iter().find(|f| f.split(',').any(str::is_empty)) {
+            return Err(format!(
+                "has an empty list element in `{field}`: separate values with single commas, \
+                 e.g. `1,2`"
+            ));
+        }
         let six_fields = match fields.len() {
             5 => format!("0 {}", fields.join(" ")),
             6 => fields.join(" "),
@@ -170,6 +177,21 @@ mod tests {
         }
         let err = CronSpec::parse("0 8 * *\r\nBcc: x").expect_err("injection");
         assert!(err.contains("line break"), "{err}");
+    }
+
+    #[test]
+    fn empty_list_elements_are_refused() {
+        for pattern in [
+            "0 1,,2 * * *",
+            "0 1, * * *",
+            "0 ,1 * * *",
+            "0 8 * * MON,",
+            "0 0 8 ,, * *",
+        ] {
+            let err = CronSpec::parse(pattern).expect_err(pattern);
+            assert!(err.contains("empty list element"), "{pattern}: {err}");
+        }
+        assert!(CronSpec::parse("0 1,2 * * MON,FRI").is_ok());
     }
 
     #[test]

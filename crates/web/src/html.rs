@@ -21,7 +21,7 @@ pub fn page_headers(builder: &mut HttpResponseBuilder) -> &mut HttpResponseBuild
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
 }
 
 pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, PageError> {

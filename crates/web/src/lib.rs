@@ -3,6 +3,7 @@
 
 mod auth;
 mod body;
+mod conventions;
 mod defs;
 pub mod error;
 mod html;

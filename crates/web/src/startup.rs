@@ -17,7 +17,7 @@ use lodestar_store::Db;
 use lodestar_store::error::StoreError;
 
 use crate::state::{AppState, WebSettings};
-use crate::{metrics, routes};
+use crate::{conventions, metrics, routes};
 
 /// Everything [`Application::build`] needs, as plain values: the binary maps its configuration
 /// into this, tests and benches fill it in themselves.
@@ -246,8 +246,10 @@ fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io::Re
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap(actix_web::middleware::from_fn(conventions::apply))
             .wrap(actix_web::middleware::from_fn(metrics::observe))
             .configure(routes::config)
+            .default_service(web::to(conventions::not_found))
     })
     .workers(workers.max(1))
     .listen(listener)?

@@ -22,7 +22,7 @@ struct KpiQuery {
     period: Option<String>,
     segment_by: Option<String>,
     keys: Option<String>,
-    trend: Option<usize>,
+    trend: Option<String>,
 }
 
 /// The requested period, or the last complete week in the team's timezone.
@@ -56,7 +56,14 @@ async fn get_kpis(
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
     });
-    let trend = q.trend.unwrap_or(0);
+    let trend = match q.trend.as_deref().map(str::trim) {
+        None | Some("") => 0,
+        Some(t) => t.parse::<usize>().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "trend={t} is not a number of periods: use 0 to 104"
+            ))
+        })?,
+    };
     if trend > 104 {
         return Err(ApiError::BadRequest(format!(
             "trend={trend} is too long: at most 104 periods"
