@@ -2,7 +2,38 @@
 
 use std::process::Command;
 
+use crate::backend_tests;
 use crate::common::{Backend, TestDb};
+
+backend_tests!(replicas_migrating_one_new_database_at_once_all_come_up,);
+
+/// N replicas starting together each run the migrations: every one must come up (exit 0), and
+/// the schema must be whole.
+async fn replicas_migrating_one_new_database_at_once_all_come_up(b: Backend) {
+    let (url, _dir) = TestDb::unmigrated(&b).await;
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_lodestar"))
+                .arg("migrate")
+                .env("LODESTAR_DATABASE__URL", &url)
+                .env("LODESTAR_LOG__FILTER", "warn")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("starting lodestar migrate")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("lodestar migrate");
+        assert!(
+            out.status.success(),
+            "a replica failed to migrate: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let line = json_out(lodestar(&url, &["team", "create", "acme"]));
+    assert_eq!(line["team"], "acme");
+}
 
 fn lodestar(db_url: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_lodestar"))

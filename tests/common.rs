@@ -121,6 +121,13 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// The URL of a database nobody has connected to or migrated yet, and what keeps it (an
+    /// SQLite file's folder).
+    pub async fn unmigrated(backend: &Backend) -> (String, Option<tempfile::TempDir>) {
+        let fresh = FreshDatabase::create(backend).await;
+        (fresh.url, fresh.dir)
+    }
+
     pub async fn new(backend: &Backend) -> TestDb {
         let fresh = FreshDatabase::create(backend).await;
         let db = Db::connect(&fresh.url).await.unwrap();

@@ -1,5 +1,6 @@
 //! Connecting, migrating, and the few settings each backend needs to behave under load.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use lodestar_migration::{Migrator, MigratorTrait};
@@ -16,7 +17,12 @@ use crate::writer::BulkTx;
 #[derive(Clone, Debug)]
 pub struct Db {
     conn: DatabaseConnection,
+    /// The SQLite file, whose neighbour `<file>.migrate-lock` serialises migrations.
+    sqlite_path: Option<PathBuf>,
 }
+
+/// The PostgreSQL advisory lock that serialises migrations across replicas ("LODE" "STAR").
+const MIGRATION_LOCK: i64 = 0x4c4f_4445_5354_4152;
 
 impl Db {
     /// Connect to `sqlite://path?mode=rwc` or `postgres://…`. SQLite runs in WAL mode with a busy
@@ -46,10 +52,32 @@ impl Db {
             return Err(StoreError::UnsupportedUrl(redact(url)));
         }
         let conn = Database::connect(opts).await?;
-        Ok(Db { conn })
+        Ok(Db {
+            conn,
+            sqlite_path: sqlite_path(url),
+        })
     }
 
+    /// Applies the migrations and rebuilds stale rollups. Replicas starting together take turns:
+    /// on PostgreSQL behind an advisory lock held by an open transaction, on SQLite behind an
+    /// exclusive lock on a file beside the database; the later ones find nothing left to do.
     pub async fn migrate(&self) -> Result<()> {
+        if self.backend() == DbBackend::Postgres {
+            let lock = self.conn.begin().await?;
+            lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                .await?;
+            self.migrate_now().await?;
+            lock.commit().await?;
+            return Ok(());
+        }
+        let _lock = match &self.sqlite_path {
+            Some(path) => Some(lock_file(path.with_extension("migrate-lock")).await?),
+            None => None,
+        };
+        self.migrate_now().await
+    }
+
+    async fn migrate_now(&self) -> Result<()> {
         Migrator::up(&self.conn, None).await?;
         crate::rollup::rebuild_stale(self).await?;
         Ok(())
@@ -100,17 +128,38 @@ impl Db {
     }
 }
 
-fn create_parent_dir(url: &str) {
+/// The file of an SQLite URL; `None` in memory.
+fn sqlite_path(url: &str) -> Option<PathBuf> {
     let path = url
-        .trim_start_matches("sqlite:")
+        .strip_prefix("sqlite:")?
         .trim_start_matches("//")
         .split('?')
         .next()
         .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// Waits for an exclusive lock on `path` (created if missing); dropping the file releases it.
+async fn lock_file(path: PathBuf) -> Result<std::fs::File> {
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| StoreError::Invalid(format!("waiting for the migration lock: {e}")))?
+    .map_err(|e| StoreError::Invalid(format!("the migration lock file: {e}")))
+}
+
+fn create_parent_dir(url: &str) {
+    let Some(path) = sqlite_path(url) else {
         return;
-    }
-    if let Some(parent) = std::path::Path::new(path).parent()
+    };
+    if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
         // A failure here surfaces as a clearer connection error right after.
