@@ -72,6 +72,41 @@ async fn a_bad_row_in_a_batch_stores_nothing_and_names_the_row_and_field(b: Back
         "nothing of the batch is stored"
     );
 
+    // NUL characters (PostgreSQL cannot store them, SQLite would) and negative lead values: 422
+    // naming each field, nothing stored, on both backends.
+    let batch = json!([
+        {"id": "nul-1", "created_at": "2026-11-02T10:00:00Z", "channel": "em\0ail"},
+        {"id": "nul-2", "created_at": "2026-11-02T10:00:00Z", "attrs": {"region": "EU\0"}},
+        {"id": "neg-1", "created_at": "2026-11-02T10:00:00Z", "value": -5},
+        {"id": "neg-2", "created_at": "2026-11-02T10:00:00Z", "deal_value": -0.01},
+        {"id": "ok-3", "created_at": "2026-11-02T10:00:00Z", "value": 0, "deal_value": 0}
+    ]);
+    let (status, body) = app.post_json(Some(&token), "/api/v1/leads", &batch).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let named: Vec<(u64, &str, &str)> = body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["field"].as_str().unwrap(),
+                r["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        vec![
+            (0, "channel", "contains a NUL character"),
+            (1, "attrs.region", "contains a NUL character"),
+            (2, "value", "must not be negative"),
+            (3, "deal_value", "must not be negative"),
+        ],
+        "{body}"
+    );
+    assert_eq!(app.counts(team).await[0].1, 0);
+
     let spend = json!([
         {"day": "2026-11-02", "category": "advertising", "amount": 10.5},
         {"day": "2026-11-02", "category": "bribes", "amount": 1},

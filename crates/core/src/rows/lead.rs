@@ -93,7 +93,7 @@ impl Draft for LeadDraft {
             LeadField::Channel => self.channel = parse::short_text(cell)?,
             LeadField::Source => self.source = parse::short_text(cell)?,
             LeadField::Campaign => self.campaign = parse::short_text(cell)?,
-            LeadField::Value => self.value = parse::amount(cell)?,
+            LeadField::Value => self.value = parse::non_negative_amount(cell)?,
             LeadField::Score => self.score = parse::score(cell)?,
             LeadField::MqlAt => self.mql_at = parse::timestamp(cell)?,
             LeadField::SalAt => self.sal_at = parse::timestamp(cell)?,
@@ -102,7 +102,7 @@ impl Draft for LeadDraft {
             LeadField::WonAt => self.won_at = parse::timestamp(cell)?,
             LeadField::LostAt => self.lost_at = parse::timestamp(cell)?,
             LeadField::ChurnedAt => self.churned_at = parse::timestamp(cell)?,
-            LeadField::DealValue => self.deal_value = parse::amount(cell)?,
+            LeadField::DealValue => self.deal_value = parse::non_negative_amount(cell)?,
         }
         Ok(())
     }

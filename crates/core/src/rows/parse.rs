@@ -34,6 +34,10 @@ fn text(cell: Cell<'_>) -> Parsed<&str> {
         Cell::Json(Value::Null) => return Ok(None),
         Cell::Json(_) => return Err(EXPECTED_STRING.to_owned()),
     };
+    // PostgreSQL cannot store it and SQLite would: refuse it on both.
+    if raw.contains('\0') {
+        return Err("contains a NUL character".to_owned());
+    }
     let trimmed = raw.trim();
     Ok((!trimmed.is_empty()).then_some(trimmed))
 }
@@ -113,6 +117,14 @@ pub(super) fn amount(cell: Cell<'_>) -> Parsed<Micros> {
         Cell::Json(_) => Err(EXPECTED_NUMBER.to_owned()),
         Cell::Text(s) if s.trim().is_empty() => Ok(None),
         Cell::Text(s) => Micros::parse_str(s).map(Some),
+    }
+}
+
+/// An amount that cannot be below zero (a lead's estimated value, a deal's value).
+pub(super) fn non_negative_amount(cell: Cell<'_>) -> Parsed<Micros> {
+    match amount(cell)? {
+        Some(m) if m.0 < 0 => Err("must not be negative".to_owned()),
+        other => Ok(other),
     }
 }
 
