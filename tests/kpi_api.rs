@@ -16,6 +16,13 @@ backend_tests!(
 async fn bad_kpi_requests_get_400_with_a_helpful_message(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (_, token) = app.team("acme", "UTC", Role::Viewer).await;
+    // The first month there is has no previous month to compare with: 400, not itself.
+    let (status, body) = app.get(Some(&token), "/api/v1/kpis?period=0000-01").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("too early"),
+        "{body}"
+    );
     let (status, body) = app.get(Some(&token), "/api/v1/kpis?period=2026-W61").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let msg = body["message"].as_str().unwrap();

@@ -7,6 +7,10 @@ pub enum CoreError {
         "invalid period `{0}`: expected a day (2026-11-03), an ISO week (2026-W45), a month (2026-11), a quarter (2026-Q4) or a year (2026)"
     )]
     InvalidPeriod(String),
+    #[error(
+        "period `{0}` is too early: its comparison and trend would reach before the year 0000; ask for a later period"
+    )]
+    PeriodTooEarly(String),
     #[error("invalid period kind `{0}`: expected day, week, month, quarter or year")]
     InvalidPeriodKind(String),
     #[error(

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use serde::{Serialize, Serializer};
 
 use super::{Period, PeriodKey, Timezone, rfc3339};
+use crate::CoreError;
 
 /// Days since 1970-01-01 of a local calendar date: how spend days and daily summaries are keyed.
 pub fn day_number(day: NaiveDate) -> i32 {
@@ -49,9 +50,14 @@ impl Buckets {
     }
 
     /// The `count` periods ending with `current` (its comparison, the one before, is next to
-    /// last): a trend with its comparison periods.
-    pub fn ending(current: PeriodKey, count: usize, tz: Tz) -> Buckets {
-        Buckets::of(&current.trend(count), tz)
+    /// last): a trend with its comparison periods. Refused when they would reach before the
+    /// first period of year 0000 (`0000-01` has no previous month to compare with).
+    pub fn ending(current: PeriodKey, count: usize, tz: Tz) -> Result<Buckets, CoreError> {
+        let keys = current.trend(count);
+        if keys.windows(2).any(|w| w[0] == w[1]) {
+            return Err(CoreError::PeriodTooEarly(current.to_string()));
+        }
+        Ok(Buckets::of(&keys, tz))
     }
 
     /// The last `n` buckets (all of them when there are fewer).
@@ -132,7 +138,7 @@ mod tests {
 
     #[test]
     fn consecutive_weeks_share_their_bounds() {
-        let b = Buckets::ending(key("2026-W45"), 3, chrono_tz::America::New_York);
+        let b = Buckets::ending(key("2026-W45"), 3, chrono_tz::America::New_York).expect("buckets");
         assert_eq!(b.len(), 3);
         assert_eq!(b.instants.len(), 4);
         assert_eq!(b.days.len(), 4);
@@ -159,13 +165,23 @@ mod tests {
 
     #[test]
     fn the_last_buckets_keep_their_bounds() {
-        let all = Buckets::ending(key("2026-11"), 5, Tz::UTC);
+        let all = Buckets::ending(key("2026-11"), 5, Tz::UTC).expect("buckets");
         let tail = all.last(3);
         assert_eq!(tail.len(), 3);
         assert_eq!(tail.instants[..], all.instants[2..]);
         assert_eq!(tail.days[..], all.days[2..]);
         assert_eq!(tail.periods[tail.current()].key, key("2026-11"));
         assert_eq!(all.last(9), all);
+    }
+
+    #[test]
+    fn a_period_whose_comparison_would_precede_year_0000_is_refused() {
+        assert!(matches!(
+            Buckets::ending(key("0000-01"), 3, Tz::UTC),
+            Err(CoreError::PeriodTooEarly(_))
+        ));
+        assert!(Buckets::ending(key("0000-03"), 3, Tz::UTC).is_ok());
+        assert!(Buckets::ending(key("0000-03"), 4, Tz::UTC).is_err());
     }
 
     #[test]

@@ -59,7 +59,7 @@ impl Plan {
         };
         let requested = requested(req.keys.as_deref(), customs)?;
         let (needed, kinds) = reads(&requested, customs);
-        let totals = Buckets::ending(req.period, req.trend.max(2) + 1, team.timezone.0);
+        let totals = Buckets::ending(req.period, req.trend.max(2) + 1, team.timezone.0)?;
         let segments = totals.last(SEGMENT_BUCKETS);
         Ok(Plan {
             requested,
