@@ -36,7 +36,7 @@ async fn the_report_says_why_kpis_changed_by_driver_on_the_page_and_in_json(b: B
     // from the fixture's expected values, is on the page.
     let sentence = crate::trees::won_revenue_sentence("2026-W45", "2026-W44");
     assert!(
-        sentence.starts_with("Won revenue −29.2%: leads +"),
+        sentence.starts_with("Won revenue −29.2%: conversion -"),
         "{sentence}"
     );
     let won = explanation_html(html, "won_revenue");
@@ -46,19 +46,20 @@ async fn the_report_says_why_kpis_changed_by_driver_on_the_page_and_in_json(b: B
     let rows: Vec<&str> = won.split("<tr").skip(2).collect();
     assert_eq!(rows.len(), 4, "the change and three drivers: {won}");
     assert!(rows[0].contains("Won revenue") && rows[0].contains("fill=\"#c8312b\""));
+    // Largest effect first: the conversion that fell, then the leads that rose.
     assert!(
-        rows[1].contains("leads")
-            && rows[1].contains("x=\"100.0\"")
-            && rows[1].contains("fill=\"#137a3a\""),
-        "{}",
-        rows[1]
-    );
-    assert!(
-        rows[2].contains("conversion")
-            && !rows[2].contains("x=\"100.0\"")
-            && rows[2].contains("fill=\"#c8312b\""),
+        rows[2].contains("leads")
+            && rows[2].contains("x=\"100.0\"")
+            && rows[2].contains("fill=\"#137a3a\""),
         "{}",
         rows[2]
+    );
+    assert!(
+        rows[1].contains("conversion")
+            && !rows[1].contains("x=\"100.0\"")
+            && rows[1].contains("fill=\"#c8312b\""),
+        "{}",
+        rows[1]
     );
 
     // The page explains exactly the KPIs whose change /api/v1/drivers explains, with its words.
