@@ -127,27 +127,45 @@ fn signed_pct(x: f64) -> String {
     }
 }
 
+/// A driver's own change as its card shows it: points for a percent KPI, else percent, signed,
+/// `0.0` unsigned (an ASCII minus, as the cards write it).
+fn card_change(change: f64, suffix: &str) -> String {
+    let text = format!("{change:.1}");
+    match text.as_str() {
+        "0.0" | "-0.0" => format!("0.0{suffix}"),
+        t if t.starts_with('-') => format!("{t}{suffix}"),
+        t => format!("+{t}{suffix}"),
+    }
+}
+
 /// The sentence explaining won revenue from `previous` to `period`, computed here from the
 /// fixture's expected values with the LMDI formula (L(v₁, v₀) · ln(x₁ / x₀) per driver, in
-/// percent of v₀), not by the server.
+/// percent of v₀), not by the server: each driver's own change as its card shows it, then its
+/// effect on won revenue, largest effect first.
 pub(crate) fn won_revenue_sentence(period: &str, previous: &str) -> String {
     let (v1, v0) = (
         expected(period, "won_revenue"),
         expected(previous, "won_revenue"),
     );
     let log_mean = (v1 - v0) / (v1 / v0).ln();
-    let parts: Vec<String> = [
-        ("leads", "leads"),
-        ("conversion_rate", "conversion"),
-        ("avg_deal_size", "deal size"),
+    let mut parts: Vec<(f64, String)> = [
+        ("leads", "leads", false),
+        ("conversion_rate", "conversion", true),
+        ("avg_deal_size", "deal size", false),
     ]
     .iter()
-    .map(|(key, label)| {
-        let ratio = expected(period, key) / expected(previous, key);
-        let share = log_mean * ratio.ln() / v0 * 100.0;
-        format!("{label} {}", signed_pct(share))
+    .map(|(key, label, points)| {
+        let (x1, x0) = (expected(period, key), expected(previous, key));
+        let share = log_mean * (x1 / x0).ln() / v0 * 100.0;
+        let own = match points {
+            true => card_change(x1 - x0, " pp"),
+            false => card_change((x1 - x0) / x0 * 100.0, "%"),
+        };
+        (share, format!("{label} {own} (→ {})", signed_pct(share)))
     })
     .collect();
+    parts.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
+    let parts: Vec<String> = parts.into_iter().map(|(_, text)| text).collect();
     format!(
         "Won revenue {}: {}",
         signed_pct((v1 - v0) / v0 * 100.0),

@@ -36,7 +36,7 @@ async fn the_report_says_why_kpis_changed_by_driver_on_the_page_and_in_json(b: B
     // from the fixture's expected values, is on the page.
     let sentence = crate::trees::won_revenue_sentence("2026-W45", "2026-W44");
     assert!(
-        sentence.starts_with("Won revenue −29.2%: leads +"),
+        sentence.starts_with("Won revenue −29.2%: conversion -"),
         "{sentence}"
     );
     let won = explanation_html(html, "won_revenue");
@@ -46,19 +46,20 @@ async fn the_report_says_why_kpis_changed_by_driver_on_the_page_and_in_json(b: B
     let rows: Vec<&str> = won.split("<tr").skip(2).collect();
     assert_eq!(rows.len(), 4, "the change and three drivers: {won}");
     assert!(rows[0].contains("Won revenue") && rows[0].contains("fill=\"#c8312b\""));
+    // Largest effect first: the conversion that fell, then the leads that rose.
     assert!(
-        rows[1].contains("leads")
-            && rows[1].contains("x=\"100.0\"")
-            && rows[1].contains("fill=\"#137a3a\""),
-        "{}",
-        rows[1]
-    );
-    assert!(
-        rows[2].contains("conversion")
-            && !rows[2].contains("x=\"100.0\"")
-            && rows[2].contains("fill=\"#c8312b\""),
+        rows[2].contains("leads")
+            && rows[2].contains("x=\"100.0\"")
+            && rows[2].contains("fill=\"#137a3a\""),
         "{}",
         rows[2]
+    );
+    assert!(
+        rows[1].contains("conversion")
+            && !rows[1].contains("x=\"100.0\"")
+            && rows[1].contains("fill=\"#c8312b\""),
+        "{}",
+        rows[1]
     );
 
     // The page explains exactly the KPIs whose change /api/v1/drivers explains, with its words.
@@ -108,6 +109,67 @@ async fn the_report_says_why_kpis_changed_by_driver_on_the_page_and_in_json(b: B
         .map(|p| p["contribution"].as_f64().unwrap())
         .sum();
     assert!(close(sum, won["change"].as_f64().unwrap()), "{won}");
+
+    // Each driver's own change is the text of its card; the sentence says it, then the
+    // driver's effect on the KPI.
+    let cards: Vec<&Value> = json["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["kpis"].as_array().unwrap())
+        .collect();
+    assert!(cards.len() > 20, "{json}");
+    let card = |key: &str| {
+        cards
+            .iter()
+            .find(|k| k["key"] == key || k["meta"]["key"] == key)
+            .map(|k| k["change_display"].as_str().unwrap().to_owned())
+    };
+    for d in drivers {
+        let said = d["sentence"].as_str().unwrap();
+        for p in d["parts"].as_array().unwrap() {
+            let own = p["change_display"].as_str().unwrap();
+            if let Some(card) = card(p["kpi"].as_str().unwrap()) {
+                assert_eq!(own, card, "{p}");
+            }
+            if d["error"].is_null() {
+                let part = format!(
+                    "{} {own} (→ {})",
+                    p["label"].as_str().unwrap(),
+                    p["effect_display"].as_str().unwrap()
+                );
+                assert!(said.contains(&part), "{part} not in {said}");
+            }
+        }
+    }
+    let cac = drivers.iter().find(|d| d["kpi"] == "cac").unwrap();
+    // Fewer customers won (−33.3% on their card) made each one dearer; less spend cheaper.
+    assert_eq!(card("customers_won").as_deref(), Some("-33.3%"));
+    assert_eq!(card("total_spend").as_deref(), Some("-19.9%"));
+    assert_eq!(
+        cac["sentence"],
+        "Customer acquisition cost +20.2%: customers won -33.3% (→ +44.5%), \
+         spend -19.9% (→ −24.3%)"
+    );
+    let customers = drivers
+        .iter()
+        .find(|d| d["kpi"] == "customers_won")
+        .unwrap();
+    assert!(
+        customers["sentence"]
+            .as_str()
+            .unwrap()
+            .starts_with("Customers won −33.3%: MQL→SAL -61.9 pp (→ −79.3%), "),
+        "{customers}"
+    );
+    // Six funnel steps: the three largest effects show, the rest fold away.
+    let funnel = explanation_html(html, "customers_won");
+    assert!(
+        funnel.contains("<summary>3 more drivers</summary>"),
+        "{funnel}"
+    );
+    let won_html = explanation_html(html, "won_revenue");
+    assert!(!won_html.contains("more driver"), "{won_html}");
 
     // A report of named KPIs explains those only; an empty period explains nothing.
     let (status, _) = app

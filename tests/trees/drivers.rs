@@ -25,8 +25,15 @@ async fn driver_attribution_adds_up_to_the_change_on_the_fixture(b: Backend) {
         e["value"].as_f64().unwrap() - e["previous"].as_f64().unwrap()
     ));
     let parts = e["parts"].as_array().unwrap();
-    let keys: Vec<&str> = parts.iter().map(|p| p["kpi"].as_str().unwrap()).collect();
-    assert_eq!(keys, ["leads", "conversion_rate", "avg_deal_size"]);
+    let mut keys: Vec<&str> = parts.iter().map(|p| p["kpi"].as_str().unwrap()).collect();
+    // Largest effect first.
+    let sizes: Vec<f64> = parts
+        .iter()
+        .map(|p| p["contribution"].as_f64().unwrap().abs())
+        .collect();
+    assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+    keys.sort_unstable();
+    assert_eq!(keys, ["avg_deal_size", "conversion_rate", "leads"]);
     let sum: f64 = parts
         .iter()
         .map(|p| p["contribution"].as_f64().unwrap())
@@ -40,12 +47,15 @@ async fn driver_attribution_adds_up_to_the_change_on_the_fixture(b: Backend) {
         .map(|p| p["contribution_pct"].as_f64().unwrap())
         .sum();
     assert!((pct - e["change_pct"].as_f64().unwrap()).abs() < 1e-9);
-    assert_eq!(parts[0]["value"], 17);
-    assert_eq!(parts[0]["previous"], 18);
+    let leads = parts.iter().find(|p| p["kpi"] == "leads").unwrap();
+    assert_eq!(leads["value"], 17);
+    assert_eq!(leads["previous"], 18);
+    // The driver's own change is its card's text; its effect follows the arrow.
+    assert_eq!(leads["change_display"], "-5.6%");
     let sentence = e["sentence"].as_str().unwrap();
     assert!(sentence.starts_with("Won revenue "), "{sentence}");
     assert!(
-        sentence.contains(": leads −")
+        sentence.contains("leads -5.6% (→ −")
             && sentence.contains("conversion")
             && sentence.contains("deal size"),
         "{sentence}"

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use lodestar_core::catalog::{Builtin, Direction, Unit};
-use lodestar_core::drivers::{Combine, DriverTree, Pair, builtin_trees};
+use lodestar_core::drivers::{Combine, DriverTree, Pair, When, builtin_trees};
 use lodestar_core::formula;
 use lodestar_core::period::PeriodKey;
 use lodestar_store::teams::Team;
@@ -18,8 +18,7 @@ use serde::Serialize;
 use crate::custom::CustomSet;
 use crate::engine::{KpiEngine, KpiRequest, KpiValue};
 use crate::error::ReportError;
-use crate::format::Tone;
-use crate::format::format_value;
+use crate::format::{Tone, UNDEFINED, change_display, format_value};
 use crate::number;
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,7 +70,19 @@ pub struct Part {
     /// `contribution` as a percentage of the KPI's previous value; sums to `change_pct`.
     #[serde(serialize_with = "number::serialize_opt")]
     pub contribution_pct: Option<f64>,
+    /// The driver's own change as its card shows it ([`change_display`]: `+9.5%`, `-2.0 pp`,
+    /// `—`), so the panel and the cards never disagree.
+    pub change_display: String,
+    /// Its effect on the KPI as sentences write it: `−8.9%` of the KPI's previous value, an
+    /// amount in the KPI's unit from a previous value of 0, or `—` when it has none.
+    pub effect_display: String,
+    /// Why this driver's change or effect cannot be computed, in words ("0 in the previous
+    /// period"), when its value is missing or zero where the math needs it.
+    pub note: Option<String>,
 }
+
+/// How many drivers of an explanation show before the rest fold away.
+pub const TOP_DRIVERS: usize = 3;
 
 /// `+5.1%` or `−12.0%` (with a real minus sign), to one decimal.
 fn signed_pct(x: f64) -> String {
@@ -102,6 +113,9 @@ pub struct Bar {
     pub label: String,
     /// `+5.1%`, or an amount in the KPI's unit when the previous value was 0.
     pub text: String,
+    /// The row's own change as its card shows it: the KPI's for the first row, each driver's
+    /// after it.
+    pub own: String,
     /// Signed, in the unit of `text` (percent of the previous value, or the KPI's unit).
     #[serde(serialize_with = "number::serialize")]
     pub value: f64,
@@ -113,9 +127,10 @@ pub struct Bar {
 }
 
 impl Explanation {
-    /// One line for people: "Won revenue −12.0%: leads −5.1%, conversion −9.2%, deal size
-    /// +2.3%". Contributions are in percent of the previous value, so they add up to the
-    /// headline; when the previous value is 0 (a sum from nothing) they are in the KPI's unit.
+    /// One line for people: "CAC −4.9%: customers won +9.5% (→ −8.9%), spend +3.9% (→ +3.9%)".
+    /// Each driver with its own change as its card shows it, then its effect on the KPI: in
+    /// percent of the previous value, so the effects add up to the headline, or in the KPI's
+    /// unit when the previous value was 0 (a sum from nothing). Largest effect first.
     pub fn sentence(&self) -> String {
         let headline = match (self.change_pct, self.change) {
             (Some(pct), _) => format!("{} {}", self.name, signed_pct(pct)),
@@ -128,15 +143,18 @@ impl Explanation {
         let parts: Vec<String> = self
             .parts
             .iter()
-            .map(|p| {
-                format!(
-                    "{} {}",
-                    p.label,
-                    self.amount_text(p).unwrap_or("—".to_owned())
-                )
+            .map(|p| match &p.note {
+                Some(note) => format!("{} {} ({note})", p.label, p.change_display),
+                None => format!("{} {} (→ {})", p.label, p.change_display, p.effect_display),
             })
             .collect();
         format!("{headline}: {}", parts.join(", "))
+    }
+
+    /// The drivers a reader sees first (the [`TOP_DRIVERS`] largest effects) and the rest,
+    /// folded away; the parts are already in order of effect.
+    pub fn folded(&self) -> (&[Part], &[Part]) {
+        self.parts.split_at(self.parts.len().min(TOP_DRIVERS))
     }
 
     /// A part's share as the sentence tells it: percent of the previous value, or else an amount.
@@ -146,10 +164,6 @@ impl Explanation {
             (None, Some(c)) => Some((c, signed_value(self.unit, c))),
             (None, None) => None,
         }
-    }
-
-    fn amount_text(&self, p: &Part) -> Option<String> {
-        self.amount(p).map(|(_, text)| text)
     }
 
     /// The KPI moved (or became defined or undefined) since the previous period: worth
@@ -168,10 +182,13 @@ impl Explanation {
         if self.error.is_some() {
             return Vec::new();
         }
-        let parts: Vec<(String, f64, String)> = self
+        let parts: Vec<(String, f64, String, String)> = self
             .parts
             .iter()
-            .filter_map(|p| self.amount(p).map(|(v, text)| (p.label.clone(), v, text)))
+            .filter_map(|p| {
+                self.amount(p)
+                    .map(|(v, text)| (p.label.clone(), v, text, p.change_display.clone()))
+            })
             .collect();
         if parts.len() != self.parts.len() {
             return Vec::new();
@@ -183,20 +200,22 @@ impl Explanation {
         } else {
             self.change_pct.map(|c| (c, signed_pct(c)))
         };
-        let rows: Vec<(String, f64, String)> = total
-            .map(|(v, text)| (self.name.clone(), v, text))
+        let own = change_display(self.unit, self.value, self.previous);
+        let rows: Vec<(String, f64, String, String)> = total
+            .map(|(v, text)| (self.name.clone(), v, text, own))
             .into_iter()
             .chain(parts)
             .collect();
         let max = rows
             .iter()
-            .map(|(_, v, _)| v.abs())
+            .map(|(_, v, _, _)| v.abs())
             .filter(|v| v.is_finite())
             .fold(0.0_f64, f64::max);
         rows.into_iter()
-            .map(|(label, value, text)| Bar {
+            .map(|(label, value, text, own)| Bar {
                 label,
                 text,
+                own,
                 value,
                 length_pct: if max > 0.0 && value.is_finite() {
                     (value.abs() / max * 100.0).clamp(0.0, 100.0)
@@ -288,28 +307,45 @@ fn explanation(
         }
     };
     let base = kpi.previous.filter(|p| *p != 0.0).map(f64::abs);
-    let parts = tree
+    let mut parts: Vec<Part> = tree
         .drivers
         .iter()
         .zip(drivers)
         .zip(contributions)
-        .map(|((d, v), contribution)| Part {
-            kpi: d.kpi.clone(),
-            name: v.meta.name.clone(),
-            label: d
-                .label
-                .clone()
-                .unwrap_or_else(|| v.meta.name.to_lowercase()),
-            unit: v.meta.unit,
-            power: d.power,
-            weight: d.weight,
-            value: v.value,
-            previous: v.previous,
-            change_pct: formula::change_pct(v.value, v.previous),
-            contribution,
-            contribution_pct: contribution.zip(base).map(|(c, b)| c / b * 100.0),
+        .map(|((d, v), contribution)| {
+            let contribution_pct = contribution.zip(base).map(|(c, b)| c / b * 100.0);
+            let effect_display = match (contribution_pct, contribution) {
+                (Some(pct), _) => signed_pct(pct),
+                (None, Some(c)) => signed_value(kpi.meta.unit, c),
+                (None, None) => UNDEFINED.to_owned(),
+            };
+            Part {
+                kpi: d.kpi.clone(),
+                name: v.meta.name.clone(),
+                label: d
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| v.meta.name.to_lowercase()),
+                unit: v.meta.unit,
+                power: d.power,
+                weight: d.weight,
+                value: v.value,
+                previous: v.previous,
+                change_pct: formula::change_pct(v.value, v.previous),
+                contribution,
+                contribution_pct,
+                change_display: v.change_display.clone(),
+                effect_display,
+                note: cannot_compute(tree.combine, v.value, v.previous),
+            }
         })
         .collect();
+    // Largest effect first; a stable sort keeps the tree's order among equals (and when
+    // nothing could be attributed).
+    parts.sort_by(|a, b| {
+        let size = |p: &Part| p.contribution.map_or(0.0, f64::abs);
+        size(b).total_cmp(&size(a))
+    });
     Some(Explanation {
         kpi: tree.kpi.clone(),
         name: kpi.meta.name.clone(),
@@ -326,6 +362,32 @@ fn explanation(
         parts,
         error,
     })
+}
+
+/// Why a driver's change or effect cannot be computed, in words: a value missing in either
+/// period, or (for a product, whose split takes logarithms) zero or negative. `None` when it
+/// can be.
+fn cannot_compute(combine: Combine, value: Option<f64>, previous: Option<f64>) -> Option<String> {
+    let finite = |x: Option<f64>| x.filter(|x| x.is_finite());
+    let (previous, value) = (finite(previous), finite(value));
+    if previous.is_none() && value.is_none() {
+        return Some("no data in either period".to_owned());
+    }
+    for (x, when) in [(previous, When::Previous), (value, When::Current)] {
+        match x {
+            None => return Some(format!("no data in {when}")),
+            Some(x) if combine == Combine::Product && x == 0.0 => {
+                return Some(format!("0 in {when}, so its share cannot be computed"));
+            }
+            Some(x) if combine == Combine::Product && x < 0.0 => {
+                return Some(format!(
+                    "negative in {when}, so its share cannot be computed"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    None
 }
 
 /// The driver trees whose KPI and drivers the team all has (a tree over a pack's custom KPI the

@@ -7,7 +7,7 @@ use askama::Template;
 use lodestar_core::catalog::{Direction, Unit};
 use lodestar_report::catalog::CatalogEntry;
 use lodestar_report::definition::TargetStatus;
-use lodestar_report::drivers::Explanation;
+use lodestar_report::drivers::{Explanation, TOP_DRIVERS};
 use lodestar_report::engine::TrendPoint;
 use lodestar_report::format::{Tone, format_value};
 use lodestar_report::meta::Source;
@@ -196,7 +196,12 @@ pub struct PeriodNav {
 /// attributes, not styles, so the page's content security policy lets them through.
 pub struct DriverBar {
     pub label: String,
+    /// The effect on the KPI (the change itself on the first row).
     pub text: String,
+    /// The row's own change, as its card shows it.
+    pub own: String,
+    /// Why the effect cannot be computed, shown instead of `text` and the bar.
+    pub note: Option<String>,
     pub tone: &'static str,
     pub x: String,
     pub width: String,
@@ -205,12 +210,14 @@ pub struct DriverBar {
     pub total: bool,
 }
 
-/// A KPI's change explained: the sentence, and the picture of its parts when it has one.
+/// A KPI's change explained: the sentence, the KPI's row and its largest drivers, and the
+/// rest folded away.
 pub struct DriverView {
     pub kpi: String,
     pub sentence: String,
     pub blocked: bool,
     pub bars: Vec<DriverBar>,
+    pub folded: Vec<DriverBar>,
 }
 
 /// The colours of `--good`, `--bad` and `--flat` in app.css.
@@ -224,7 +231,7 @@ fn tone_fill(t: Tone) -> &'static str {
 
 impl DriverView {
     pub fn new(e: &Explanation) -> DriverView {
-        let bars = e
+        let mut bars: Vec<DriverBar> = e
             .bars()
             .into_iter()
             .enumerate()
@@ -238,15 +245,38 @@ impl DriverView {
                     fill: tone_fill(b.tone),
                     label: b.label,
                     text: b.text,
+                    own: b.own,
+                    note: None,
                     total: i == 0,
                 }
             })
             .collect();
+        if bars.is_empty() {
+            // Not split: each driver's own change, and why there is no share, in words.
+            bars = e
+                .parts
+                .iter()
+                .map(|p| DriverBar {
+                    label: p.label.clone(),
+                    text: p.effect_display.clone(),
+                    own: p.change_display.clone(),
+                    note: Some(p.note.clone().unwrap_or_else(|| "not split".to_owned())),
+                    tone: Tone::None.as_str(),
+                    x: "100.0".to_owned(),
+                    width: "0.0".to_owned(),
+                    fill: tone_fill(Tone::None),
+                    total: false,
+                })
+                .collect();
+        }
+        let total = usize::from(bars.first().is_some_and(|b| b.total));
+        let folded = bars.split_off(bars.len().min(total + TOP_DRIVERS));
         DriverView {
             kpi: e.kpi.clone(),
             sentence: e.sentence(),
             blocked: e.error.is_some(),
             bars,
+            folded,
         }
     }
 }
