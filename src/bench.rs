@@ -85,6 +85,7 @@ pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
         public_url: None,
         max_body_bytes: settings.server.max_body_bytes,
         scripts: ScriptSettings::default(),
+        clock: lodestar_core::clock::system_clock(),
         digests: None,
     })
     .await?;

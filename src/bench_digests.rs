@@ -196,6 +196,7 @@ pub async fn run(args: BenchDigestsArgs, settings: &Settings) -> anyhow::Result<
         public_url: Some(settings.server.public_url.clone()),
         max_body_bytes: settings.server.max_body_bytes,
         scripts: ScriptSettings::default(),
+        clock: lodestar_core::clock::system_clock(),
         digests: Some(digests),
     })
     .await?;

@@ -20,6 +20,7 @@ pub fn app_settings(settings: &Settings) -> anyhow::Result<AppSettings> {
             packs_dir: Some(settings.scripts.dir.clone()),
             deadline: Duration::from_millis(settings.scripts.deadline_ms),
         },
+        clock: lodestar_core::clock::system_clock(),
         digests: Some(DigestSettings::new(
             mail_settings(settings),
             scheduler_config(settings),

@@ -214,6 +214,7 @@ pub fn app_settings(database_url: &str) -> AppSettings {
         public_url: None,
         max_body_bytes: 32 * 1024 * 1024,
         scripts: ScriptSettings::default(),
+        clock: lodestar_core::clock::system_clock(),
         digests: None,
     }
 }

@@ -47,7 +47,7 @@ fn fast_config() -> SchedulerConfig {
 }
 
 /// Digests mailed to `smtp` by a scheduler that is not started: tests fire it, or start it.
-fn digests(smtp: &SmtpServer, config: SchedulerConfig, clock: Clock) -> DigestSettings {
+fn digests(smtp: &SmtpServer, config: SchedulerConfig) -> DigestSettings {
     let mail = MailSettings {
         smtp_url: Some(smtp.url()),
         from: SENDER.to_owned(),
@@ -55,7 +55,6 @@ fn digests(smtp: &SmtpServer, config: SchedulerConfig, clock: Clock) -> DigestSe
     };
     DigestSettings {
         smtp_timeout: Duration::from_secs(5),
-        clock,
         start: false,
         ..DigestSettings::new(mail, config)
     }
@@ -88,7 +87,8 @@ impl DigestApp {
     ) -> DigestApp {
         let smtp = SmtpServer::start().await.unwrap();
         let app = TestApp::spawn_with(backend, |s| {
-            s.digests = Some(digests(&smtp, tweak(fast_config()), clock));
+            s.clock = clock;
+            s.digests = Some(digests(&smtp, tweak(fast_config())));
         })
         .await;
         DigestApp {

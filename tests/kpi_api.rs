@@ -64,7 +64,7 @@ async fn the_kpi_response_has_the_documented_shape(b: Backend) {
     assert_eq!(
         body["period"],
         json!({"key": "2026-W44", "start": "2026-10-26T04:00:00Z", "end": "2026-11-02T05:00:00Z",
-               "timezone": "America/New_York", "days": 7})
+               "timezone": "America/New_York", "days": 7, "complete": true})
     );
     assert_eq!(body["previous_period"]["key"], "2026-W43");
     assert_eq!(body["segment_by"], "attrs.region");

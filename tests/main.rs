@@ -9,6 +9,7 @@ mod custom_kpis;
 mod digests;
 mod fixture_kpis;
 mod http_conventions;
+mod in_progress;
 mod ingest;
 mod kpi_api;
 mod pages;

@@ -309,7 +309,7 @@ impl Prefetched {
             keys: None,
             trend: TREND,
         };
-        let plan = Plan::new(db, team, &req, customs).await?;
+        let plan = Plan::new(db, team, &req, customs, chrono::Utc::now()).await?;
         let prefetch = Prefetch::load(db, team.id, &plan).await?;
         Ok(Prefetched { plan, prefetch })
     }

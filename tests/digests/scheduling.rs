@@ -75,7 +75,8 @@ async fn a_missed_firing_is_caught_up_at_start_up_within_the_grace_window_only(b
     // A second server starting on the same database (a restart) catches up nothing more.
     let restarted = Application::build(AppSettings {
         public_url: Some(app.base.clone()),
-        digests: Some(digests(&app.smtp, grace(fast_config()), clock)),
+        clock,
+        digests: Some(digests(&app.smtp, grace(fast_config()))),
         ..app_settings(&app.database_url)
     })
     .await

@@ -2,6 +2,7 @@
 //! shape of the rows a team loads. Nothing here does I/O: `store` and `web` call into it.
 
 pub mod catalog;
+pub mod clock;
 pub mod currency;
 pub mod dimension;
 pub mod domain;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::CoreError;
 
 mod buckets;
-pub use buckets::{Buckets, PeriodView, day_number};
+pub use buckets::{Buckets, PeriodView, Progress, day_number};
 
 /// The length of a period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

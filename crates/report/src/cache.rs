@@ -1,4 +1,5 @@
-//! Assembled reports, kept per (team, report, period, data version, KPI pack generation) in a
+//! Assembled reports, kept per (team, report, period and how far it has got, data version, KPI
+//! pack generation) in a
 //! bounded LRU. The team's data version is bumped on every data load, custom KPI change and report
 //! definition change, and every replica reads it from the database; the pack generation counts
 //! this process's reloads of the KPI packs. So a stale entry is never served: its key no longer
@@ -7,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use lodestar_core::period::PeriodKey;
+use lodestar_core::period::{PeriodKey, Progress};
 
 use crate::report::Report;
 
@@ -16,6 +17,8 @@ pub struct CacheKey {
     pub team_id: i32,
     pub report: String,
     pub period: PeriodKey,
+    /// How far the period had got: an entry for day 3 of a week is not served on day 4.
+    pub progress: Progress,
     pub data_version: i64,
     /// How many times this process reloaded its KPI packs.
     pub kpi_generation: u64,
@@ -129,6 +132,7 @@ mod tests {
             team_id,
             report: "weekly".to_owned(),
             period: PeriodKey::parse(period).expect("a valid key"),
+            progress: Progress::Complete,
             data_version,
             kpi_generation: 0,
         }

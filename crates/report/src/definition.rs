@@ -67,6 +67,8 @@ pub enum TargetStatus {
     Missed,
     /// The KPI has no value for the period, so it can be neither.
     NoValue,
+    /// The period is not over: judged when it ends.
+    InProgress,
 }
 
 impl TargetStatus {
@@ -75,6 +77,7 @@ impl TargetStatus {
             TargetStatus::Met => "met",
             TargetStatus::Missed => "missed",
             TargetStatus::NoValue => "no value",
+            TargetStatus::InProgress => "in progress",
         }
     }
 }

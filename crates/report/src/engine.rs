@@ -18,7 +18,9 @@ pub use prefetch::{Fetched, KindMap, Prefetch};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use lodestar_core::catalog::{Direction, Kind, Unit};
+use lodestar_core::clock::{Clock, system_clock};
 use lodestar_core::dimension::Dimension;
 use lodestar_core::formula;
 use lodestar_core::period::PeriodKey;
@@ -140,11 +142,32 @@ pub struct KpiEngine {
     db: Db,
     scripts: Arc<ScriptEngine>,
     packs: Option<Arc<PackWatcher>>,
+    /// What "now" is: which period is in progress, and how far.
+    clock: Clock,
 }
 
 impl KpiEngine {
     pub fn new(db: Db, scripts: Arc<ScriptEngine>, packs: Option<Arc<PackWatcher>>) -> Self {
-        KpiEngine { db, scripts, packs }
+        KpiEngine {
+            db,
+            scripts,
+            packs,
+            clock: system_clock(),
+        }
+    }
+
+    /// The same engine with another idea of "now" (tests).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        KpiEngine { clock, ..self }
+    }
+
+    /// Now, by this engine's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn db(&self) -> &Db {
@@ -257,10 +280,11 @@ impl KpiEngine {
         customs: CustomSet,
         logs_of: Option<&str>,
     ) -> Result<(KpiResult, Vec<String>), ReportError> {
-        let plan = Plan::new(&self.db, team, req, &customs).await?;
+        let plan = Plan::new(&self.db, team, req, &customs, self.now()).await?;
         let prefetch = Prefetch::load(&self.db, team.id, &plan).await?;
-        let view = |at: usize| PeriodView::new(&plan.totals.periods[at], team.timezone);
-        let (period, previous_period) = (view(plan.totals.current()), view(plan.totals.previous()));
+        let window = plan.window();
+        let view = |at: usize| window.view(at, team.timezone, plan.progress);
+        let (period, previous_period) = (view(window.current()), view(window.previous()));
         let segment_by = plan.segment_by.clone();
         let env = Env::new(
             Arc::clone(&self.scripts),

@@ -62,6 +62,8 @@ pub struct Report {
     pub next_period: String,
     /// Nothing happened in the period (no leads, spend or events in it).
     pub empty: bool,
+    /// What to read first: headline KPIs, biggest movers, targets missed (keys of `sections`).
+    pub summary: Summary,
     pub sections: Vec<Section>,
     /// The split by the report's dimension, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -284,7 +286,8 @@ pub fn shape(
         currency: team.currency,
         period: period.kind(),
     };
-    let make_card = |k: &KpiValue| card(k, def.targets.get(&k.meta.key), &style);
+    let in_progress = result.period.in_progress();
+    let make_card = |k: &KpiValue| card(k, def.targets.get(&k.meta.key), &style, in_progress);
     let value_of = |key: &str| {
         result
             .kpis
@@ -321,6 +324,10 @@ pub fn shape(
         .segment_by
         .as_ref()
         .map(|dim| segment_table(dim, &def.kpis, &shown, &style));
+    let own_list = match &def.kpis {
+        KpiSelection::All => None,
+        KpiSelection::Keys(keys) => Some(keys.as_slice()),
+    };
     let sections = match &outline.tree {
         None => sections(&shown, &make_card),
         Some(tree) => tree_sections(tree, &shown, &make_card),
@@ -339,6 +346,7 @@ pub fn shape(
         previous_period: result.previous_period,
         next_period: period.next().to_string(),
         empty,
+        summary: Summary::of(&sections, own_list),
         sections,
         segments,
         funnel,
@@ -347,7 +355,8 @@ pub fn shape(
     }
 }
 
-fn card(k: &KpiValue, target: Option<&Target>, style: &Style) -> Card {
+/// A KPI's card; a target of a period `in_progress` is judged only once the period is over.
+fn card(k: &KpiValue, target: Option<&Target>, style: &Style, in_progress: bool) -> Card {
     let show = |v: Option<f64>| style.value(&k.meta.key, k.meta.unit, v);
     Card {
         meta: k.meta.clone(),
@@ -370,7 +379,11 @@ fn card(k: &KpiValue, target: Option<&Target>, style: &Style) -> Card {
         ),
         target: target.map(|t| CardTarget {
             bounds: *t,
-            status: t.status(k.value),
+            status: if in_progress {
+                TargetStatus::InProgress
+            } else {
+                t.status(k.value)
+            },
             text: t.describe(|x| show(Some(x))),
         }),
         trend: k.trend.clone(),
@@ -457,11 +470,13 @@ fn tree_sections(
 
 mod funnel;
 mod segment_table;
+mod summary;
 
 pub use funnel::{FUNNEL, FunnelStep, StageCount, StepRate};
 use funnel::{funnel, stage_counts};
 use segment_table::segment_table;
 pub use segment_table::{SegmentCell, SegmentColumn, SegmentRow, SegmentTable};
+pub use summary::Summary;
 
 #[cfg(test)]
 mod tests;

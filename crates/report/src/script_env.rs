@@ -19,10 +19,13 @@ use lodestar_store::measures::{self, KindTotals, MeasureQuery, Measured, TOTAL};
 use crate::custom::CustomSet;
 use crate::engine::{KindMap, Plan, Prefetch};
 
-/// Which batch a value comes from: totals (the trend buckets), or segments (the last three).
+/// Which batch a value comes from: totals (the trend buckets), the window (a period in progress
+/// and the same days of the two before it; the last three totals otherwise), or segments (the
+/// window, split).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Which {
     Totals,
+    Window,
     Segments,
 }
 
@@ -59,6 +62,8 @@ pub struct Env {
     /// Index of each known segment (the total included), for the memo.
     segment_index: HashMap<String, usize>,
     totals: Batch,
+    /// `None`: the window is the last three totals.
+    window: Option<Batch>,
     segments: Batch,
     kinds_loaded: Mutex<BTreeSet<String>>,
     memo: Mutex<Memo>,
@@ -79,6 +84,15 @@ impl Env {
         plan: Plan,
         prefetch: Prefetch,
     ) -> Env {
+        let window = match (&plan.window, prefetch.window) {
+            (Some(buckets), Some(f)) => Some(Batch {
+                buckets: buckets.clone(),
+                measured: Some(f.measured),
+                kinds: Mutex::new(f.kinds),
+                complete: Mutex::new(None),
+            }),
+            _ => None,
+        };
         let (seg_measured, seg_kinds) = match prefetch.segments {
             Some(f) => (Some(f.measured), f.kinds),
             None => (None, KindMap::new()),
@@ -117,6 +131,7 @@ impl Env {
                 kinds: Mutex::new(prefetch.totals.kinds),
                 complete: Mutex::new(None),
             },
+            window,
             segments: Batch {
                 buckets: plan.segments.clone(),
                 measured: seg_measured,
@@ -144,9 +159,22 @@ impl Env {
     }
 
     fn batch(&self, which: Which) -> &Batch {
-        match which {
-            Which::Totals => &self.totals,
-            Which::Segments => &self.segments,
+        match (which, &self.window) {
+            (Which::Window, Some(w)) => w,
+            (Which::Totals | Which::Window, _) => &self.totals,
+            (Which::Segments, _) => &self.segments,
+        }
+    }
+
+    /// Where a window bucket lives: its own batch for a period in progress, else among the last
+    /// totals (so a value is computed, and memoised, once).
+    pub fn resolve(&self, which: Which, bucket: usize) -> (Which, usize) {
+        match (which, &self.window) {
+            (Which::Window, None) => {
+                let shared = self.plan.segments.len();
+                (Which::Totals, self.totals.buckets.len() - shared + bucket)
+            }
+            other => (other.0, bucket),
         }
     }
 
@@ -161,7 +189,7 @@ impl Env {
 
     fn dimension_of(&self, which: Which) -> Option<&Dimension> {
         match which {
-            Which::Totals => None,
+            Which::Totals | Which::Window => None,
             Which::Segments => self.plan.segment_by.as_ref(),
         }
     }
@@ -203,6 +231,7 @@ impl Env {
         bucket: usize,
         seg: &str,
     ) -> Result<Option<f64>, String> {
+        let (which, bucket) = self.resolve(which, bucket);
         if let Some(dim) = self.dimension_of(which)
             && let Some(reason) = b.unsupported_reason(dim)
         {
@@ -223,16 +252,18 @@ impl Env {
     }
 
     fn context(&self, which: Which, bucket: usize, seg: &str) -> ScriptContext {
-        let key = self.batch(which).buckets.periods[bucket].key;
+        let buckets = &self.batch(which).buckets;
         ScriptContext {
-            period_key: key.to_string(),
-            period_days: key.days(),
+            period_key: buckets.periods[bucket].key.to_string(),
+            // The days read: a period in progress has only its days so far.
+            period_days: buckets.covered_days(bucket),
             segment: (which == Which::Segments).then(|| seg.to_owned()),
         }
     }
 
     /// The top-level run of a custom KPI, with its logs and positioned error.
     pub fn run_top(&self, key: &str, which: Which, bucket: usize, seg: &str) -> RunOutcome {
+        let (which, bucket) = self.resolve(which, bucket);
         let Some(kpi) = self.customs.kpis.get(key) else {
             return RunOutcome {
                 value: None,
@@ -290,6 +321,7 @@ impl Env {
         bucket: usize,
         seg: &str,
     ) -> Result<Option<f64>, String> {
+        let (which, bucket) = self.resolve(which, bucket);
         if let Some(memo_key) = self.memo_key(key, which, bucket, seg)
             && let Some(v) = lock(&self.memo).get(&memo_key)
         {
@@ -323,6 +355,7 @@ impl Env {
         bucket: usize,
         seg: &str,
     ) -> Result<KindTotals, String> {
+        let (which, bucket) = self.resolve(which, bucket);
         if let Some(dim) = self.dimension_of(which)
             && !dim.supported_by(Table::Events)
         {
@@ -332,9 +365,14 @@ impl Env {
             // Not named literally in any script: one more batched query for every bucket and
             // segment of both batches, then it is known for the rest of the request.
             let kinds = [kind.to_owned()];
-            for w in [Which::Totals, Which::Segments] {
+            for w in [Which::Totals, Which::Window, Which::Segments] {
                 let batch = self.batch(w);
-                if w == Which::Segments && batch.measured.is_none() {
+                let absent = match w {
+                    Which::Totals => false,
+                    Which::Window => self.window.is_none(),
+                    Which::Segments => batch.measured.is_none(),
+                };
+                if absent {
                     continue;
                 }
                 let found = self
@@ -350,7 +388,7 @@ impl Env {
             }
             lock(&self.kinds_loaded).insert(kind.to_owned());
         }
-        let seg = if which == Which::Totals { TOTAL } else { seg };
+        let seg = if which == Which::Segments { seg } else { TOTAL };
         Ok(lock(&self.batch(which).kinds)
             .get(&(bucket, seg.to_owned(), kind.to_owned()))
             .copied()

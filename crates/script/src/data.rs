@@ -28,7 +28,8 @@ pub trait ScriptData: Send + Sync {
 pub struct ScriptContext {
     /// The period's key, e.g. `2026-W45` (`period.key` in a script).
     pub period_key: String,
-    /// The period's length in days (`period.days`, a float).
+    /// The days read of the period (`period.days`, a float): all of them, or the days so far of a
+    /// period in progress.
     pub period_days: i64,
     /// The segment being computed (`segment`), `None` for the total (`()` in a script).
     pub segment: Option<String>,

@@ -1,4 +1,4 @@
-//! Base measures for consecutive period buckets, optionally split by a dimension, in a handful
+//! Base measures for period buckets (contiguous spans, see `Buckets`), optionally split by a dimension, in a handful
 //! of grouped statements: one over leads anchored on each lifecycle timestamp, one for
 //! point-in-time customer counts, one for engagement reach, one over events, one over spend.
 //! Each groups by (bucket, segment), so the cost does not grow with the number of KPIs.
@@ -226,7 +226,7 @@ pub async fn compute_from_rows(db: &Db, q: &MeasureQuery<'_>) -> Result<Measured
 }
 
 async fn compute_with(db: &Db, q: &MeasureQuery<'_>, from_rows: bool) -> Result<Measured> {
-    let n = q.bounds.len();
+    let n = q.bounds.span_count();
     let mut tables = BTreeSet::new();
     for m in q.measures {
         let table = m.table();
@@ -277,11 +277,16 @@ async fn compute_with(db: &Db, q: &MeasureQuery<'_>, from_rows: bool) -> Result<
         }
     }
     let seg = segments(db, "l", q)?;
-    let buckets = acc
-        .raw
-        .into_iter()
-        .map(|segments| {
-            segments
+    // The periods' spans; the gaps between them were read only to keep the spans contiguous.
+    let mut raw: Vec<Option<HashMap<String, Raw>>> = acc.raw.into_iter().map(Some).collect();
+    let buckets = q
+        .bounds
+        .spans
+        .iter()
+        .map(|&s| {
+            raw.get_mut(s)
+                .and_then(Option::take)
+                .unwrap_or_default()
                 .into_iter()
                 .map(|(s, raw)| (seg.name(s), raw.finish(&tables)))
                 .collect()
@@ -348,6 +353,13 @@ pub async fn event_kinds(
     if kinds.is_empty() || b.len() < 2 {
         return Ok(out);
     }
+    // Rows come back by span; replies are by period (gaps dropped).
+    let period_of: HashMap<usize, usize> = bounds
+        .spans
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| (s, i))
+        .collect();
     if daily::covers(dimension) {
         let q = MeasureQuery {
             team_id,
@@ -355,7 +367,10 @@ pub async fn event_kinds(
             dimension,
             measures: &BTreeSet::new(),
         };
-        for (bucket, segment, kind, count, sum) in daily::event_kinds(db, &q, kinds).await? {
+        for (span, segment, kind, count, sum) in daily::event_kinds(db, &q, kinds).await? {
+            let Some(&bucket) = period_of.get(&span) else {
+                continue;
+            };
             out.insert(
                 (bucket, segment, kind),
                 KindTotals {
@@ -384,7 +399,9 @@ pub async fn event_kinds(
     seg.push_where(&mut sql);
     sql.push(" GROUP BY 1, 2, 3");
     for row in db.conn().query_all_raw(sql.build()).await? {
-        let bucket = get_bucket(&row, 0)?;
+        let Some(&bucket) = period_of.get(&get_bucket(&row, 0)?) else {
+            continue;
+        };
         let segment = seg.name(row.try_get_by_index(1)?);
         let kind: String = row.try_get_by_index(2)?;
         out.insert(

@@ -392,11 +392,11 @@ mod tests {
 
         let dim = Dimension::Set(SetRef::resolved(set));
         let wanted = [Measure::Leads].into_iter().collect();
-        let bounds = Buckets {
-            periods: Vec::new(),
-            instants: vec![lo, hi],
-            days: vec![20_759, 20_766],
-        };
+        // Week 2026-W45 in UTC: the bounds `lo` and `hi` above.
+        let week = lodestar_core::period::PeriodKey::parse("2026-W45").expect("a week");
+        let bounds = Buckets::of(&[week], Timezone::default().0);
+        assert_eq!(bounds.instants, [lo, hi]);
+        assert_eq!(bounds.days, [20_759, 20_766]);
         let m = measures::compute(
             &db,
             &MeasureQuery {

@@ -35,6 +35,8 @@ pub struct AppSettings {
     /// Largest accepted request body; larger ones get 413.
     pub max_body_bytes: usize,
     pub scripts: ScriptSettings,
+    /// What "now" is, to the KPI engine (periods in progress) and the scheduler.
+    pub clock: Clock,
     /// Digests; `None` in processes that only serve pages.
     pub digests: Option<DigestSettings>,
 }
@@ -66,8 +68,6 @@ pub struct DigestSettings {
     pub smtp_pool_max_size: u32,
     /// The scheduler's tuning; its `public_url` is the application's.
     pub scheduler: SchedulerConfig,
-    /// What "now" is to the scheduler.
-    pub clock: Clock,
     /// Start the cron jobs and the resync loop when the application runs. Off in tests that
     /// fire schedules themselves.
     pub start: bool,
@@ -80,7 +80,6 @@ impl DigestSettings {
             smtp_timeout: SmtpConfig::DEFAULT_TIMEOUT,
             smtp_pool_max_size: SmtpConfig::DEFAULT_POOL_MAX_SIZE,
             scheduler,
-            clock: lodestar_scheduler::system_clock(),
             start: true,
         }
     }
@@ -177,7 +176,7 @@ impl Application {
                 reserved,
             ))
         });
-        let kpis = KpiEngine::new(db.clone(), scripts, packs.clone());
+        let kpis = KpiEngine::new(db.clone(), scripts, packs.clone()).with_clock(settings.clock);
 
         let (scheduler, start_scheduler) = match settings.digests {
             Some(digests) => {
@@ -186,8 +185,13 @@ impl Application {
                     public_url: public_url.clone(),
                     ..digests.scheduler
                 };
-                let scheduler =
-                    Scheduler::with_clock(db.clone(), kpis.clone(), mailer, config, digests.clock);
+                let scheduler = Scheduler::with_clock(
+                    db.clone(),
+                    kpis.clone(),
+                    mailer,
+                    config,
+                    kpis.clock().clone(),
+                );
                 (Some(Arc::new(scheduler)), digests.start)
             }
             None => (None, false),

@@ -151,7 +151,37 @@ pub struct CardView<'a> {
     pub arrow: &'static str,
     pub raw_value: String,
     pub target_class: &'static str,
+    /// How far the value is towards a one-sided target.
+    pub target_bar: Option<TargetBar>,
     pub spark: Spark,
+}
+
+/// A one-sided target's progress: the value as a share of the target, drawn up to 100%.
+pub struct TargetBar {
+    /// Of a 100-unit-wide SVG.
+    pub fill: String,
+    /// e.g. "82% of target".
+    pub label: String,
+}
+
+impl TargetBar {
+    fn of(c: &Card) -> Option<TargetBar> {
+        let t = c.target.as_ref()?;
+        let value = c.value.filter(|v| v.is_finite())?;
+        let goal = match (t.bounds.min, t.bounds.max) {
+            (Some(min), None) => min,
+            (None, Some(max)) => max,
+            _ => return None,
+        };
+        if goal <= 0.0 || value < 0.0 {
+            return None;
+        }
+        let share = value / goal * 100.0;
+        Some(TargetBar {
+            fill: format!("{:.1}", share.min(100.0)),
+            label: format!("{share:.0}% of target"),
+        })
+    }
 }
 
 impl<'a> CardView<'a> {
@@ -168,10 +198,50 @@ impl<'a> CardView<'a> {
             target_class: match c.target.as_ref().map(|t| t.status) {
                 Some(TargetStatus::Met) => "met",
                 Some(TargetStatus::Missed) => "missed",
+                Some(TargetStatus::InProgress) => "pending",
                 _ => "novalue",
             },
+            target_bar: TargetBar::of(c),
             spark: Spark::new(&c.meta.name, &c.trend),
         }
+    }
+
+    /// The card's border: its target's status when it has one, else its change's tone.
+    pub fn border(&self) -> String {
+        match self.c.target.as_ref().map(|t| t.status) {
+            Some(TargetStatus::Met) => "target-met".to_owned(),
+            Some(TargetStatus::Missed) => "target-missed".to_owned(),
+            _ => format!("tone-{}", self.tone),
+        }
+    }
+}
+
+/// The summary the report leads with, as cards of the report.
+pub struct SummaryView<'a> {
+    pub headline: Vec<CardView<'a>>,
+    pub movers: Vec<CardView<'a>>,
+    pub missed: Vec<CardView<'a>>,
+    /// Some KPI of the report has a target (so "none missed" is news).
+    pub has_targets: bool,
+}
+
+impl<'a> SummaryView<'a> {
+    fn new(r: &'a Report) -> Option<SummaryView<'a>> {
+        if r.empty || r.summary.is_empty() {
+            return None;
+        }
+        let cards = |keys: &[String]| -> Vec<CardView<'a>> {
+            keys.iter()
+                .filter_map(|k| r.card(k))
+                .map(CardView::new)
+                .collect()
+        };
+        Some(SummaryView {
+            headline: cards(&r.summary.headline),
+            movers: cards(&r.summary.movers),
+            missed: cards(&r.summary.targets_missed),
+            has_targets: r.cards().any(|c| c.target.is_some()),
+        })
     }
 }
 
@@ -324,6 +394,7 @@ pub struct ReportPage<'a> {
 #[template(path = "pages/report_body.html")]
 pub struct ReportBody<'a> {
     pub r: &'a Report,
+    pub summary: Option<SummaryView<'a>>,
     pub sections: Vec<SectionView<'a>>,
     pub nav: Option<PeriodNav>,
     /// When opened through a share link: when it expires.
@@ -392,6 +463,7 @@ impl<'a> ReportBody<'a> {
         }
         ReportBody {
             r,
+            summary: SummaryView::new(r),
             sections,
             nav,
             share,

@@ -55,20 +55,28 @@ fn kpi_value(env: &Env, r: &Requested, mut on_logs: impl FnMut(&str, Vec<String>
     };
     // A script's own run for the period asked for keeps its logs and error.
     let mut error = None;
+    // The value and its comparison come from the window: for a period in progress, its days so
+    // far and the same days of the period before.
+    let window = plan.window();
     let value = match r {
-        Requested::Builtin(_) => at(Which::Totals, totals.current(), TOTAL),
+        Requested::Builtin(_) => at(Which::Window, window.current(), TOTAL),
         Requested::Custom(k) => {
-            let outcome = env.run_top(k, Which::Totals, totals.current(), TOTAL);
+            let outcome = env.run_top(k, Which::Window, window.current(), TOTAL);
             on_logs(k, outcome.logs);
             error = outcome.error.map(|e| e.with_kpi(k));
             outcome.value
         }
     };
-    let previous = at(Which::Totals, totals.previous(), TOTAL);
+    let previous = at(Which::Window, window.previous(), TOTAL);
     let trend = (totals.len() - plan.trend.min(totals.len())..totals.len())
         .map(|b| TrendPoint {
             period: totals.periods[b].key.to_string(),
-            value: at(Which::Totals, b, TOTAL),
+            // The last point is the card's own value (lead velocity included).
+            value: if b == totals.current() {
+                value
+            } else {
+                at(Which::Totals, b, TOTAL)
+            },
         })
         .collect();
     let (segments, unsupported) = match env.dimension() {

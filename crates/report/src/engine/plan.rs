@@ -3,11 +3,12 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
 use lodestar_core::CoreError;
 use lodestar_core::catalog::Builtin;
 use lodestar_core::dimension::Dimension;
 use lodestar_core::measure::Measure;
-use lodestar_core::period::Buckets;
+use lodestar_core::period::{Buckets, Progress};
 use lodestar_store::Db;
 use lodestar_store::teams::Team;
 
@@ -22,9 +23,9 @@ pub enum Requested {
     Custom(String),
 }
 
-/// The segmented batch reads the period, its comparison and the one before that (lead velocity
-/// compares a period with its previous one).
-const SEGMENT_BUCKETS: usize = 3;
+/// The segmented batch and the window of a period in progress read the period, its comparison
+/// and the one before that (lead velocity compares a period with its previous one).
+pub const SEGMENT_BUCKETS: usize = 3;
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -38,8 +39,15 @@ pub struct Plan {
     pub kinds: Vec<String>,
     /// The totals' buckets, oldest first, ending with the period asked for: the trend, each of
     /// its points with its comparison period, and at least [before previous, previous, current].
+    /// A period in progress ends with its days so far.
     pub totals: Buckets,
-    /// The last [`SEGMENT_BUCKETS`] of `totals`, read once per segment.
+    /// For a period in progress, its days so far and the same first days of the two periods
+    /// before it: [before previous, previous, current], read apart from the trend because they
+    /// overlap it. `None`: the last three of `totals`.
+    pub window: Option<Buckets>,
+    /// How far the period asked for has got.
+    pub progress: Progress,
+    /// [before previous, previous, current] as the window reads them, once per segment.
     pub segments: Buckets,
     /// How many periods of history the reply shows (0: none).
     pub trend: usize,
@@ -51,6 +59,7 @@ impl Plan {
         team: &Team,
         req: &KpiRequest,
         customs: &CustomSet,
+        now: DateTime<Utc>,
     ) -> Result<Plan, ReportError> {
         // `set:<name>` arrives as a name: the team's definition decides what it splits.
         let segment_by = match &req.segment_by {
@@ -59,14 +68,31 @@ impl Plan {
         };
         let requested = requested(req.keys.as_deref(), customs)?;
         let (needed, kinds) = reads(&requested, customs);
-        let totals = Buckets::ending(req.period, req.trend.max(2) + 1, team.timezone.0)?;
-        let segments = totals.last(SEGMENT_BUCKETS);
+        let tz = team.timezone.0;
+        let count = req.trend.max(2) + 1;
+        let progress = Progress::of(req.period, now, tz);
+        // Cut only while some days of the period are still to come.
+        let elapsed = match progress {
+            Progress::InProgress { elapsed } if elapsed < req.period.days() => Some(elapsed),
+            _ => None,
+        };
+        let totals = Buckets::ending_early(req.period, count, elapsed, tz)?;
+        let window = match elapsed {
+            Some(days) => Some(Buckets::first_days(req.period, SEGMENT_BUCKETS, days, tz)?),
+            None => None,
+        };
+        let segments = match &window {
+            Some(w) => w.clone(),
+            None => totals.last(SEGMENT_BUCKETS),
+        };
         Ok(Plan {
             requested,
             segment_by,
             needed,
             kinds,
             totals,
+            window,
+            progress,
             segments,
             trend: req.trend,
         })
@@ -121,4 +147,11 @@ fn reads(requested: &[Requested], customs: &CustomSet) -> (BTreeSet<Measure>, Ve
         }
     }
     (needed, kinds.into_iter().collect())
+}
+
+impl Plan {
+    /// The window's buckets: a period in progress's own, else the last three of the trend.
+    pub fn window(&self) -> &Buckets {
+        self.window.as_ref().unwrap_or(&self.segments)
+    }
 }

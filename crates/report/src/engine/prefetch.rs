@@ -1,5 +1,5 @@
 //! Step two of a KPI request: the numbers a [`Plan`] reads, in one batched query per batch
-//! (totals; segments when the request splits) and one per batch for the event kinds.
+//! (totals; a period in progress's window; segments when the request splits) and one per batch for the event kinds.
 
 use std::collections::HashMap;
 
@@ -24,6 +24,8 @@ pub struct Fetched {
 #[derive(Debug, Clone)]
 pub struct Prefetch {
     pub totals: Fetched,
+    /// A period in progress's window (see [`Plan::window`]).
+    pub window: Option<Fetched>,
     /// `None` when the request does not split.
     pub segments: Option<Fetched>,
 }
@@ -31,11 +33,19 @@ pub struct Prefetch {
 impl Prefetch {
     pub async fn load(db: &Db, team_id: i32, plan: &Plan) -> Result<Prefetch, ReportError> {
         let totals = fetch(db, team_id, plan, &plan.totals, None).await?;
+        let window = match &plan.window {
+            Some(w) => Some(fetch(db, team_id, plan, w, None).await?),
+            None => None,
+        };
         let segments = match &plan.segment_by {
             None => None,
             Some(dim) => Some(fetch(db, team_id, plan, &plan.segments, Some(dim)).await?),
         };
-        Ok(Prefetch { totals, segments })
+        Ok(Prefetch {
+            totals,
+            window,
+            segments,
+        })
     }
 }
 

@@ -376,3 +376,83 @@ fn the_report_explains_the_kpis_with_driver_trees_that_moved() {
     let explained: Vec<&str> = report.drivers.iter().map(|e| e.kpi.as_str()).collect();
     assert_eq!(explained, ["customers_won"]);
 }
+
+#[test]
+fn the_summary_leads_with_headlines_then_the_biggest_good_or_bad_moves_and_missed_targets() {
+    let mut kpis = every_builtin_at_zero();
+    set(&mut kpis, "sessions", Some(1000.0), Some(1000.0));
+    set(&mut kpis, "leads", Some(150.0), Some(100.0)); // +50%, a headline
+    set(&mut kpis, "mqls", Some(40.0), Some(100.0)); // -60%
+    set(&mut kpis, "sqls", Some(30.0), Some(20.0)); // +50%
+    set(&mut kpis, "customers_won", Some(11.0), Some(10.0)); // +10%
+    set(&mut kpis, "ad_spend", Some(9000.0), Some(1000.0)); // +800%, but spend is not news
+    set(&mut kpis, "cpl", Some(500.0), Some(400.0)); // +25%, bad
+    let mut def = ReportDefinition::weekly();
+    def.targets.insert(
+        "cpl".to_owned(),
+        Target {
+            min: None,
+            max: Some(450.0),
+        },
+    );
+    def.targets.insert(
+        "leads".to_owned(),
+        Target {
+            min: Some(120.0),
+            max: None,
+        },
+    );
+    let report = shape(
+        &team(),
+        &def,
+        w45(),
+        result(kpis.clone()),
+        &BTreeMap::new(),
+        &Outline::default(),
+    );
+    let first_of_each: Vec<String> = report
+        .sections
+        .iter()
+        .map(|s| s.kpis[0].meta.key.clone())
+        .collect();
+    assert_eq!(report.summary.headline, first_of_each);
+    assert!(report.summary.headline.contains(&"sessions".to_owned()));
+    // Largest relative moves first; spend moved most but is neither good nor bad news.
+    assert_eq!(report.summary.movers[0], "mqls");
+    assert!(!report.summary.movers.contains(&"ad_spend".to_owned()));
+    assert_eq!(report.summary.movers.len(), 3);
+    assert_eq!(report.summary.targets_missed, ["cpl"]);
+
+    // A report with its own list leads with it, in its order.
+    def.kpis = KpiSelection::Keys(vec!["cpl".to_owned(), "leads".to_owned()]);
+    let own = shape(
+        &team(),
+        &def,
+        w45(),
+        result(kpis.clone()),
+        &BTreeMap::new(),
+        &Outline::default(),
+    );
+    assert_eq!(own.summary.headline, ["cpl", "leads"]);
+    assert!(own.summary.movers.is_empty(), "every KPI is a headline");
+
+    // While the week is in progress, no target is missed yet.
+    let mut running = result(kpis);
+    running.period.complete = false;
+    let report = shape(
+        &team(),
+        &def,
+        w45(),
+        running,
+        &BTreeMap::new(),
+        &Outline::default(),
+    );
+    assert!(report.summary.targets_missed.is_empty());
+    assert_eq!(
+        report
+            .card("cpl")
+            .and_then(|c| c.target.as_ref())
+            .map(|t| t.status),
+        Some(TargetStatus::InProgress)
+    );
+}

@@ -1,16 +1,8 @@
 //! How the scheduler is set up: its settings and its clock.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
-/// What "now" is. Tests inject a fixed instant; everything else uses [`system_clock`].
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(Utc::now)
-}
+pub use lodestar_core::clock::{Clock, system_clock};
 
 /// How the scheduler behaves; `serve` fills it from the `[scheduler]` settings.
 #[derive(Debug, Clone)]

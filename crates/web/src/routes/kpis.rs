@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, web};
 use lodestar_core::dimension::Dimension;
-use lodestar_core::period::{PeriodKey, PeriodKind};
+
 use lodestar_report::{KpiRequest, stages};
 use serde::Deserialize;
 use serde_json::json;
@@ -25,25 +25,13 @@ struct KpiQuery {
     trend: Option<String>,
 }
 
-/// The requested period, or the last complete week in the team's timezone.
-fn period_or_default(period: Option<&str>, auth: &Auth) -> Result<PeriodKey, ApiError> {
-    match period {
-        Some(p) => Ok(PeriodKey::parse(p.trim())?),
-        None => Ok(PeriodKey::last_complete(
-            PeriodKind::Week,
-            chrono::Utc::now(),
-            auth.0.team.timezone.0,
-        )),
-    }
-}
-
 #[get("/api/v1/kpis")]
 async fn get_kpis(
     auth: Auth,
     q: web::Query<KpiQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let period = period_or_default(q.period.as_deref(), &auth)?;
+    let period = super::period_or_last_week(q.period.as_deref(), &auth.0.team, state.kpis.now())?;
     let segment_by = q
         .segment_by
         .as_deref()
@@ -102,7 +90,7 @@ async fn get_stages(
     q: web::Query<StagesQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let period = period_or_default(q.period.as_deref(), &auth)?;
+    let period = super::period_or_last_week(q.period.as_deref(), &auth.0.team, state.kpis.now())?;
     let stages = stages(&state.db, &auth.0.team, &period).await?;
     Ok(HttpResponse::Ok().json(json!({ "period": period.to_string(), "stages": stages })))
 }

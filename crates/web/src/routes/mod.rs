@@ -1,6 +1,11 @@
 //! Each route module registers its own routes.
 
 use actix_web::web;
+use chrono::{DateTime, Utc};
+use lodestar_core::period::{PeriodKey, PeriodKind};
+use lodestar_store::teams::Team;
+
+use crate::error::ApiError;
 
 mod custom;
 mod health;
@@ -26,4 +31,21 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     static_files::config(cfg);
     team::config(cfg);
     trees::config(cfg);
+}
+
+/// The requested period, or (absent or empty) the last complete week at `now` in the team's
+/// timezone.
+pub(crate) fn period_or_last_week(
+    period: Option<&str>,
+    team: &Team,
+    now: DateTime<Utc>,
+) -> Result<PeriodKey, ApiError> {
+    match period.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => Ok(PeriodKey::parse(p)?),
+        None => Ok(PeriodKey::last_complete(
+            PeriodKind::Week,
+            now,
+            team.timezone.0,
+        )),
+    }
 }

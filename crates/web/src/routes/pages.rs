@@ -2,7 +2,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use chrono::Utc;
 use lodestar_core::catalog::Branch;
 use lodestar_core::period::{PeriodKey, PeriodKind};
 use lodestar_report::catalog::catalog;
@@ -35,7 +34,7 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
     let defs = team_reports::list(&state.db, me.team.id).await?;
     let builtin = ReportDefinition::weekly();
     let replaced = defs.iter().any(|d| d.slug == WEEKLY && !d.builtin);
-    let period = default_period(&builtin, &me.team, Utc::now());
+    let period = default_period(&builtin, &me.team, state.kpis.now());
     let cache_slug = if replaced { HOME } else { WEEKLY };
     let cached = report_for(&state, &me.team, &builtin, cache_slug, period).await?;
     let report = &cached.report;
@@ -148,7 +147,7 @@ async fn scripts_page(
             })
         })
         .collect();
-    let period = PeriodKey::last_complete(PeriodKind::Week, Utc::now(), me.team.timezone.0);
+    let period = PeriodKey::last_complete(PeriodKind::Week, state.kpis.now(), me.team.timezone.0);
     let page = ScriptsPage {
         layout: me.layout("Scripts", "scripts"),
         team_name: &me.team.name,

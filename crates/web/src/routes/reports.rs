@@ -8,7 +8,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 use askama::Template;
 use chrono::Utc;
-use lodestar_core::period::PeriodKey;
+use lodestar_core::period::{PeriodKey, Progress};
 use lodestar_report::cache::CacheKey;
 use lodestar_report::definition::{ReportDefinition, ReportInput};
 use lodestar_report::report::{OutlineError, assemble, default_period, has_started};
@@ -85,6 +85,8 @@ pub(crate) async fn report_for(
         team_id: team.id,
         report: cache_slug.to_owned(),
         period,
+        // A period in progress changes with the day even when no data does.
+        progress: Progress::of(period, state.kpis.now(), team.timezone.0),
         data_version: team.data_version,
         kpi_generation: state.kpi_generation(),
     };
@@ -220,7 +222,7 @@ async fn page_report(
             PeriodKey::parse(&claims.period).map_err(|_| refused(ShareError::Malformed))?
         }
         (Access::Session(_), Some(p)) => p,
-        (Access::Session(me), None) => default_period(&def, &me.team, Utc::now()),
+        (Access::Session(me), None) => default_period(&def, &me.team, state.kpis.now()),
     };
     let def = as_asked(state, team, def, q.tree.as_deref()).await?;
     let cache = cache_name(slug, q.tree.as_deref());
@@ -252,7 +254,7 @@ async fn report_page(
     match &access {
         Access::Session(me) => {
             let next = key.next();
-            let started = has_started(&next, &me.team, Utc::now());
+            let started = has_started(&next, &me.team, state.kpis.now());
             let body = cached
                 .body(started, || {
                     ReportBody::new(
@@ -375,7 +377,7 @@ async fn get_report(
         .ok_or_else(|| ApiError::NotFound(format!("no report `{slug}`")))?;
     let period = match q.period.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         Some(p) => PeriodKey::parse(p)?,
-        None => default_period(&def, team, Utc::now()),
+        None => default_period(&def, team, state.kpis.now()),
     };
     let def = as_asked(&state, team, def, q.tree.as_deref()).await?;
     let cache = cache_name(&slug, q.tree.as_deref());

@@ -9,15 +9,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 use askama::Template;
-use chrono::Utc;
-use lodestar_core::period::{PeriodKey, PeriodKind};
 use lodestar_core::segment_set::SegmentSet;
 use lodestar_core::tree::{KpiTree, TreeNode, is_tree_slug};
 use lodestar_report::drivers::{self, Explanation};
 use lodestar_report::segments::check_partition;
 use lodestar_report::trees::{self, TreeReport};
 use lodestar_store::segment_sets;
-use lodestar_store::teams::Team;
 use lodestar_store::trees as stored_trees;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -48,18 +45,6 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize)]
 struct PeriodQuery {
     period: Option<String>,
-}
-
-/// The requested period, or the last complete week in the team's timezone.
-fn period_or_default(period: Option<&str>, team: &Team) -> Result<PeriodKey, ApiError> {
-    match period.map(str::trim).filter(|p| !p.is_empty()) {
-        Some(p) => Ok(PeriodKey::parse(p)?),
-        None => Ok(PeriodKey::last_complete(
-            PeriodKind::Week,
-            Utc::now(),
-            team.timezone.0,
-        )),
-    }
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -264,7 +249,7 @@ async fn check_set(
     q: web::Query<PeriodQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let period = period_or_default(q.period.as_deref(), &auth.0.team)?;
+    let period = super::period_or_last_week(q.period.as_deref(), &auth.0.team, state.kpis.now())?;
     match check_partition(&state.db, &auth.0.team, &name, period).await? {
         Some(check) => Ok(HttpResponse::Ok().json(check)),
         None => Err(ApiError::NotFound(format!("no segment set `{name}`"))),
@@ -286,7 +271,7 @@ async fn list_drivers(
     q: web::Query<PeriodQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let period = period_or_default(q.period.as_deref(), &auth.0.team)?;
+    let period = super::period_or_last_week(q.period.as_deref(), &auth.0.team, state.kpis.now())?;
     let all = drivers::explain(&state.kpis, &auth.0.team, period).await?;
     let explanations = all.iter().map(explained).collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(json!({
@@ -302,7 +287,7 @@ async fn get_driver(
     q: web::Query<PeriodQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let period = period_or_default(q.period.as_deref(), &auth.0.team)?;
+    let period = super::period_or_last_week(q.period.as_deref(), &auth.0.team, state.kpis.now())?;
     match drivers::explain_kpi(&state.kpis, &auth.0.team, &kpi, period).await? {
         Some(e) => Ok(HttpResponse::Ok().json(explained(&e)?)),
         None => Err(ApiError::NotFound(format!(
@@ -398,7 +383,7 @@ async fn tree_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     let me = viewer::require(&req, &state).await?;
-    let period = period_or_default(q.period.as_deref(), &me.team)
+    let period = super::period_or_last_week(q.period.as_deref(), &me.team, state.kpis.now())
         .map_err(|e| PageError::bad_request(e.to_string()))?;
     let Some(report) = trees::tree_report(&state.kpis, &me.team, &slug, period).await? else {
         return Err(PageError::not_found(format!("There is no tree `{slug}`.")));
@@ -432,7 +417,7 @@ async fn tree_page(
             action: base.clone(),
             prev_href: format!("{base}?period={}", period.previous()),
             prev_key: period.previous().to_string(),
-            next_href: (next.resolve(me.team.timezone.0).start <= Utc::now())
+            next_href: (next.resolve(me.team.timezone.0).start <= state.kpis.now())
                 .then(|| format!("{base}?period={next}")),
             next_key: next.to_string(),
             tree: None,
