@@ -10,6 +10,7 @@ mod definitions;
 mod explanations;
 mod share_links;
 mod sign_in;
+mod summary;
 
 use chrono::{Duration as Days, Utc};
 use lodestar_core::catalog::{Builtin, Unit};

@@ -27,7 +27,13 @@ pub struct Summary {
 impl Summary {
     /// `own_list`: the report names its KPIs (so `sections` keep its order within them).
     pub fn of(sections: &[Section], own_list: Option<&[String]>) -> Summary {
-        let cards: Vec<&Card> = sections.iter().flat_map(|s| s.kpis.iter()).collect();
+        // A KPI a tree puts in two branches counts once.
+        let mut cards: Vec<&Card> = Vec::new();
+        for card in sections.iter().flat_map(|s| s.kpis.iter()) {
+            if !cards.iter().any(|c| c.meta.key == card.meta.key) {
+                cards.push(card);
+            }
+        }
         let headline: Vec<String> = match own_list {
             Some(keys) => keys
                 .iter()
@@ -35,11 +41,15 @@ impl Summary {
                 .take(HEADLINES)
                 .cloned()
                 .collect(),
-            None => sections
-                .iter()
-                .filter_map(|s| s.kpis.first())
-                .map(|c| c.meta.key.clone())
-                .collect(),
+            None => {
+                let mut firsts: Vec<String> = Vec::new();
+                for c in sections.iter().filter_map(|s| s.kpis.first()) {
+                    if !firsts.contains(&c.meta.key) && firsts.len() < HEADLINES {
+                        firsts.push(c.meta.key.clone());
+                    }
+                }
+                firsts
+            }
         };
         let mut moved: Vec<(&Card, f64)> = cards
             .iter()
