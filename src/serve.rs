@@ -19,6 +19,7 @@ pub fn app_settings(settings: &Settings) -> anyhow::Result<AppSettings> {
         scripts: ScriptSettings {
             packs_dir: Some(settings.scripts.dir.clone()),
             deadline: Duration::from_millis(settings.scripts.deadline_ms),
+            request_limits: settings.scripts.request_limits(),
         },
         clock: lodestar_core::clock::system_clock(),
         digests: Some(DigestSettings::new(

@@ -56,6 +56,38 @@ pub struct MailSettings {
 pub struct ScriptSettings {
     pub dir: PathBuf,
     pub deadline_ms: u64,
+    /// Wall time of all of one request's script runs together.
+    #[serde(default = "default_request_budget_ms")]
+    pub request_budget_ms: u64,
+    /// Operations of all of one request's script runs together (0: no limit).
+    #[serde(default = "default_request_max_operations")]
+    pub request_max_operations: u64,
+    /// A team's KPI evaluations at once (0: half the cores, at least one).
+    #[serde(default)]
+    pub concurrent_per_team: usize,
+}
+
+fn default_request_budget_ms() -> u64 {
+    3000
+}
+
+fn default_request_max_operations() -> u64 {
+    50_000_000
+}
+
+impl ScriptSettings {
+    /// The per-request limits these settings describe.
+    pub fn request_limits(&self) -> lodestar_web::RequestLimits {
+        let auto = lodestar_web::RequestLimits::default();
+        lodestar_web::RequestLimits {
+            script_time: std::time::Duration::from_millis(self.request_budget_ms),
+            script_operations: self.request_max_operations,
+            per_team: match self.concurrent_per_team {
+                0 => auto.per_team,
+                n => n,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -160,6 +192,14 @@ impl Settings {
         if !smtp.is_empty() && !smtp.starts_with("smtp://") && !smtp.starts_with("smtps://") {
             bail!(
                 "smtp.url (LODESTAR_SMTP__URL) must start with smtp:// or smtps://, got `{smtp}`"
+            );
+        }
+        if self.scripts.request_budget_ms < self.scripts.deadline_ms
+            || self.scripts.request_budget_ms > 600_000
+        {
+            bail!(
+                "scripts.request_budget_ms (LODESTAR_SCRIPTS__REQUEST_BUDGET_MS) must be at least \
+                 scripts.deadline_ms and at most 600000"
             );
         }
         if self.scripts.deadline_ms == 0 || self.scripts.deadline_ms > 60_000 {

@@ -296,6 +296,16 @@ impl TestApp {
         &self.state.db
     }
 
+    /// The app's KPI engine (its script engine counts runs).
+    pub fn kpis(&self) -> &lodestar_report::KpiEngine {
+        &self.state.kpis
+    }
+
+    /// The address the app listens on, for raw TCP.
+    pub fn address(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
     /// The app's scheduler; the app must have been built with digests.
     pub fn scheduler(&self) -> &Arc<Scheduler> {
         self.state

@@ -2,6 +2,7 @@
 //! positions, tenancy, and hostile scripts that must not hurt the server. The helpers the topics
 //! share are here; each topic has its file below `custom_kpis/`.
 
+mod budget;
 mod safety;
 mod scripts;
 mod shipped_pack;

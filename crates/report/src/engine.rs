@@ -15,8 +15,9 @@ mod prefetch;
 pub use plan::{Plan, Requested};
 pub use prefetch::{Fetched, KindMap, Prefetch};
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lodestar_core::catalog::{Direction, Kind, Unit};
@@ -26,10 +27,11 @@ use lodestar_core::formula;
 use lodestar_core::period::PeriodKey;
 pub use lodestar_core::period::PeriodView;
 use lodestar_core::stage::Stage;
-use lodestar_script::{PackSet, PackWatcher, ScriptEngine, ScriptError};
+use lodestar_script::{Budget, PackSet, PackWatcher, ScriptEngine, ScriptError};
 use lodestar_store::teams::Team;
 use lodestar_store::{Db, custom_kpis};
 use serde::Serialize;
+use tokio::sync::Semaphore;
 
 use crate::custom::{CustomKpi, CustomSet, Origin};
 use crate::error::ReportError;
@@ -144,6 +146,32 @@ pub struct KpiEngine {
     packs: Option<Arc<PackWatcher>>,
     /// What "now" is: which period is in progress, and how far.
     clock: Clock,
+    limits: RequestLimits,
+    /// Per team, the evaluations that may run at once.
+    slots: Arc<Mutex<HashMap<i32, Arc<Semaphore>>>>,
+}
+
+/// What one request's KPI evaluation may use, and how many of a team's run at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// Wall time of all of a request's script runs together.
+    pub script_time: Duration,
+    /// Operations of all of a request's script runs together (0: no limit).
+    pub script_operations: u64,
+    /// A team's evaluations at once; more wait their turn, so one team cannot hold every core.
+    pub per_team: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            script_time: Duration::from_secs(3),
+            script_operations: 50_000_000,
+            per_team: std::thread::available_parallelism()
+                .map(|n| (n.get() / 2).max(1))
+                .unwrap_or(1),
+        }
+    }
 }
 
 impl KpiEngine {
@@ -153,7 +181,30 @@ impl KpiEngine {
             scripts,
             packs,
             clock: system_clock(),
+            limits: RequestLimits::default(),
+            slots: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The same engine with other per-request limits.
+    pub fn with_limits(self, limits: RequestLimits) -> Self {
+        KpiEngine {
+            limits: RequestLimits {
+                per_team: limits.per_team.max(1),
+                ..limits
+            },
+            ..self
+        }
+    }
+
+    /// The semaphore of `team`'s evaluations.
+    fn slot(&self, team: i32) -> Arc<Semaphore> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            slots
+                .entry(team)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.limits.per_team))),
+        )
     }
 
     /// The same engine with another idea of "now" (tests).
@@ -286,6 +337,15 @@ impl KpiEngine {
         let view = |at: usize| window.view(at, team.timezone, plan.progress);
         let (period, previous_period) = (view(window.current()), view(window.previous()));
         let segment_by = plan.segment_by.clone();
+        // One team's evaluations take turns; the budget starts with this one's turn.
+        let _turn = self
+            .slot(team.id)
+            .acquire_owned()
+            .await
+            .map_err(|e| ReportError::Internal(format!("evaluation slots closed: {e}")))?;
+        let budget = Budget::new(self.limits.script_time, self.limits.script_operations);
+        // Dropped with this future when the client goes away: the runs stop within a moment.
+        let _cancel = budget.cancel_on_drop();
         let env = Env::new(
             Arc::clone(&self.scripts),
             customs,
@@ -293,7 +353,8 @@ impl KpiEngine {
             team.id,
             plan,
             prefetch,
-        );
+        )
+        .with_budget(budget);
         let (kpis, logs) = evaluate::evaluate(Arc::new(env), logs_of.map(str::to_owned)).await?;
         Ok((
             KpiResult {

@@ -11,7 +11,7 @@ use lodestar_core::formula;
 use lodestar_core::measure::{Measure, MeasureValues};
 use lodestar_core::period::Buckets;
 use lodestar_script::{
-    EvalStack, RunOutcome, ScriptContext, ScriptData, ScriptEngine, ScriptError,
+    Budget, EvalStack, RunOutcome, ScriptContext, ScriptData, ScriptEngine, ScriptError,
 };
 use lodestar_store::Db;
 use lodestar_store::measures::{self, KindTotals, MeasureQuery, Measured, TOTAL};
@@ -68,6 +68,8 @@ pub struct Env {
     kinds_loaded: Mutex<BTreeSet<String>>,
     memo: Mutex<Memo>,
     stack: EvalStack,
+    /// The request's allowance for all its script runs.
+    budget: Arc<Budget>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -142,7 +144,13 @@ impl Env {
             plan,
             memo: Mutex::new(HashMap::new()),
             stack: EvalStack::new(),
+            budget: Budget::unlimited(),
         }
+    }
+
+    /// The same environment, its script runs charged to `budget`.
+    pub fn with_budget(self, budget: Arc<Budget>) -> Env {
+        Env { budget, ..self }
     }
 
     /// What the request asked for.
@@ -287,9 +295,12 @@ impl Env {
             bucket,
             seg,
         };
-        let outcome = self
-            .engine
-            .run(&kpi.script, &self.context(which, bucket, seg), &data);
+        let outcome = self.engine.run_within(
+            &kpi.script,
+            &self.context(which, bucket, seg),
+            &data,
+            &self.budget,
+        );
         let result = match &outcome.error {
             None => Ok(outcome.value),
             Some(e) => Err(format!("{key}: {e}")),

@@ -7,9 +7,10 @@ use rhai::packages::{
     ArithmeticPackage, BasicArrayPackage, BasicFnPackage, BasicIteratorPackage, BasicMapPackage,
     BasicMathPackage, BasicStringPackage, LogicPackage, MoreStringPackage, Package,
 };
-use rhai::{AST, Dynamic, Engine, OptimizationLevel, Position};
+use rhai::{AST, Dynamic, Engine, EvalAltResult, OptimizationLevel, Position};
 use sha2::{Digest, Sha256};
 
+use crate::budget::{Budget, Spent};
 use crate::data::{RunOutcome, ScriptContext, ScriptData};
 use crate::deps::{self, Dependencies};
 use crate::error::ScriptError;
@@ -121,6 +122,8 @@ impl fmt::Debug for CompiledScript {
 pub struct ScriptEngine {
     engine: Engine,
     limits: Limits,
+    /// Runs started since the process began (the `lodestar_script_runs_total` metric).
+    runs: std::sync::atomic::AtomicU64,
     cache: Mutex<Cache>,
 }
 
@@ -143,6 +146,10 @@ impl Default for ScriptEngine {
 struct RunFrame<'a> {
     data: &'a (dyn ScriptData + 'a),
     deadline: Instant,
+    /// The request's budget, shared with nested runs.
+    budget: Option<&'a Budget>,
+    /// Operations of this run already charged to the budget.
+    charged: std::cell::Cell<u64>,
     nesting: usize,
     /// Stack address where the outermost run on this thread started.
     stack_base: usize,
@@ -152,6 +159,7 @@ struct RunFrame<'a> {
 /// Why `on_progress` stopped a run (carried in Rhai's termination token).
 pub(crate) const STOP_DEADLINE: &str = "deadline";
 pub(crate) const STOP_STACK: &str = "stack";
+pub(crate) const STOP_BUDGET: &str = "budget";
 
 /// The current stack position: the address of a local. Comparing two of these on one thread
 /// tells how much stack lies between them.
@@ -245,12 +253,19 @@ impl ScriptEngine {
                 // Checked on every operation: each call level does some, and one level can
                 // take tens of KiB of stack.
                 if frame.stack_base.abs_diff(stack_position()) > max_stack {
-                    Some(Dynamic::from(STOP_STACK))
-                } else if operations % CLOCK_EVERY_OPS == 0 && Instant::now() >= frame.deadline {
-                    Some(Dynamic::from(STOP_DEADLINE))
-                } else {
-                    None
+                    return Some(Dynamic::from(STOP_STACK));
                 }
+                if operations % CLOCK_EVERY_OPS != 0 {
+                    return None;
+                }
+                let now = Instant::now();
+                if let Some(budget) = frame.budget {
+                    budget.charge(operations - frame.charged.replace(operations));
+                    if budget.spent(now).is_some() {
+                        return Some(Dynamic::from(STOP_BUDGET));
+                    }
+                }
+                (now >= frame.deadline).then(|| Dynamic::from(STOP_DEADLINE))
             })
         });
         engine.on_print(log_line);
@@ -264,12 +279,18 @@ impl ScriptEngine {
         Self {
             engine,
             limits,
+            runs: std::sync::atomic::AtomicU64::new(0),
             cache: Mutex::new(Cache::default()),
         }
     }
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Runs started since the process began.
+    pub fn runs(&self) -> u64 {
+        self.runs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Compile `source`, or return the already compiled script with the same source.
@@ -320,6 +341,29 @@ impl ScriptEngine {
         ctx: &ScriptContext,
         data: &dyn ScriptData,
     ) -> RunOutcome {
+        self.run_charged(script, ctx, data, None)
+    }
+
+    /// [`run`](Self::run), charged to a request's `budget`: a spent or cancelled budget stops
+    /// the run (and does not start it).
+    pub fn run_within(
+        &self,
+        script: &CompiledScript,
+        ctx: &ScriptContext,
+        data: &dyn ScriptData,
+        budget: &Budget,
+    ) -> RunOutcome {
+        self.run_charged(script, ctx, data, Some(budget))
+    }
+
+    fn run_charged(
+        &self,
+        script: &CompiledScript,
+        ctx: &ScriptContext,
+        data: &dyn ScriptData,
+        budget: Option<&Budget>,
+    ) -> RunOutcome {
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let now = Instant::now();
         let own_deadline = now + self.limits.deadline;
         let (deadline, nesting, stack_base) = if FRAME.is_set() {
@@ -342,6 +386,10 @@ impl ScriptEngine {
                 Vec::new(),
             );
         }
+        if let Some(why) = budget.and_then(|b| b.spent(now)) {
+            let message = budget.map(|b| b.message(why)).unwrap_or_default();
+            return RunOutcome::failed(ScriptError::new(message), Vec::new());
+        }
         if now >= deadline {
             return RunOutcome::failed(
                 ScriptError::new(format!(
@@ -354,7 +402,9 @@ impl ScriptEngine {
 
         let frame = RunFrame {
             data,
-            deadline,
+            deadline: budget.map_or(deadline, |b| deadline.min(b.deadline())),
+            budget,
+            charged: std::cell::Cell::new(0),
             nesting,
             stack_base,
             logs: RefCell::new(Logs {
@@ -369,6 +419,14 @@ impl ScriptEngine {
                 .eval_ast_with_scope::<Dynamic>(&mut scope, &script.ast)
         });
         let logs = frame.logs.into_inner().finish();
+        if let Some(b) = budget
+            && let Err(err) = &result
+            && matches!(&**err, EvalAltResult::ErrorTerminated(token, _)
+                if token.clone().into_string().as_deref() == Ok(STOP_BUDGET))
+        {
+            let why = b.spent(Instant::now()).unwrap_or(Spent::Time);
+            return RunOutcome::failed(ScriptError::new(b.message(why)), logs);
+        }
 
         match result {
             Ok(value) => match number_of(&value) {

@@ -32,6 +32,7 @@
 //! assert_eq!((outcome.value, outcome.error), (Some(300.0), None));
 //! ```
 
+mod budget;
 mod check;
 mod data;
 mod deps;
@@ -42,6 +43,7 @@ mod pack;
 mod stack;
 mod watch;
 
+pub use budget::{Budget, CancelOnDrop, Spent};
 pub use check::check_file;
 pub use data::{RunOutcome, ScriptContext, ScriptData};
 pub use deps::Dependencies;

@@ -3,6 +3,7 @@
 
 mod auth;
 mod body;
+mod client_watch;
 mod conventions;
 mod defs;
 pub mod error;
@@ -15,5 +16,7 @@ mod state;
 mod viewer;
 mod views;
 
-pub use startup::{AppSettings, Application, DigestSettings, ScriptSettings, StartupError};
+pub use startup::{
+    AppSettings, Application, DigestSettings, RequestLimits, ScriptSettings, StartupError,
+};
 pub use state::{AppState, WebSettings};

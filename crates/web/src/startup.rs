@@ -11,13 +11,14 @@ use actix_web::{App, HttpServer, dev::Server, web};
 use lodestar_core::catalog::Builtin;
 use lodestar_mail::{MailError, MailSettings, Mailer, MailerConfig, SmtpConfig};
 use lodestar_report::KpiEngine;
+pub use lodestar_report::engine::RequestLimits;
 use lodestar_scheduler::{Clock, Scheduler, SchedulerConfig, SchedulerError};
 use lodestar_script::{Limits, PackWatcher, ScriptEngine};
 use lodestar_store::Db;
 use lodestar_store::error::StoreError;
 
 use crate::state::{AppState, WebSettings};
-use crate::{conventions, metrics, routes};
+use crate::{client_watch, conventions, metrics, routes};
 
 /// Everything [`Application::build`] needs, as plain values: the binary maps its configuration
 /// into this, tests and benches fill it in themselves.
@@ -47,6 +48,8 @@ pub struct ScriptSettings {
     pub packs_dir: Option<PathBuf>,
     /// Wall-clock limit of one script run.
     pub deadline: Duration,
+    /// What all of one request's runs may use together, and a team's evaluations at once.
+    pub request_limits: RequestLimits,
 }
 
 impl Default for ScriptSettings {
@@ -54,6 +57,7 @@ impl Default for ScriptSettings {
         ScriptSettings {
             packs_dir: None,
             deadline: Limits::default().deadline,
+            request_limits: RequestLimits::default(),
         }
     }
 }
@@ -176,7 +180,9 @@ impl Application {
                 reserved,
             ))
         });
-        let kpis = KpiEngine::new(db.clone(), scripts, packs.clone()).with_clock(settings.clock);
+        let kpis = KpiEngine::new(db.clone(), scripts, packs.clone())
+            .with_clock(settings.clock)
+            .with_limits(settings.scripts.request_limits);
 
         let (scheduler, start_scheduler) = match settings.digests {
             Some(digests) => {
@@ -251,11 +257,13 @@ fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io::Re
         App::new()
             .app_data(data.clone())
             .wrap(actix_web::middleware::from_fn(conventions::apply))
+            .wrap(actix_web::middleware::from_fn(client_watch::watch))
             .wrap(actix_web::middleware::from_fn(metrics::observe))
             .configure(routes::config)
             .default_service(web::to(conventions::not_found))
     })
     .workers(workers.max(1))
+    .on_connect(client_watch::on_connect)
     .listen(listener)?
     .run();
     Ok(server)

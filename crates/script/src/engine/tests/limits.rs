@@ -112,3 +112,79 @@ fn concurrent_hostile_runs_each_get_their_own_deadline() {
         assert!(elapsed < Duration::from_secs(1), "ran {elapsed:?}");
     }
 }
+
+#[test]
+fn a_spent_budget_stops_the_run_in_progress_and_starts_no_other() {
+    let engine = deadline_only_engine(Duration::from_secs(30));
+    let script = engine
+        .compile("let x = 0; loop { x += 1; } x")
+        .expect("compiles");
+    let budget = crate::Budget::new(Duration::from_millis(200), 0);
+    let started = std::time::Instant::now();
+    let outcome = engine.run_within(&script, &week(), &FakeData::default(), &budget);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let message = outcome.error.expect("stopped").message;
+    assert!(message.contains("budget (200 ms"), "{message}");
+    // The next run does not start.
+    let started = std::time::Instant::now();
+    let outcome = engine.run_within(&script, &week(), &FakeData::default(), &budget);
+    assert!(started.elapsed() < Duration::from_millis(50));
+    assert!(outcome.error.is_some());
+}
+
+#[test]
+fn operations_of_all_runs_count_against_one_budget() {
+    let engine = deadline_only_engine(Duration::from_secs(30));
+    let script = engine
+        .compile("let x = 0; while x < 10000 { x += 1; } x")
+        .expect("compiles");
+    let alone = engine.run(&script, &week(), &FakeData::default());
+    assert_eq!(alone.error, None);
+    let budget = crate::Budget::new(Duration::from_secs(60), 1_000_000);
+    let mut ran = 0;
+    let error = loop {
+        match engine
+            .run_within(&script, &week(), &FakeData::default(), &budget)
+            .error
+        {
+            None => ran += 1,
+            Some(e) => break e.message,
+        }
+        assert!(ran < 1000, "the budget never ran out");
+    };
+    assert!(error.contains("1000000 operations"), "{error}");
+    // Each run takes some tens of thousands of operations: a million is a few dozen runs.
+    assert!((5..200).contains(&ran), "{ran} runs");
+}
+
+#[test]
+fn a_cancelled_budget_stops_a_run_from_another_thread() {
+    let engine = std::sync::Arc::new(deadline_only_engine(Duration::from_secs(30)));
+    let budget = crate::Budget::unlimited();
+    let (e, b) = (
+        std::sync::Arc::clone(&engine),
+        std::sync::Arc::clone(&budget),
+    );
+    let run = std::thread::spawn(move || {
+        let script = e
+            .compile("let x = 0; loop { x += 1; } x")
+            .expect("compiles");
+        e.run_within(&script, &week(), &FakeData::default(), &b)
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let cancelled = std::time::Instant::now();
+    budget.cancel();
+    let outcome = run.join().expect("the run ends");
+    assert!(cancelled.elapsed() < Duration::from_millis(500));
+    assert!(
+        outcome
+            .error
+            .expect("stopped")
+            .message
+            .contains("cancelled")
+    );
+}
