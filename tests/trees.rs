@@ -7,6 +7,7 @@
 
 mod check;
 mod drivers;
+mod large_sets;
 mod packs;
 mod partition;
 mod reports;

@@ -63,15 +63,15 @@ pub(crate) fn push_filter(sql: &mut Sql, backend: DbBackend, alias: &str, segmen
                     .param(x.as_str())
                     .push(")");
             }
+            // One bound variable per list, however long (see `Sql::param_list`).
             Test::In(xs) => {
-                sql.push(&format!("{v} IN ("));
-                sql.params(xs.iter().map(String::as_str));
-                sql.push(")");
+                sql.push(&format!("{v} IN "));
+                sql.param_list(xs);
             }
             Test::NotIn(xs) => {
-                sql.push(&format!("({v} IS NULL OR {v} NOT IN ("));
-                sql.params(xs.iter().map(String::as_str));
-                sql.push("))");
+                sql.push(&format!("({v} IS NULL OR {v} NOT IN "));
+                sql.param_list(xs);
+                sql.push(")");
             }
             Test::IsMissing(true) => {
                 sql.push(&format!("{v} IS NULL"));

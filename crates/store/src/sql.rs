@@ -35,6 +35,25 @@ impl Sql {
         self
     }
 
+    /// `(SELECT …)`: the strings of `values` as rows, bound as ONE JSON array parameter, for
+    /// `x IN (…)` tests whose lists come from users (segment sets): any number of values costs
+    /// one bound variable, so no list reaches the backends' limits on variables.
+    pub fn param_list(&mut self, values: &[String]) -> &mut Self {
+        let json = serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned());
+        match self.backend {
+            DbBackend::Postgres => {
+                self.push("(SELECT jsonb_array_elements_text(CAST(");
+                self.param(json);
+                self.push(" AS jsonb)))")
+            }
+            _ => {
+                self.push("(SELECT value FROM json_each(");
+                self.param(json);
+                self.push("))")
+            }
+        }
+    }
+
     /// `a, b, c` as bound parameters, for `IN (…)` lists. The list is padded to a power of two
     /// by repeating its last value (which an `IN` list ignores), so that lists of any length
     /// share a few statement texts (see [`stable_chunks`]).
