@@ -20,10 +20,10 @@ pub fn app_settings(settings: &Settings) -> anyhow::Result<AppSettings> {
             packs_dir: Some(settings.scripts.dir.clone()),
             deadline: Duration::from_millis(settings.scripts.deadline_ms),
         },
-        digests: Some(DigestSettings::new(
-            mail_settings(settings),
-            scheduler_config(settings),
-        )),
+        digests: Some(DigestSettings {
+            smtp_timeout: Duration::from_secs(settings.smtp.timeout_secs),
+            ..DigestSettings::new(mail_settings(settings), scheduler_config(settings))
+        }),
     })
 }
 
@@ -51,6 +51,7 @@ pub fn scheduler_config(settings: &Settings) -> SchedulerConfig {
         resync_interval: Duration::from_secs(s.resync_interval_secs),
         share_link_ttl: Duration::from_secs(s.share_link_days.saturating_mul(86_400)),
         concurrency: s.concurrency,
+        team_concurrency: s.team_concurrency,
         test_crash_after_claim: std::env::var(CRASH_AFTER_CLAIM).is_ok_and(|v| v == "1"),
     }
 }

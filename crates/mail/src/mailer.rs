@@ -131,7 +131,12 @@ impl Mailer {
                         transport.get_or_init(|| built)
                     }
                 };
-                send_smtp(transport, &message).await
+                // lettre's async transport bounds only the TCP connect with its timeout; a
+                // server that accepts and never greets (or stalls mid-command) would hold the
+                // send for ever. Dropping the exchange closes its connection.
+                tokio::time::timeout(config.timeout, send_smtp(transport, &message))
+                    .await
+                    .unwrap_or_else(|_| Err(timed_out(config.timeout)))
             }
         }
     }
@@ -197,6 +202,13 @@ async fn send_smtp(
             ),
         }),
         Err(err) => Err(classify(&err)),
+    }
+}
+
+fn timed_out(timeout: std::time::Duration) -> SendError {
+    let secs = timeout.as_secs_f64();
+    SendError::TimedOut {
+        message: format!("SMTP server did not answer within {secs} s"),
     }
 }
 

@@ -60,7 +60,7 @@ impl Default for ScriptSettings {
 #[derive(Clone)]
 pub struct DigestSettings {
     pub mail: MailSettings,
-    /// Timeout of each SMTP command, including connecting.
+    /// Bound of one message's whole SMTP exchange (connect, greeting, commands, the answer).
     pub smtp_timeout: Duration,
     /// Pooled SMTP connections at most.
     pub smtp_pool_max_size: u32,
