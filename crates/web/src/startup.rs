@@ -248,6 +248,7 @@ fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io::Re
             .app_data(data.clone())
             .wrap(actix_web::middleware::from_fn(conventions::apply))
             .wrap(actix_web::middleware::from_fn(metrics::observe))
+            .configure(conventions::extractors)
             .configure(routes::config)
             .default_service(web::to(conventions::not_found))
     })
