@@ -200,12 +200,8 @@ impl Settings {
                  must be at least 1"
             );
         }
-        if self.smtp.timeout_secs < 1 || self.smtp.timeout_secs >= s.lease_timeout_secs {
-            bail!(
-                "smtp.timeout_secs (LODESTAR_SMTP__TIMEOUT_SECS) must be at least 1 and shorter \
-                 than scheduler.lease_timeout_secs ({}), so a claim outlives one attempt",
-                s.lease_timeout_secs
-            );
+        if self.smtp.timeout_secs < 1 {
+            bail!("smtp.timeout_secs (LODESTAR_SMTP__TIMEOUT_SECS) must be at least 1");
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.filter).map_err(|e| {
             anyhow::anyhow!(
