@@ -186,6 +186,7 @@ pub async fn run(args: BenchDigestsArgs, settings: &Settings) -> anyhow::Result<
         },
     );
     digests.smtp_pool_max_size = 8;
+    digests.smtp_timeout = Duration::from_secs(settings.smtp.timeout_secs);
     // Started below, once every team and schedule is in.
     digests.start = false;
     // The application as the server builds it, minus packs; it is never run.

@@ -22,10 +22,10 @@ pub fn app_settings(settings: &Settings) -> anyhow::Result<AppSettings> {
             request_limits: settings.scripts.request_limits(),
         },
         clock: lodestar_core::clock::system_clock(),
-        digests: Some(DigestSettings::new(
-            mail_settings(settings),
-            scheduler_config(settings),
-        )),
+        digests: Some(DigestSettings {
+            smtp_timeout: Duration::from_secs(settings.smtp.timeout_secs),
+            ..DigestSettings::new(mail_settings(settings), scheduler_config(settings))
+        }),
     })
 }
 
@@ -53,6 +53,7 @@ pub fn scheduler_config(settings: &Settings) -> SchedulerConfig {
         resync_interval: Duration::from_secs(s.resync_interval_secs),
         share_link_ttl: Duration::from_secs(s.share_link_days.saturating_mul(86_400)),
         concurrency: s.concurrency,
+        team_concurrency: s.team_concurrency,
         test_crash_after_claim: std::env::var(CRASH_AFTER_CLAIM).is_ok_and(|v| v == "1"),
     }
 }

@@ -37,11 +37,27 @@ pub struct ServerSettings {
     pub workers: usize,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSettings {
     #[serde(default)]
     pub url: String,
+    /// Bound of one message's whole SMTP exchange, in seconds.
+    #[serde(default = "default_smtp_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            url: String::new(),
+            timeout_secs: default_smtp_timeout_secs(),
+        }
+    }
+}
+
+fn default_smtp_timeout_secs() -> u64 {
+    lodestar_mail::SmtpConfig::DEFAULT_TIMEOUT.as_secs()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +130,8 @@ pub struct SchedulerSettings {
     pub share_link_days: u64,
     /// Digests made and sent at once.
     pub concurrency: usize,
+    /// Of those, at most this many for one team.
+    pub team_concurrency: usize,
 }
 
 impl Default for SchedulerSettings {
@@ -126,6 +144,7 @@ impl Default for SchedulerSettings {
             resync_interval_secs: 30,
             share_link_days: 30,
             concurrency: 8,
+            team_concurrency: 2,
         }
     }
 }
@@ -214,11 +233,15 @@ impl Settings {
                  (LODESTAR_SCHEDULER__LEASE_TIMEOUT_SECS, …__RESYNC_INTERVAL_SECS) must be at least 1"
             );
         }
-        if s.retry_max_attempts < 1 || s.concurrency < 1 {
+        if s.retry_max_attempts < 1 || s.concurrency < 1 || s.team_concurrency < 1 {
             bail!(
-                "scheduler.retry_max_attempts and scheduler.concurrency \
-                 (LODESTAR_SCHEDULER__RETRY_MAX_ATTEMPTS, …__CONCURRENCY) must be at least 1"
+                "scheduler.retry_max_attempts, scheduler.concurrency and scheduler.team_concurrency \
+                 (LODESTAR_SCHEDULER__RETRY_MAX_ATTEMPTS, …__CONCURRENCY, …__TEAM_CONCURRENCY) \
+                 must be at least 1"
             );
+        }
+        if self.smtp.timeout_secs < 1 {
+            bail!("smtp.timeout_secs (LODESTAR_SMTP__TIMEOUT_SECS) must be at least 1");
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.filter).map_err(|e| {
             anyhow::anyhow!(

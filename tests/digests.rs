@@ -3,6 +3,7 @@
 //! The digest app and the helpers the topics share are here; each topic has its file below
 //! `digests/`.
 
+mod bounds;
 mod content;
 mod exactly_once;
 mod failures;
@@ -42,6 +43,7 @@ fn fast_config() -> SchedulerConfig {
         resync_interval: Duration::from_millis(300),
         share_link_ttl: Duration::from_secs(30 * 86_400),
         concurrency: 4,
+        team_concurrency: 2,
         test_crash_after_claim: false,
     }
 }

@@ -3,12 +3,16 @@
 //! metrics label that made-up methods cannot grow.
 
 use awc::http::{Method, StatusCode};
-use serde_json::Value;
+use lodestar_store::tokens::Role;
+use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::common::{Backend, Browser, FixtureTeam, TestApp};
 
-backend_tests!(framework_errors_are_json_and_every_response_follows_the_conventions,);
+backend_tests!(
+    framework_errors_are_json_and_every_response_follows_the_conventions,
+    a_wrong_method_is_405_with_allow_and_framework_errors_name_their_field,
+);
 
 /// Status, headers and body of one raw request.
 async fn raw(
@@ -131,4 +135,91 @@ async fn framework_errors_are_json_and_every_response_follows_the_conventions(b:
     let (_, _, metrics) = raw(&app, "GET", None, "/metrics", None).await;
     assert!(!metrics.contains("method=\"FOO\""), "{metrics}");
     assert!(metrics.contains("method=\"other\""), "{metrics}");
+}
+
+async fn a_wrong_method_is_405_with_allow_and_framework_errors_name_their_field(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_, token) = app.team("acme", "UTC", Role::Editor).await;
+    let t = Some(token.as_str());
+
+    // A method no route of the path takes: 405, JSON, and `Allow` says which ones do.
+    for (method, path, allow) in [
+        ("DELETE", "/api/v1/kpis", "GET, HEAD"),
+        ("PATCH", "/api/v1/schedules/1", "GET, HEAD, PUT, DELETE"),
+        ("GET", "/api/v1/schedules/1/send-now", "POST"),
+        ("PUT", "/api/v1/team", "GET, HEAD, PATCH"),
+        ("FOO", "/api/v1/catalog", "GET, HEAD"),
+    ] {
+        let (status, headers, body) = raw(&app, method, t, path, None).await;
+        assert_eq!(
+            status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}: {body}"
+        );
+        assert_eq!(headers.get("allow").unwrap(), allow, "{method} {path}");
+        let v = json_error(status, &headers, &body);
+        assert_eq!(v["error"], "method_not_allowed", "{v}");
+        assert!(v["message"].as_str().unwrap().contains(allow), "{v}");
+    }
+    // An unknown route stays a 404.
+    let (status, _, _) = raw(&app, "DELETE", t, "/api/v1/nothing-here", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A path id that is not a number names the path parameter.
+    let (status, headers, body) = raw(&app, "GET", t, "/api/v1/schedules/abc", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let v = json_error(status, &headers, &body);
+    assert_eq!(
+        (&v["error"], &v["field"]),
+        (&json!("bad_request"), &json!("id")),
+        "{v}"
+    );
+    // A query parameter that does not parse names it.
+    let (status, headers, body) = raw(
+        &app,
+        "GET",
+        t,
+        "/api/v1/deliveries?schedule=abc&limit=5",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let v = json_error(status, &headers, &body);
+    assert_eq!(v["field"], "schedule", "{v}");
+    // An unknown JSON field names it.
+    let (status, headers, body) = raw(
+        &app,
+        "POST",
+        t,
+        "/api/v1/schedules",
+        Some(("application/json", r#"{"report": "weekly", "pause": true}"#)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let v = json_error(status, &headers, &body);
+    assert_eq!(v["field"], "pause", "{v}");
+    // Malformed JSON has no field to name, and says what is wrong.
+    let (status, headers, body) = raw(
+        &app,
+        "POST",
+        t,
+        "/api/v1/schedules",
+        Some(("application/json", "{\"report\": ")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let v = json_error(status, &headers, &body);
+    assert!(v.get("field").is_none(), "{v}");
+    // A body that is not JSON at all: 415 in the same shape.
+    let (status, headers, body) = raw(
+        &app,
+        "POST",
+        t,
+        "/api/v1/schedules",
+        Some(("text/plain", "report=weekly")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    let v = json_error(status, &headers, &body);
+    assert_eq!(v["error"], "unsupported_media_type", "{v}");
 }

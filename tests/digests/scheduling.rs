@@ -112,6 +112,11 @@ async fn schedules_are_validated_scoped_to_their_team_and_paused_by_put(b: Backe
     for (body, field) in [
         (with("cron", json!("0 8 * *")), "cron"),
         (with("cron", json!("0 25 * * *")), "cron"),
+        // cron(8) refuses empty list elements; croner alone would read them as `1,2` and `1`.
+        (with("cron", json!("0 1,,2 * * *")), "cron"),
+        (with("cron", json!("0 1, * * *")), "cron"),
+        (with("cron", json!("0 ,1 * * *")), "cron"),
+        (with("cron", json!("0 8 * * SUN,")), "cron"),
         (with("timezone", json!("Mars/Olympus")), "timezone"),
         (
             with(

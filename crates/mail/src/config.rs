@@ -66,7 +66,8 @@ pub struct SmtpConfig {
     pub credentials: Option<(String, String)>,
     /// Name sent with EHLO (the URL's path); the machine's hostname when `None`.
     pub hello_name: Option<String>,
-    /// Timeout of each SMTP command, including connecting.
+    /// Bound of one message's whole SMTP exchange: connecting, the greeting and every command,
+    /// up to the server's answer to the message (`[smtp] timeout_secs`).
     pub timeout: Duration,
     /// Pooled connections idle longer than this are closed by us before the server does it
     /// (lettre #743: a connection the server closed while idle fails the next send).

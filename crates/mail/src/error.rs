@@ -29,17 +29,29 @@ pub enum SendError {
     /// An SMTP 5xx reply (with its code), an invalid address or a message the server cannot take.
     #[error("permanent delivery failure: {message}")]
     Permanent { code: Option<u16>, message: String },
+    /// The SMTP exchange did not finish within the configured timeout and was abandoned (the
+    /// connection is closed, so nothing is sent after it). Transient: a later try may succeed.
+    #[error("delivery timed out: {message}")]
+    TimedOut { message: String },
 }
 
 impl SendError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient { .. })
+        matches!(self, Self::Transient { .. } | Self::TimedOut { .. })
+    }
+
+    /// The server did not answer in time: it is slow or silent, so the same server will likely
+    /// not answer the next message of this run either.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::TimedOut { .. })
     }
 
     /// The server's answer (e.g. `451 4.3.0 Try again later`) or a description of the failure.
     pub fn message(&self) -> &str {
         match self {
-            Self::Transient { message } | Self::Permanent { message, .. } => message,
+            Self::Transient { message }
+            | Self::Permanent { message, .. }
+            | Self::TimedOut { message } => message,
         }
     }
 }

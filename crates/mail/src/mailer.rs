@@ -24,7 +24,8 @@ use crate::message::{OutgoingMail, parse_address};
 pub enum SendReport {
     /// The SMTP server's final reply to the message, e.g. `250 2.0.0 Ok: queued as 4F2`.
     Smtp { response: String },
-    /// The `.eml` file the message was written to.
+    /// The `.eml` file the message was written to (for the operator: it is never shown, a
+    /// response to an API caller must not reveal the server's file system).
     Outbox { path: PathBuf },
 }
 
@@ -32,7 +33,7 @@ impl fmt::Display for SendReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Smtp { response } => f.write_str(response),
-            Self::Outbox { path } => write!(f, "written to {}", path.display()),
+            Self::Outbox { .. } => f.write_str("written to the outbox"),
         }
     }
 }
@@ -130,7 +131,12 @@ impl Mailer {
                         transport.get_or_init(|| built)
                     }
                 };
-                send_smtp(transport, &message).await
+                // lettre's async transport bounds only the TCP connect with its timeout; a
+                // server that accepts and never greets (or stalls mid-command) would hold the
+                // send for ever. Dropping the exchange closes its connection.
+                tokio::time::timeout(config.timeout, send_smtp(transport, &message))
+                    .await
+                    .unwrap_or_else(|_| Err(timed_out(config.timeout)))
             }
         }
     }
@@ -196,6 +202,13 @@ async fn send_smtp(
             ),
         }),
         Err(err) => Err(classify(&err)),
+    }
+}
+
+fn timed_out(timeout: std::time::Duration) -> SendError {
+    let secs = timeout.as_secs_f64();
+    SendError::TimedOut {
+        message: format!("SMTP server did not answer within {secs} s"),
     }
 }
 
@@ -276,12 +289,16 @@ async fn write_outbox(
     message_id: &str,
     message: &Message,
 ) -> Result<SendReport, SendError> {
-    let transient = |what: &str, path: &Path, err: std::io::Error| SendError::Transient {
-        message: format!("outbox: cannot {what} {}: {err}", path.display()),
+    // The path goes to the log only: the error reaches the delivery log and API callers.
+    let transient = |what: &str, path: &Path, err: std::io::Error| {
+        tracing::warn!(path = %path.display(), error = %err, "outbox: cannot {what}");
+        SendError::Transient {
+            message: format!("outbox: cannot {what}: {err}"),
+        }
     };
     tokio::fs::create_dir_all(dir)
         .await
-        .map_err(|err| transient("create", dir, err))?;
+        .map_err(|err| transient("create the outbox folder", dir, err))?;
 
     let name = outbox_file_name(message_id);
     let path = dir.join(&name);
@@ -300,7 +317,7 @@ async fn write_outbox(
     };
     if let Err(err) = write.await {
         let _ = tokio::fs::remove_file(&temp).await;
-        return Err(transient("write", &path, err));
+        return Err(transient("write the message file", &path, err));
     }
     Ok(SendReport::Outbox { path })
 }
@@ -375,5 +392,13 @@ mod tests {
         })
         .expect_err("an invalid URL");
         assert!(err.to_string().contains("LODESTAR_SMTP__URL"), "{err}");
+    }
+
+    #[test]
+    fn an_outbox_report_does_not_show_the_servers_file_path() {
+        let report = SendReport::Outbox {
+            path: PathBuf::from("/srv/lodestar/outbox/digest.1@x.eml"),
+        };
+        assert_eq!(report.to_string(), "written to the outbox");
     }
 }

@@ -211,6 +211,38 @@ async fn connection_refused_is_transient() {
 }
 
 #[tokio::test]
+async fn a_server_that_accepts_and_never_greets_fails_within_the_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("smtp://{}", listener.local_addr().expect("an address"));
+    // Accepts every connection and holds it open without a word.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let config = SmtpConfig {
+        timeout: Duration::from_millis(500),
+        ..SmtpConfig::parse_url(&url).expect("a valid SMTP URL")
+    };
+    let mailer = Mailer::from_config(MailerConfig::Smtp(config), SENDER).expect("a mailer");
+
+    let started = std::time::Instant::now();
+    let err = tokio::time::timeout(WAIT, mailer.send(&simple_mail(1)))
+        .await
+        .expect("the send is bounded")
+        .expect_err("nobody greets");
+
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.is_timeout() && err.is_transient(), "{err:?}");
+    assert_eq!(err.message(), "SMTP server did not answer within 0.5 s");
+}
+
+#[tokio::test]
 async fn when_smtp_is_down_sends_fail_transiently_and_succeed_once_it_is_back_on_the_same_port() {
     let server = SmtpServer::start().await.expect("server");
     let mailer = smtp_mailer(&server.url());

@@ -50,6 +50,8 @@ struct Inner {
     /// The due occurrence last served per schedule, so sweeps only touch schedules with news.
     served: Mutex<HashMap<i32, DateTime<Utc>>>,
     permits: Semaphore,
+    /// Each team's share of `permits` (`team_concurrency`), taken first.
+    team_permits: Mutex<HashMap<i32, Arc<Semaphore>>>,
     resync_now: Notify,
     triggers: mpsc::UnboundedSender<i32>,
     trigger_rx: Mutex<Option<mpsc::UnboundedReceiver<i32>>>,
@@ -101,6 +103,7 @@ impl Scheduler {
             inner: Arc::new(Inner {
                 domain: host_of(&config.public_url),
                 permits: Semaphore::new(config.concurrency.max(1)),
+                team_permits: Mutex::new(HashMap::new()),
                 db,
                 engine,
                 mailer,

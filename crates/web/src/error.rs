@@ -28,6 +28,10 @@ pub enum ApiError {
     /// 400: the request cannot be understood (bad period, malformed JSON or CSV, …).
     #[error("{0}")]
     BadRequest(String),
+    /// 400: a parameter or field the request cannot be read with (a malformed path id, query
+    /// parameter or JSON field), named in `field`.
+    #[error("{message}")]
+    BadField { field: String, message: String },
     /// 401: no token, or an unknown one.
     #[error("a valid `Authorization: Bearer <token>` header is required")]
     Unauthorized,
@@ -37,6 +41,13 @@ pub enum ApiError {
     /// 404: nothing of that name for this team (also for other teams' objects).
     #[error("{0}")]
     NotFound(String),
+    /// 405: no route of this path takes the method; `Allow` lists those that do.
+    #[error("{method} is not allowed on {path}; it takes {}", .allow.join(", "))]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allow: Vec<String>,
+    },
     /// 413: the body is larger than the configured limit.
     #[error("request body exceeds the limit of {limit} bytes")]
     TooLarge { limit: usize },
@@ -78,10 +89,11 @@ impl ApiError {
 
     fn kind(&self) -> &'static str {
         match self {
-            ApiError::BadRequest(_) => "bad_request",
+            ApiError::BadRequest(_) | ApiError::BadField { .. } => "bad_request",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::TooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Validation(_) | ApiError::Unprocessable { .. } => "validation",
@@ -140,10 +152,11 @@ impl From<lodestar_report::team_reports::SaveError> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::BadField { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::Script(_) | ApiError::Unprocessable { .. } => {
@@ -166,10 +179,15 @@ impl ResponseError for ApiError {
                     body["kpi"] = json!(kpi);
                 }
             }
-            ApiError::Unprocessable { field, .. } => body["field"] = json!(field),
+            ApiError::Unprocessable { field, .. } | ApiError::BadField { field, .. } => {
+                body["field"] = json!(field);
+            }
             _ => {}
         }
         let mut resp = HttpResponse::build(self.status_code());
+        if let ApiError::MethodNotAllowed { allow, .. } = self {
+            resp.insert_header((actix_web::http::header::ALLOW, allow.join(", ")));
+        }
         if matches!(self, ApiError::Unauthorized) {
             resp.insert_header(("WWW-Authenticate", "Bearer"));
         }

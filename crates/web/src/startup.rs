@@ -66,7 +66,7 @@ impl Default for ScriptSettings {
 #[derive(Clone)]
 pub struct DigestSettings {
     pub mail: MailSettings,
-    /// Timeout of each SMTP command, including connecting.
+    /// Bound of one message's whole SMTP exchange (connect, greeting, commands, the answer).
     pub smtp_timeout: Duration,
     /// Pooled SMTP connections at most.
     pub smtp_pool_max_size: u32,
@@ -259,6 +259,7 @@ fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io::Re
             .wrap(actix_web::middleware::from_fn(conventions::apply))
             .wrap(actix_web::middleware::from_fn(client_watch::watch))
             .wrap(actix_web::middleware::from_fn(metrics::observe))
+            .configure(conventions::extractors)
             .configure(routes::config)
             .default_service(web::to(conventions::not_found))
     })

@@ -2,11 +2,13 @@
 //! recipients nobody claimed yet and sends to those it won.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use lodestar_core::period::PeriodKey;
 use lodestar_store::deliveries::{self, NewDelivery, Status};
 use lodestar_store::schedules::{self, Schedule};
+use tokio::sync::Semaphore;
 
 use super::due::{Firing, due_at, due_since, parse_schedule};
 use super::{FireReport, Scheduler, crash_hook, delta, lock};
@@ -42,7 +44,13 @@ impl Scheduler {
         let me = self.clone();
         tokio::spawn(async move {
             let result = async {
+                let Some(schedule) = schedules::find(&me.inner.db, schedule_id).await? else {
+                    return Ok(FireReport::default());
+                };
+                let team = me.team_permits(schedule.team_id);
+                let _team_permit = team.acquire().await;
                 let _permit = me.inner.permits.acquire().await;
+                // Read again: the wait for a slot may have been long.
                 let Some(schedule) = schedules::find(&me.inner.db, schedule_id).await? else {
                     return Ok(FireReport::default());
                 };
@@ -54,6 +62,15 @@ impl Scheduler {
                 tracing::error!(schedule = schedule_id, error = %e, "digest run failed");
             }
         });
+    }
+
+    fn team_permits(&self, team_id: i32) -> Arc<Semaphore> {
+        let per_team = self.inner.config.team_concurrency.max(1);
+        Arc::clone(
+            lock(&self.inner.team_permits)
+                .entry(team_id)
+                .or_insert_with(|| Arc::new(Semaphore::new(per_team))),
+        )
     }
 
     /// Fires one schedule as if the time were `at`: serves its latest occurrence at or before

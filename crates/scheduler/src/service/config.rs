@@ -25,6 +25,9 @@ pub struct SchedulerConfig {
     pub share_link_ttl: Duration,
     /// Digests made and sent at once.
     pub concurrency: usize,
+    /// Of those, at most this many for one team: a team whose digests wait on a slow SMTP server
+    /// (or a slow report) cannot take every slot from the others.
+    pub team_concurrency: usize,
     /// Test-only (`LODESTAR_TEST_CRASH_AFTER_CLAIM=1`): the process kills itself with SIGKILL
     /// right after a claim commits, before sending, to prove a lease is taken over.
     pub test_crash_after_claim: bool,
@@ -41,6 +44,7 @@ impl Default for SchedulerConfig {
             resync_interval: Duration::from_secs(30),
             share_link_ttl: Duration::from_secs(30 * 24 * 3600),
             concurrency: 8,
+            team_concurrency: 2,
             test_crash_after_claim: false,
         }
     }

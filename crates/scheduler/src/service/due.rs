@@ -103,6 +103,31 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_time_in_a_skipped_hour_is_due_at_the_change_and_a_repeated_one_only_once() {
+        let s = schedule("30 2 * * *", "Europe/Berlin", "2027-03-01T00:00:00Z");
+        let (cron, tz) = parse_schedule(&s).expect("valid");
+        let grace = Duration::from_secs(24 * 3600);
+        // 2027-03-28: 02:30 is skipped; due at the change (03:00 CEST = 01:00Z), not before.
+        assert_eq!(
+            due_at(&s, &cron, tz, at("2027-03-28T00:59:59Z"), grace),
+            Some(at("2027-03-27T01:30:00Z"))
+        );
+        assert_eq!(
+            due_at(&s, &cron, tz, at("2027-03-28T01:00:00Z"), grace),
+            Some(at("2027-03-28T01:00:00Z"))
+        );
+        // 2027-10-31: 02:30 comes twice; in the second pass the first one is still the due one.
+        assert_eq!(
+            due_at(&s, &cron, tz, at("2027-10-31T01:45:00Z"), grace),
+            Some(at("2027-10-31T00:30:00Z"))
+        );
+        assert_eq!(
+            next_run(&s, at("2027-10-31T00:30:00Z")),
+            Some(at("2027-11-01T01:30:00Z"))
+        );
+    }
+
+    #[test]
     fn an_occurrence_is_due_within_the_grace_window_after_activation_only() {
         let s = schedule("0 8 * * MON", "America/New_York", "2026-11-01T00:00:00Z");
         let (cron, tz) = parse_schedule(&s).expect("valid");

@@ -2,7 +2,7 @@
 //! exponential backoff on transient failures and the lease renewed before each attempt and wait.
 
 use lodestar_core::period::PeriodKey;
-use lodestar_mail::{OutgoingMail, SendError, digest_message_id};
+use lodestar_mail::{OutgoingMail, digest_message_id};
 use lodestar_report::definition::ReportDefinition;
 use lodestar_store::deliveries::{self, Delivery, Status};
 use lodestar_store::schedules::Schedule;
@@ -88,20 +88,35 @@ impl Scheduler {
             return self.finish_all(&rows, Status::Skipped, reason).await;
         }
         let mut out = Vec::with_capacity(rows.len());
+        let mut silent: Option<String> = None;
         for row in rows {
-            out.push(self.send_with_retries(&row, &digest, max_attempts).await?);
+            // A server that did not answer one recipient in time (retries included) would make
+            // each next one wait as long: the run ends with what it knows, so a send-now answers
+            // within one timeout and a slot is not held for one per recipient. Those rows are
+            // not sent, and say so; they can be re-sent.
+            if let Some(why) = &silent {
+                let reason = format!("not sent: {why} for an earlier recipient");
+                out.push(self.finish(&row, Status::Failed, &reason).await?);
+                continue;
+            }
+            let (result, timed_out) = self.send_with_retries(&row, &digest, max_attempts).await?;
+            if timed_out && result.status == Status::Failed {
+                silent = result.error.clone();
+            }
+            out.push(result);
         }
         Ok(out)
     }
 
     /// Sends one claimed row: transient failures wait and try again, doubling the wait, up to
-    /// `max_attempts` in all; the lease is extended before every attempt and every wait.
+    /// `max_attempts` in all; the lease is extended before every attempt and every wait. Also
+    /// says whether the last attempt timed out.
     async fn send_with_retries(
         &self,
         row: &Delivery,
         digest: &Digest,
         max_attempts: u32,
-    ) -> Result<RecipientOutcome, SchedulerError> {
+    ) -> Result<(RecipientOutcome, bool), SchedulerError> {
         let db = &self.inner.db;
         let lease = delta(self.inner.config.lease_timeout);
         let mail = OutgoingMail {
@@ -132,20 +147,21 @@ impl Scheduler {
             .await?
             {
                 // Someone else finished it (a re-send, or a take-over after our lease ran out).
-                return Ok(outcome(
+                let held_elsewhere = outcome(
                     row,
                     Status::Pending,
                     None,
                     Some("no longer held by this sender".to_owned()),
-                ));
+                );
+                return Ok((held_elsewhere, false));
             }
             match self.inner.mailer.send(&mail).await {
                 Ok(report) => {
                     let response = report.to_string();
                     deliveries::mark_sent(db, row.id, attempts, &response, self.now()).await?;
-                    return Ok(outcome(row, Status::Sent, Some(response), None));
+                    return Ok((outcome(row, Status::Sent, Some(response), None), false));
                 }
-                Err(e @ SendError::Transient { .. }) if attempts < stop_at => {
+                Err(e) if e.is_transient() && attempts < stop_at => {
                     tracing::warn!(delivery = row.id, attempt = attempts, error = %e, wait_ms = wait.as_millis() as u64, "transient delivery failure; retrying");
                     let now = self.now();
                     last_error = Some(e.message().to_owned());
@@ -166,7 +182,8 @@ impl Scheduler {
                     tracing::warn!(delivery = row.id, attempts, %error, "delivery failed");
                     deliveries::finish(db, row.id, Status::Failed, attempts, &error, self.now())
                         .await?;
-                    return Ok(outcome(row, Status::Failed, None, Some(error)));
+                    let failed = outcome(row, Status::Failed, None, Some(error));
+                    return Ok((failed, e.is_timeout()));
                 }
             }
         }
