@@ -99,6 +99,7 @@ impl FromRequest for Auth {
                 Some(team) => Ok(Auth(Principal {
                     team,
                     role: session.role,
+                    token_id: None,
                 })),
                 None => Err(ApiError::Unauthorized),
             }
