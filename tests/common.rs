@@ -261,6 +261,24 @@ impl TestApp {
         }
     }
 
+    /// Another replica: a second app on this app's database, as `lodestar serve` on another
+    /// machine would be.
+    pub async fn replica(&self) -> TestApp {
+        let app = Application::build(app_settings(&self.database_url))
+            .await
+            .unwrap();
+        let base = format!("http://{}", app.address());
+        let state = app.state().clone();
+        actix_web::rt::spawn(app.run_until_stopped());
+        TestApp {
+            base,
+            client: self.client.clone(),
+            database_url: self.database_url.clone(),
+            state,
+            _dir: None,
+        }
+    }
+
     /// A fresh app with the small fixture loaded.
     pub async fn with_fixture(backend: Backend) -> (TestApp, FixtureTeam) {
         Self::with_fixture_and(backend, |_| {}).await

@@ -18,6 +18,7 @@ backend_tests!(
     the_weekly_report_shows_the_fixture_numbers_to_a_signed_in_viewer,
     strangers_are_sent_to_sign_in_and_bad_sign_ins_are_refused,
     the_session_cookie_authenticates_the_api_with_a_csrf_header_for_writes,
+    signing_out_ends_the_session_even_for_a_copy_of_its_cookie,
 );
 
 async fn the_weekly_report_shows_the_fixture_numbers_to_a_signed_in_viewer(b: Backend) {
@@ -266,4 +267,43 @@ async fn the_session_cookie_authenticates_the_api_with_a_csrf_header_for_writes(
         .send_json("POST", "/api/v1/leads", Some(&csrf), &row)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn signing_out_ends_the_session_even_for_a_copy_of_its_cookie(b: Backend) {
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
+    let replica = app.replica().await;
+    let mut browser = Browser::new(&app);
+    let home = browser.sign_in(&token, "/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    let csrf = attr_after(&home.body, "<meta name=\"csrf-token\" content=\"");
+    // Someone kept a copy of the cookie (another tab, a stolen laptop, another replica).
+    let mut copy = Browser::new(&replica);
+    copy.cookies = browser.cookies.clone();
+    assert_eq!(copy.get("/").await.status, StatusCode::OK);
+    assert_eq!(copy.get("/api/v1/team").await.status, StatusCode::OK);
+
+    let out = browser.post_form("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(!browser.cookies.contains_key("lodestar_session"));
+
+    let page = copy.get("/").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(page.location.unwrap().starts_with("/login"));
+    assert_eq!(
+        copy.get("/api/v1/team").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let mut on_first = Browser::new(&app);
+    on_first.cookies = copy.cookies.clone();
+    assert_eq!(on_first.get(W45).await.status, StatusCode::SEE_OTHER);
+
+    // Signing in again opens a new session, with a CSRF token of its own.
+    let again = browser.sign_in(&token, "/").await;
+    assert_eq!(again.status, StatusCode::OK);
+    let fresh = attr_after(&again.body, "<meta name=\"csrf-token\" content=\"");
+    assert_ne!(fresh, csrf);
+    assert_ne!(
+        browser.cookies.get("lodestar_session"),
+        copy.cookies.get("lodestar_session")
+    );
 }
