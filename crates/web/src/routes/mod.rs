@@ -12,6 +12,7 @@ mod schedules;
 mod session;
 mod static_files;
 mod team;
+mod tokens;
 mod trees;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
@@ -25,5 +26,6 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     session::config(cfg);
     static_files::config(cfg);
     team::config(cfg);
+    tokens::config(cfg);
     trees::config(cfg);
 }
