@@ -86,6 +86,7 @@ pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
         max_body_bytes: settings.server.max_body_bytes,
         scripts: ScriptSettings::default(),
         digests: None,
+        limits: Default::default(),
     })
     .await?;
     let kpis = &app.state().kpis;

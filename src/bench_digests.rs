@@ -197,6 +197,7 @@ pub async fn run(args: BenchDigestsArgs, settings: &Settings) -> anyhow::Result<
         max_body_bytes: settings.server.max_body_bytes,
         scripts: ScriptSettings::default(),
         digests: Some(digests),
+        limits: Default::default(),
     })
     .await?;
     let db = &app.state().db;

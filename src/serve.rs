@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use lodestar_mail::MailSettings;
 use lodestar_scheduler::SchedulerConfig;
-use lodestar_web::{AppSettings, Application, DigestSettings, ScriptSettings};
+use lodestar_web::{AppSettings, Application, DigestSettings, Rate, RateLimits, ScriptSettings};
 
 use crate::settings::Settings;
 
@@ -24,6 +24,15 @@ pub fn app_settings(settings: &Settings) -> anyhow::Result<AppSettings> {
             mail_settings(settings),
             scheduler_config(settings),
         )),
+        limits: RateLimits {
+            sign_in: Rate {
+                per_minute: settings.limits.sign_in_per_minute,
+            },
+            send_now: Rate {
+                per_minute: settings.limits.send_now_per_minute,
+            },
+            trust_forwarded_for: settings.limits.trust_forwarded_for,
+        },
     })
 }
 

@@ -15,7 +15,7 @@ use lodestar_core::period::Timezone;
 use lodestar_scheduler::Scheduler;
 use lodestar_store::tokens::Role;
 use lodestar_store::{Db, teams, tokens};
-use lodestar_web::{AppSettings, AppState, Application, ScriptSettings};
+use lodestar_web::{AppSettings, AppState, Application, RateLimits, ScriptSettings};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
 
@@ -215,6 +215,7 @@ pub fn app_settings(database_url: &str) -> AppSettings {
         max_body_bytes: 32 * 1024 * 1024,
         scripts: ScriptSettings::default(),
         digests: None,
+        limits: RateLimits::default(),
     }
 }
 

@@ -19,6 +19,7 @@ backend_tests!(
     strangers_are_sent_to_sign_in_and_bad_sign_ins_are_refused,
     the_session_cookie_authenticates_the_api_with_a_csrf_header_for_writes,
     signing_out_ends_the_session_even_for_a_copy_of_its_cookie,
+    sign_in_attempts_are_limited_per_client_address,
 );
 
 async fn the_weekly_report_shows_the_fixture_numbers_to_a_signed_in_viewer(b: Backend) {
@@ -306,4 +307,50 @@ async fn signing_out_ends_the_session_even_for_a_copy_of_its_cookie(b: Backend) 
         browser.cookies.get("lodestar_session"),
         copy.cookies.get("lodestar_session")
     );
+}
+
+async fn sign_in_attempts_are_limited_per_client_address(b: Backend) {
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
+    let allowed = lodestar_web::RateLimits::default().sign_in.per_minute;
+    let mut guesser = Browser::new(&app);
+    let form = guesser.get("/login").await;
+    let mut csrf = attr_after(&form.body, "name=\"csrf\" value=\"");
+    for i in 0..allowed {
+        let guess = format!("lsk_guess{i}");
+        let page = guesser
+            .post_form(
+                "/login",
+                &[("token", &guess), ("csrf", &csrf), ("next", "/")],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+        // Each refusal comes with a fresh form.
+        csrf = attr_after(&page.body, "name=\"csrf\" value=\"");
+    }
+    // Over the limit, even the right token waits: the answer says how long, as a page.
+    let page = guesser
+        .post_form(
+            "/login",
+            &[("token", &token), ("csrf", &csrf), ("next", "/")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
+    let retry: u64 = page
+        .headers
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After: {retry}");
+    assert!(page.content_type.starts_with("text/html"));
+    assert!(
+        page.body.contains("Too many sign-in attempts"),
+        "{}",
+        page.body
+    );
+    assert!(!guesser.cookies.contains_key("lodestar_session"));
+    // The form itself still opens; the limit is on attempts.
+    assert_eq!(guesser.get("/login").await.status, StatusCode::OK);
 }

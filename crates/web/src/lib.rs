@@ -7,6 +7,7 @@ mod conventions;
 mod defs;
 pub mod error;
 mod html;
+mod limits;
 mod metrics;
 mod routes;
 mod session;
@@ -15,5 +16,6 @@ mod state;
 mod viewer;
 mod views;
 
+pub use limits::{Rate, RateLimits};
 pub use startup::{AppSettings, Application, DigestSettings, ScriptSettings, StartupError};
 pub use state::{AppState, WebSettings};

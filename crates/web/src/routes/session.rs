@@ -1,5 +1,5 @@
-//! Signing in with a token (`/login`) and out (`POST /logout`, which ends the session
-//! server-side).
+//! Signing in with a token (`/login`, rate-limited per client address) and out (`POST /logout`,
+//! which ends the session server-side).
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -71,6 +71,8 @@ async fn login(
     f: web::Form<LoginForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
+    // Every attempt counts, whatever it holds: guessing tokens is what this slows down.
+    state.limits.sign_in(&req)?;
     let secret = state.keys.session(&state.db).await?;
     let now = Utc::now();
     let challenge = req.cookie(LOGIN_COOKIE).map(|c| c.value().to_owned());
