@@ -87,6 +87,7 @@ pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
         scripts: ScriptSettings::default(),
         clock: lodestar_core::clock::system_clock(),
         digests: None,
+        limits: Default::default(),
     })
     .await?;
     let kpis = &app.state().kpis;

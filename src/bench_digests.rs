@@ -199,6 +199,7 @@ pub async fn run(args: BenchDigestsArgs, settings: &Settings) -> anyhow::Result<
         scripts: ScriptSettings::default(),
         clock: lodestar_core::clock::system_clock(),
         digests: Some(digests),
+        limits: Default::default(),
     })
     .await?;
     let db = &app.state().db;

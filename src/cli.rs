@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use lodestar_core::currency::Currency;
-use lodestar_core::period::Timezone;
-use lodestar_store::tokens::Role;
+use lodestar_core::period::{Timezone, rfc3339};
+use lodestar_store::tokens::{Role, TokenInfo};
 use lodestar_store::{Db, teams, tokens};
 
 use crate::settings::Settings;
@@ -92,7 +92,19 @@ pub enum TokenCommand {
         slug: String,
         #[arg(long)]
         role: String,
+        /// What the token is for, shown by `token list`.
+        #[arg(long)]
+        label: Option<String>,
     },
+    /// List a team's tokens (never their secrets): a table, or JSON with `--json`.
+    List {
+        slug: String,
+        /// One JSON document: `{"team":"SLUG","tokens":[…]}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a team's token: it, and every session opened with it, stop working at once.
+    Revoke { slug: String, id: i32 },
 }
 
 #[derive(Subcommand)]
@@ -110,6 +122,71 @@ pub enum Table {
 
 fn parse_role(s: &str) -> anyhow::Result<Role> {
     Role::parse(s).with_context(|| format!("unknown role `{s}`: use admin, editor or viewer"))
+}
+
+async fn find_team(db: &Db, slug: &str) -> anyhow::Result<teams::Team> {
+    match teams::find_by_slug(db, slug).await? {
+        Some(team) => Ok(team),
+        None => bail!("no team `{slug}`: create it with `lodestar team create {slug}`"),
+    }
+}
+
+/// A token as `token list --json` and `token revoke` print it: the API's fields.
+fn token_json(t: &TokenInfo) -> serde_json::Value {
+    serde_json::json!({
+        "id": t.id,
+        "role": t.role,
+        "label": t.label,
+        "created_at": rfc3339(t.created_at),
+        "last_used_at": t.last_used_at.map(rfc3339),
+        "revoked": t.revoked_at.is_some(),
+        "revoked_at": t.revoked_at.map(rfc3339),
+    })
+}
+
+/// Tokens as a table for people, oldest first.
+fn token_table(list: &[TokenInfo]) -> String {
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or("never".to_owned(), |t| {
+            t.format("%Y-%m-%d %H:%M UTC").to_string()
+        })
+    };
+    let rows: Vec<[String; 6]> = list
+        .iter()
+        .map(|t| {
+            [
+                t.id.to_string(),
+                t.role.to_string(),
+                when(Some(t.created_at)),
+                when(t.last_used_at),
+                t.revoked_at.map_or("active".to_owned(), |at| {
+                    format!("revoked {}", at.format("%Y-%m-%d %H:%M UTC"))
+                }),
+                t.label.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = ["ID", "ROLE", "CREATED", "LAST USED", "STATUS", "LABEL"].map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    if rows.is_empty() {
+        out.push_str("(no tokens)\n");
+    }
+    out
 }
 
 pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
@@ -173,15 +250,41 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token {
-            command: TokenCommand::Create { slug, role },
+            command: TokenCommand::Create { slug, role, label },
         } => {
             let role = parse_role(&role)?;
             let db = open_db(&settings).await?;
-            let Some(team) = teams::find_by_slug(&db, &slug).await? else {
-                bail!("no team `{slug}`: create it with `lodestar team create {slug}`");
-            };
-            let token = tokens::create(&db, team.id, role).await?;
+            let team = find_team(&db, &slug).await?;
+            let token = tokens::create_labelled(&db, team.id, role, label.as_deref()).await?;
             println!("{}", serde_json::json!({"team": team.slug, "token": token}));
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::List { slug, json },
+        } => {
+            let db = open_db(&settings).await?;
+            let team = find_team(&db, &slug).await?;
+            let list = tokens::list(&db, team.id).await?;
+            if json {
+                let list: Vec<_> = list.iter().map(token_json).collect();
+                println!("{}", serde_json::json!({"team": team.slug, "tokens": list}));
+            } else {
+                print!("{}", token_table(&list));
+            }
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { slug, id },
+        } => {
+            let db = open_db(&settings).await?;
+            let team = find_team(&db, &slug).await?;
+            let Some(token) = tokens::revoke(&db, team.id, id, chrono::Utc::now()).await? else {
+                bail!("team `{slug}` has no token {id}: `lodestar token list {slug}` lists them");
+            };
+            println!(
+                "{}",
+                serde_json::json!({"team": team.slug, "token": token_json(&token)})
+            );
             Ok(())
         }
         Command::Bench(args) => crate::bench::run(args, &settings).await,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use lodestar_mail::MailSettings;
 use lodestar_scheduler::SchedulerConfig;
-use lodestar_web::{AppSettings, Application, DigestSettings, ScriptSettings};
+use lodestar_web::{AppSettings, Application, DigestSettings, Rate, RateLimits, ScriptSettings};
 
 use crate::settings::Settings;
 
@@ -26,6 +26,15 @@ pub fn app_settings(settings: &Settings) -> anyhow::Result<AppSettings> {
             smtp_timeout: Duration::from_secs(settings.smtp.timeout_secs),
             ..DigestSettings::new(mail_settings(settings), scheduler_config(settings))
         }),
+        limits: RateLimits {
+            sign_in: Rate {
+                per_minute: settings.limits.sign_in_per_minute,
+            },
+            send_now: Rate {
+                per_minute: settings.limits.send_now_per_minute,
+            },
+            trust_forwarded_for: settings.limits.trust_forwarded_for,
+        },
     })
 }
 

@@ -19,6 +19,8 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub scheduler: SchedulerSettings,
+    #[serde(default)]
+    pub limits: LimitSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,6 +147,29 @@ impl Default for SchedulerSettings {
             share_link_days: 30,
             concurrency: 8,
             team_concurrency: 2,
+        }
+    }
+}
+
+/// Rate limits (config.toml `[limits]`, `LODESTAR_LIMITS__*`), counted in each process's memory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Sign-in attempts (`POST /login`) per client address and minute; 0: unlimited.
+    pub sign_in_per_minute: u32,
+    /// `send-now` calls per team and minute; 0: unlimited.
+    pub send_now_per_minute: u32,
+    /// Take the client address from `X-Forwarded-For`/`Forwarded`: only behind a proxy that
+    /// sets them, or anyone can pick their own address.
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            sign_in_per_minute: 10,
+            send_now_per_minute: 5,
+            trust_forwarded_for: false,
         }
     }
 }

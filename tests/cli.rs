@@ -1,4 +1,5 @@
-//! The real `lodestar` binary: team and token creation, and a streamed import.
+//! The real `lodestar` binary: team and token creation, listing and revocation, and a streamed
+//! import.
 
 use std::process::Command;
 
@@ -195,6 +196,107 @@ async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
         ],
     );
     assert!(!out.status.success());
+}
+
+#[actix_web::test]
+async fn token_list_shows_a_teams_tokens_and_token_revoke_ends_one() {
+    let tdb = TestDb::new(&Backend::Sqlite).await;
+    let admin = json_out(lodestar(&tdb.url, &["team", "create", "acme"]))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ci = json_out(lodestar(
+        &tdb.url,
+        &[
+            "token",
+            "create",
+            "acme",
+            "--role",
+            "viewer",
+            "--label",
+            "CI dashboard",
+        ],
+    ))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json_out(lodestar(&tdb.url, &["team", "create", "other"]));
+
+    let out = lodestar(&tdb.url, &["token", "list", "acme"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("LAST USED"),
+        "{table}"
+    );
+    assert!(
+        lines[1].contains("admin") && lines[1].contains("never"),
+        "{table}"
+    );
+    assert!(
+        lines[2].contains("viewer")
+            && lines[2].contains("active")
+            && lines[2].contains("CI dashboard"),
+        "{table}"
+    );
+    for secret in [&admin, &ci] {
+        assert!(!table.contains(secret.as_str()));
+        assert!(!table.contains(&lodestar_store::tokens::hash_token(secret)));
+    }
+
+    let listed = json_out(lodestar(&tdb.url, &["token", "list", "acme", "--json"]));
+    assert_eq!(listed["team"], "acme");
+    let tokens = listed["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(tokens[1]["label"], "CI dashboard");
+    assert_eq!(tokens[1]["revoked"], false);
+    let id = tokens[1]["id"].as_i64().unwrap();
+    assert!(!listed.to_string().contains(&ci));
+
+    assert!(
+        lodestar_store::tokens::authenticate(&tdb.db, &ci)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let revoked = json_out(lodestar(
+        &tdb.url,
+        &["token", "revoke", "acme", &id.to_string()],
+    ));
+    assert_eq!(revoked["token"]["id"], id);
+    assert_eq!(revoked["token"]["revoked"], true);
+    assert!(
+        lodestar_store::tokens::authenticate(&tdb.db, &ci)
+            .await
+            .unwrap()
+            .is_none(),
+        "a revoked token opens nothing"
+    );
+    let listed = json_out(lodestar(&tdb.url, &["token", "list", "acme", "--json"]));
+    assert_eq!(listed["tokens"][1]["revoked"], true);
+    let table = String::from_utf8(lodestar(&tdb.url, &["token", "list", "acme"]).stdout).unwrap();
+    assert!(table.contains("revoked 20"), "{table}");
+
+    // Another team's token, an unknown id or team: refused, naming what is wrong.
+    for (args, says) in [
+        (
+            vec!["token", "revoke", "other", &id.to_string()],
+            "no token",
+        ),
+        (vec!["token", "revoke", "acme", "999999"], "no token"),
+        (vec!["token", "list", "nobody"], "no team `nobody`"),
+    ] {
+        let out = lodestar(&tdb.url, &args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
 }
 
 #[test]

@@ -15,7 +15,7 @@ use lodestar_core::period::Timezone;
 use lodestar_scheduler::Scheduler;
 use lodestar_store::tokens::Role;
 use lodestar_store::{Db, teams, tokens};
-use lodestar_web::{AppSettings, AppState, Application, ScriptSettings};
+use lodestar_web::{AppSettings, AppState, Application, RateLimits, ScriptSettings};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
 
@@ -216,6 +216,7 @@ pub fn app_settings(database_url: &str) -> AppSettings {
         scripts: ScriptSettings::default(),
         clock: lodestar_core::clock::system_clock(),
         digests: None,
+        limits: RateLimits::default(),
     }
 }
 
@@ -259,6 +260,24 @@ impl TestApp {
             database_url: fresh.url,
             state,
             _dir: fresh.dir,
+        }
+    }
+
+    /// Another replica: a second app on this app's database, as `lodestar serve` on another
+    /// machine would be.
+    pub async fn replica(&self) -> TestApp {
+        let app = Application::build(app_settings(&self.database_url))
+            .await
+            .unwrap();
+        let base = format!("http://{}", app.address());
+        let state = app.state().clone();
+        actix_web::rt::spawn(app.run_until_stopped());
+        TestApp {
+            base,
+            client: self.client.clone(),
+            database_url: self.database_url.clone(),
+            state,
+            _dir: None,
         }
     }
 

@@ -15,4 +15,5 @@ mod kpi_api;
 mod pages;
 mod rollups;
 mod team_settings;
+mod tokens;
 mod trees;

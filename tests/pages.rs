@@ -57,6 +57,7 @@ async fn share_token(
             report: report.to_owned(),
             period: period.to_owned(),
             expires_at: Utc::now() + expires_in,
+            issued_at: Utc::now(),
         },
     )
 }

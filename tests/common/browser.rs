@@ -22,6 +22,7 @@ pub struct Page {
     pub body: String,
     /// The names of the cookies this response set (or cleared).
     pub set_cookies: Vec<String>,
+    pub headers: awc::http::header::HeaderMap,
 }
 
 impl Page {
@@ -74,6 +75,7 @@ impl<'a> Browser<'a> {
                 .map(|v| v.to_str().unwrap().to_owned())
         };
         let location = header("location");
+        let headers = resp.headers().clone();
         let content_type = header("content-type").unwrap_or_default();
         let body = resp.body().limit(16 << 20).await.unwrap();
         Page {
@@ -82,6 +84,7 @@ impl<'a> Browser<'a> {
             content_type,
             body: String::from_utf8(body.to_vec()).unwrap(),
             set_cookies,
+            headers,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Schedules: a missed firing caught up at start-up within the grace window only, validation,
-//! tenancy and pausing by PUT, and send-now with each SMTP result logged apart from claims.
+//! tenancy and pausing by PUT, and send-now with each SMTP result logged apart from claims and
+//! limited per team.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,7 @@ backend_tests!(
     a_missed_firing_is_caught_up_at_start_up_within_the_grace_window_only,
     schedules_are_validated_scoped_to_their_team_and_paused_by_put,
     send_now_reports_each_smtp_result_and_is_logged_apart_from_claims,
+    send_now_is_limited_per_team_with_retry_after,
 );
 
 async fn a_missed_firing_is_caught_up_at_start_up_within_the_grace_window_only(b: Backend) {
@@ -262,4 +264,57 @@ async fn send_now_reports_each_smtp_result_and_is_logged_apart_from_claims(b: Ba
             .is_empty(),
         "send-now claims nothing"
     );
+}
+
+async fn send_now_is_limited_per_team_with_retry_after(b: Backend) {
+    let app = DigestApp::spawn(b).await;
+    let allowed = lodestar_web::RateLimits::default().send_now.per_minute as usize;
+    let mut paths = Vec::new();
+    for slug in ["acme", "bistro"] {
+        let (_, token) = app.team(slug, "UTC", Role::Editor).await;
+        let id = app
+            .create_schedule(
+                &token,
+                json!({"report": "weekly", "cron": "0 8 * * MON", "timezone": "UTC",
+                       "recipients": ["a@example.com", "b@example.com"]}),
+            )
+            .await;
+        paths.push((token, format!("/api/v1/schedules/{id}/send-now")));
+    }
+    let (token, path) = &paths[0];
+    for i in 0..allowed {
+        let (status, reply) = app.send("POST", Some(token), path, None).await;
+        assert_eq!(status, StatusCode::OK, "call {i}: {reply}");
+    }
+    // A burst of further calls mails nobody: each is 429 with Retry-After, in the API's shape.
+    for _ in 0..10 {
+        let mut resp = app
+            .client
+            .post(format!("{}{path}", app.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = resp
+            .headers()
+            .get("retry-after")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry), "Retry-After: {retry}");
+        let body: Value = serde_json::from_slice(&resp.body().await.unwrap()).unwrap();
+        assert_eq!(body["error"], "too_many_requests", "{body}");
+        assert_eq!(body["retry_after"], retry, "{body}");
+    }
+    // Another team is not held up by this one.
+    let (other, other_path) = &paths[1];
+    let (status, reply) = app.send("POST", Some(other), other_path, None).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let sent = app.smtp.wait_for(2 * (allowed + 1), WAIT).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sent.len(), 2 * (allowed + 1));
+    assert_eq!(app.smtp.messages().len(), 2 * (allowed + 1), "nothing more");
 }

@@ -18,6 +18,8 @@ backend_tests!(
     the_weekly_report_shows_the_fixture_numbers_to_a_signed_in_viewer,
     strangers_are_sent_to_sign_in_and_bad_sign_ins_are_refused,
     the_session_cookie_authenticates_the_api_with_a_csrf_header_for_writes,
+    signing_out_ends_the_session_even_for_a_copy_of_its_cookie,
+    sign_in_attempts_are_limited_per_client_address,
 );
 
 async fn the_weekly_report_shows_the_fixture_numbers_to_a_signed_in_viewer(b: Backend) {
@@ -266,4 +268,89 @@ async fn the_session_cookie_authenticates_the_api_with_a_csrf_header_for_writes(
         .send_json("POST", "/api/v1/leads", Some(&csrf), &row)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn signing_out_ends_the_session_even_for_a_copy_of_its_cookie(b: Backend) {
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
+    let replica = app.replica().await;
+    let mut browser = Browser::new(&app);
+    let home = browser.sign_in(&token, "/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    let csrf = attr_after(&home.body, "<meta name=\"csrf-token\" content=\"");
+    // Someone kept a copy of the cookie (another tab, a stolen laptop, another replica).
+    let mut copy = Browser::new(&replica);
+    copy.cookies = browser.cookies.clone();
+    assert_eq!(copy.get("/").await.status, StatusCode::OK);
+    assert_eq!(copy.get("/api/v1/team").await.status, StatusCode::OK);
+
+    let out = browser.post_form("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(!browser.cookies.contains_key("lodestar_session"));
+
+    let page = copy.get("/").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(page.location.unwrap().starts_with("/login"));
+    assert_eq!(
+        copy.get("/api/v1/team").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let mut on_first = Browser::new(&app);
+    on_first.cookies = copy.cookies.clone();
+    assert_eq!(on_first.get(W45).await.status, StatusCode::SEE_OTHER);
+
+    // Signing in again opens a new session, with a CSRF token of its own.
+    let again = browser.sign_in(&token, "/").await;
+    assert_eq!(again.status, StatusCode::OK);
+    let fresh = attr_after(&again.body, "<meta name=\"csrf-token\" content=\"");
+    assert_ne!(fresh, csrf);
+    assert_ne!(
+        browser.cookies.get("lodestar_session"),
+        copy.cookies.get("lodestar_session")
+    );
+}
+
+async fn sign_in_attempts_are_limited_per_client_address(b: Backend) {
+    let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(b).await;
+    let allowed = lodestar_web::RateLimits::default().sign_in.per_minute;
+    let mut guesser = Browser::new(&app);
+    let form = guesser.get("/login").await;
+    let mut csrf = attr_after(&form.body, "name=\"csrf\" value=\"");
+    for i in 0..allowed {
+        let guess = format!("lsk_guess{i}");
+        let page = guesser
+            .post_form(
+                "/login",
+                &[("token", &guess), ("csrf", &csrf), ("next", "/")],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+        // Each refusal comes with a fresh form.
+        csrf = attr_after(&page.body, "name=\"csrf\" value=\"");
+    }
+    // Over the limit, even the right token waits: the answer says how long, as a page.
+    let page = guesser
+        .post_form(
+            "/login",
+            &[("token", &token), ("csrf", &csrf), ("next", "/")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
+    let retry: u64 = page
+        .headers
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After: {retry}");
+    assert!(page.content_type.starts_with("text/html"));
+    assert!(
+        page.body.contains("Too many sign-in attempts"),
+        "{}",
+        page.body
+    );
+    assert!(!guesser.cookies.contains_key("lodestar_session"));
+    // The form itself still opens; the limit is on attempts.
+    assert_eq!(guesser.get("/login").await.status, StatusCode::OK);
 }

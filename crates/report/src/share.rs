@@ -1,11 +1,13 @@
 //! Share tokens: a signed, expiring permission to open one report of one team for one period,
 //! carried by e-mailed links. Signed with HMAC-SHA256 under the server secret, which every replica
-//! reads from the database.
+//! reads from the database. A link carries when it was issued, so that a team can void every link
+//! of a report issued before a moment (`revoke_links`).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
+use lodestar_store::{Db, StoreError, share_links};
 use sha2::Sha256;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +16,9 @@ pub struct ShareClaims {
     pub report: String,
     pub period: String,
     pub expires_at: DateTime<Utc>,
+    /// When the link was made (to the millisecond). Links signed before issue times were carried
+    /// read as issued at the epoch: any revocation ends them.
+    pub issued_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +29,8 @@ pub enum ShareError {
     BadSignature,
     #[error("this share link expired at {0}")]
     Expired(DateTime<Utc>),
+    #[error("this share link was revoked at {0}")]
+    Revoked(DateTime<Utc>),
 }
 
 fn mac(secret: &[u8], payload: &str) -> Hmac<Sha256> {
@@ -34,14 +41,16 @@ fn mac(secret: &[u8], payload: &str) -> Hmac<Sha256> {
     mac
 }
 
-/// `payload.signature`, both base64url: the payload is `team|report|period|expiry`.
+/// `payload.signature`, both base64url: the payload is `team|report|period|expiry|issued`
+/// (expiry in epoch seconds, issued in epoch milliseconds).
 pub fn sign(secret: &[u8], claims: &ShareClaims) -> String {
     let payload = format!(
-        "{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}",
         claims.team_id,
         claims.report,
         claims.period,
-        claims.expires_at.timestamp()
+        claims.expires_at.timestamp(),
+        claims.issued_at.timestamp_millis()
     );
     let sig = mac(secret, &payload).finalize().into_bytes();
     format!(
@@ -65,7 +74,8 @@ pub fn verify(secret: &[u8], token: &str, now: DateTime<Utc>) -> Result<ShareCla
         .verify_slice(&sig)
         .map_err(|_| ShareError::BadSignature)?;
     let mut parts = payload.split('|');
-    let (Some(team), Some(report), Some(period), Some(exp), None) = (
+    let (Some(team), Some(report), Some(period), Some(exp), issued, None) = (
+        parts.next(),
         parts.next(),
         parts.next(),
         parts.next(),
@@ -73,6 +83,14 @@ pub fn verify(secret: &[u8], token: &str, now: DateTime<Utc>) -> Result<ShareCla
         parts.next(),
     ) else {
         return Err(ShareError::Malformed);
+    };
+    let issued_at = match issued {
+        Some(ms) => ms
+            .parse::<i64>()
+            .ok()
+            .and_then(DateTime::from_timestamp_millis)
+            .ok_or(ShareError::Malformed)?,
+        None => DateTime::UNIX_EPOCH,
     };
     let expires_at = exp
         .parse::<i64>()
@@ -87,7 +105,32 @@ pub fn verify(secret: &[u8], token: &str, now: DateTime<Utc>) -> Result<ShareCla
         report: report.to_owned(),
         period: period.to_owned(),
         expires_at,
+        issued_at,
     })
+}
+
+/// Checks a verified link against its report's revocations: `Revoked` when the team voided the
+/// report's links at or after the link was issued.
+pub async fn check_revocation(
+    db: &Db,
+    claims: &ShareClaims,
+) -> Result<Result<(), ShareError>, StoreError> {
+    let cutoff = share_links::links_valid_after(db, claims.team_id, &claims.report).await?;
+    Ok(match cutoff {
+        Some(at) if claims.issued_at <= at => Err(ShareError::Revoked(at)),
+        _ => Ok(()),
+    })
+}
+
+/// Voids every share link of the team's report `report` issued up to `now`; returns the
+/// cut-off.
+pub async fn revoke_links(
+    db: &Db,
+    team_id: i32,
+    report: &str,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, StoreError> {
+    share_links::revoke_all(db, team_id, report, now).await
 }
 
 #[cfg(test)]
@@ -101,7 +144,37 @@ mod tests {
             report: "weekly".into(),
             period: "2026-W45".into(),
             expires_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
+            issued_at: DateTime::from_timestamp_millis(1_790_000_000_123).unwrap_or_default(),
         }
+    }
+
+    #[test]
+    fn a_link_carries_its_issue_time_and_older_links_read_as_issued_at_the_epoch() {
+        let token = sign(b"secret", &claims());
+        let now = claims().expires_at - Duration::days(1);
+        assert_eq!(
+            verify(b"secret", &token, now).map(|c| c.issued_at),
+            Ok(claims().issued_at)
+        );
+        // A link signed before links carried their issue time.
+        let c = claims();
+        let payload = format!(
+            "{}|{}|{}|{}",
+            c.team_id,
+            c.report,
+            c.period,
+            c.expires_at.timestamp()
+        );
+        let sig = mac(b"secret", &payload).finalize().into_bytes();
+        let old = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(payload.as_bytes()),
+            URL_SAFE_NO_PAD.encode(sig)
+        );
+        assert_eq!(
+            verify(b"secret", &old, now).map(|c| c.issued_at),
+            Ok(DateTime::UNIX_EPOCH)
+        );
     }
 
     #[test]

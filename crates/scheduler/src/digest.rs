@@ -33,6 +33,8 @@ pub struct Links<'a> {
     pub public_url: &'a str,
     pub secret: &'a [u8],
     pub expires_at: DateTime<Utc>,
+    /// When the links are made: revoking a report's links voids those made before.
+    pub issued_at: DateTime<Utc>,
 }
 
 /// `{public_url}/reports/{slug}?period=KEY&share=TOKEN`: opens the report without signing in
@@ -45,6 +47,7 @@ pub fn share_url(links: &Links<'_>, team_id: i32, report: &str, period: &PeriodK
             report: report.to_owned(),
             period: period.to_string(),
             expires_at: links.expires_at,
+            issued_at: links.issued_at,
         },
     );
     format!(
@@ -324,6 +327,7 @@ mod tests {
             public_url: "https://lodestar.example.com/",
             secret: b"s3cret",
             expires_at,
+            issued_at: expires_at - chrono::TimeDelta::days(30),
         };
         let period = PeriodKey::parse("2026-W45").expect("a key");
         let url = share_url(&links, 3, "weekly", &period);

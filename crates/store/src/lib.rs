@@ -19,6 +19,8 @@ pub mod schedules;
 pub mod secrets;
 pub mod segment_sets;
 mod segment_sql;
+pub mod sessions;
+pub mod share_links;
 mod sql;
 pub mod sqlite_tx;
 pub mod stages;

@@ -10,11 +10,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::Method, http::header, web};
-use lodestar_store::teams;
 use lodestar_store::tokens::{self, Principal};
 
 use crate::error::ApiError;
-use crate::session::{self, CSRF_HEADER, Session};
+use crate::session::{self, CSRF_HEADER};
 use crate::state::AppState;
 
 pub struct Auth(pub Principal);
@@ -86,22 +85,20 @@ impl FromRequest for Auth {
             let Some(cookie) = cookie else {
                 return Err(ApiError::Unauthorized);
             };
-            let secret = state.keys.session(&state.db).await?;
-            let Some(session) = Session::decode(secret, &cookie, chrono::Utc::now()) else {
+            let Some(open) = session::find(&state.db, &cookie).await? else {
                 return Err(ApiError::Unauthorized);
             };
-            if writes && !session.csrf_ok(secret, csrf.as_deref()) {
+            let secret = state.keys.session(&state.db).await?;
+            if writes && !session::csrf_ok(secret, &open.id, csrf.as_deref()) {
                 return Err(ApiError::Forbidden(
                     "a write with a session cookie needs the page's X-CSRF-Token header".to_owned(),
                 ));
             }
-            match teams::find_by_id(&state.db, session.team_id).await? {
-                Some(team) => Ok(Auth(Principal {
-                    team,
-                    role: session.role,
-                })),
-                None => Err(ApiError::Unauthorized),
-            }
+            Ok(Auth(Principal {
+                team: open.team,
+                role: open.role,
+                token_id: open.token_id,
+            }))
         })
     }
 }

@@ -126,6 +126,7 @@ const ROUTE_SOURCES: &[(&str, &str)] = &[
     ("session.rs", include_str!("routes/session.rs")),
     ("static_files.rs", include_str!("routes/static_files.rs")),
     ("team.rs", include_str!("routes/team.rs")),
+    ("tokens.rs", include_str!("routes/tokens.rs")),
     ("trees.rs", include_str!("routes/trees.rs")),
 ];
 

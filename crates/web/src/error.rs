@@ -1,7 +1,7 @@
 //! The one HTTP error type. Each variant documents its status; internal errors are logged with
 //! their cause chain and shown as an opaque 500.
 
-use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use actix_web::{HttpResponse, ResponseError, http::StatusCode, http::header};
 use lodestar_core::rows::FieldError;
 use serde::Serialize;
 use serde_json::json;
@@ -63,6 +63,9 @@ pub enum ApiError {
     /// 422: a well-formed request whose content is not acceptable (unknown unit, a cycle…).
     #[error("{message}")]
     Unprocessable { field: String, message: String },
+    /// 429: a rate limit (sign-in attempts, mail sending); `Retry-After` says when to try again.
+    #[error("{message}")]
+    TooManyRequests { retry_after: u64, message: String },
     /// 500: logged with its cause chain, shown opaquely.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -98,6 +101,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Validation(_) | ApiError::Unprocessable { .. } => "validation",
             ApiError::Script(_) => "script",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -162,6 +166,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::Script(_) | ApiError::Unprocessable { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -182,14 +187,23 @@ impl ResponseError for ApiError {
             ApiError::Unprocessable { field, .. } | ApiError::BadField { field, .. } => {
                 body["field"] = json!(field);
             }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                body["retry_after"] = json!(retry_after)
+            }
             _ => {}
         }
         let mut resp = HttpResponse::build(self.status_code());
-        if let ApiError::MethodNotAllowed { allow, .. } = self {
-            resp.insert_header((actix_web::http::header::ALLOW, allow.join(", ")));
-        }
-        if matches!(self, ApiError::Unauthorized) {
-            resp.insert_header(("WWW-Authenticate", "Bearer"));
+        match self {
+            ApiError::Unauthorized => {
+                resp.insert_header(("WWW-Authenticate", "Bearer"));
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                resp.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            ApiError::MethodNotAllowed { allow, .. } => {
+                resp.insert_header((header::ALLOW, allow.join(", ")));
+            }
+            _ => {}
         }
         resp.json(body)
     }

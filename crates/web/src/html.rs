@@ -123,6 +123,9 @@ impl ResponseError for PageError {
                 )
             }
             PageError::Api(ApiError::NotFound(m)) => ("Not found", m.clone(), false),
+            PageError::Api(ApiError::TooManyRequests { message, .. }) => {
+                ("Too many attempts", message.clone(), false)
+            }
             PageError::Api(e @ (ApiError::Unauthorized | ApiError::Forbidden(_))) => {
                 ("Not allowed", e.to_string(), true)
             }
@@ -135,9 +138,13 @@ impl ResponseError for PageError {
             message,
             sign_in,
         };
+        let mut resp = HttpResponse::build(self.status_code());
+        if let PageError::Api(ApiError::TooManyRequests { retry_after, .. }) = self {
+            resp.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
         match page.render() {
-            Ok(body) => page_headers(&mut HttpResponse::build(self.status_code())).body(body),
-            Err(_) => HttpResponse::build(self.status_code()).body(heading.to_owned()),
+            Ok(body) => page_headers(&mut resp).body(body),
+            Err(_) => resp.body(heading.to_owned()),
         }
     }
 }

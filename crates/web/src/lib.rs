@@ -8,6 +8,7 @@ mod conventions;
 mod defs;
 pub mod error;
 mod html;
+mod limits;
 mod metrics;
 mod routes;
 mod session;
@@ -16,6 +17,7 @@ mod state;
 mod viewer;
 mod views;
 
+pub use limits::{Rate, RateLimits};
 pub use startup::{
     AppSettings, Application, DigestSettings, RequestLimits, ScriptSettings, StartupError,
 };

@@ -1,8 +1,8 @@
-//! Browser sessions: a signed cookie holding the team, the role, an expiry and a random nonce
-//! (never the API token). It is signed with HMAC-SHA256 under the `session` server secret, which
-//! every replica reads from the database, so any replica accepts it. The CSRF token of a session
-//! is derived from its nonce under the same secret; the sign-in form has its own, bound to a
-//! short-lived cookie, because there is no session yet to bind it to.
+//! Browser sessions: the cookie holds a random secret (never the API token); the session itself
+//! lives in the database (`lodestar_store::sessions`), so signing out or revoking the token it was
+//! opened with ends it at once on every replica. The CSRF token of a session is an HMAC of the
+//! session's stored id under the `session` server secret; the sign-in form has its own, bound to
+//! a short-lived cookie, because there is no session yet to bind it to.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time};
@@ -10,7 +10,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
-use lodestar_store::tokens::Role;
+use lodestar_store::sessions::{self, ActiveSession, Opened};
+use lodestar_store::tokens::Principal;
 use lodestar_store::{Db, StoreError, secrets};
 use rand::RngCore;
 use sha2::Sha256;
@@ -76,82 +77,31 @@ fn nonce() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    pub team_id: i32,
-    pub role: Role,
-    pub expires_at: DateTime<Utc>,
-    nonce: String,
+/// The token forms and scripts of session `session_id` send back with every write.
+pub fn csrf_token(secret: &[u8], session_id: &str) -> String {
+    sign(secret, "csrf", session_id)
 }
 
-impl Session {
-    pub fn new(team_id: i32, role: Role, now: DateTime<Utc>) -> Session {
-        Session {
-            team_id,
-            role,
-            expires_at: now + SESSION_TTL,
-            nonce: nonce(),
-        }
-    }
+pub fn csrf_ok(secret: &[u8], session_id: &str, presented: Option<&str>) -> bool {
+    presented.is_some_and(|t| verify(secret, "csrf", session_id, t))
+}
 
-    fn payload(&self) -> String {
-        format!(
-            "1|{}|{}|{}|{}",
-            self.team_id,
-            self.role,
-            self.expires_at.timestamp(),
-            self.nonce
-        )
-    }
+/// The open session a cookie value names: one query, every request, nothing cached.
+pub async fn find(db: &Db, cookie: &str) -> Result<Option<ActiveSession>, StoreError> {
+    sessions::find_active(db, cookie.trim(), Utc::now()).await
+}
 
-    /// The cookie value: `payload.signature`, both base64url.
-    pub fn encode(&self, secret: &[u8]) -> String {
-        let payload = self.payload();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(payload.as_bytes()),
-            sign(secret, "session", &payload)
-        )
-    }
-
-    /// The session a cookie value holds, if it is intact and unexpired.
-    pub fn decode(secret: &[u8], value: &str, now: DateTime<Utc>) -> Option<Session> {
-        let (payload, signature) = value.split_once('.')?;
-        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-        if !verify(secret, "session", &payload, signature) {
-            return None;
-        }
-        let mut parts = payload.split('|');
-        let (Some("1"), Some(team), Some(role), Some(exp), Some(nonce), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return None;
-        };
-        let expires_at = DateTime::from_timestamp(exp.parse().ok()?, 0)?;
-        if now >= expires_at {
-            return None;
-        }
-        Some(Session {
-            team_id: team.parse().ok()?,
-            role: Role::parse(role)?,
-            expires_at,
-            nonce: nonce.to_owned(),
-        })
-    }
-
-    /// The token forms and scripts of this session send back with every write.
-    pub fn csrf_token(&self, secret: &[u8]) -> String {
-        sign(secret, "csrf", &self.nonce)
-    }
-
-    pub fn csrf_ok(&self, secret: &[u8], presented: Option<&str>) -> bool {
-        presented.is_some_and(|t| verify(secret, "csrf", &self.nonce, t))
-    }
+/// Opens a session for what a token grants.
+pub async fn open(db: &Db, principal: &Principal) -> Result<Opened, StoreError> {
+    sessions::open(
+        db,
+        principal.team.id,
+        principal.role,
+        principal.token_id,
+        Utc::now(),
+        SESSION_TTL,
+    )
+    .await
 }
 
 /// The raw session cookie of a request, if any.
@@ -238,47 +188,14 @@ mod tests {
     }
 
     #[test]
-    fn a_session_round_trips_until_it_expires() {
-        let s = Session::new(7, Role::Editor, now());
-        let value = s.encode(b"k");
-        assert_eq!(Session::decode(b"k", &value, now()), Some(s.clone()));
-        assert_eq!(Session::decode(b"k", &value, s.expires_at), None);
-        assert!(!value.contains("lsk_"), "the cookie never holds a token");
-    }
-
-    #[test]
-    fn a_tampered_or_foreign_session_is_refused() {
-        let s = Session::new(7, Role::Viewer, now());
-        let value = s.encode(b"k");
-        assert_eq!(Session::decode(b"other", &value, now()), None);
-        let admin = Session {
-            role: Role::Admin,
-            ..s.clone()
-        };
-        let (forged_payload, _) = admin
-            .encode(b"k")
-            .split_once('.')
-            .map(|(a, b)| (a.to_owned(), b.to_owned()))
-            .unwrap_or_default();
-        let (_, sig) = value.split_once('.').unwrap_or_default();
-        assert_eq!(
-            Session::decode(b"k", &format!("{forged_payload}.{sig}"), now()),
-            None
-        );
-        assert_eq!(Session::decode(b"k", "garbage", now()), None);
-        assert_eq!(Session::decode(b"k", "", now()), None);
-    }
-
-    #[test]
     fn the_csrf_token_belongs_to_one_session() {
-        let a = Session::new(7, Role::Editor, now());
-        let b = Session::new(7, Role::Editor, now());
-        let token = a.csrf_token(b"k");
-        assert!(a.csrf_ok(b"k", Some(&token)));
-        assert!(!b.csrf_ok(b"k", Some(&token)));
-        assert!(!a.csrf_ok(b"k", None));
-        assert!(!a.csrf_ok(b"k", Some("")));
-        assert_ne!(token, sign(b"k", "session", &a.nonce), "purposes differ");
+        let token = csrf_token(b"k", "session-a");
+        assert!(csrf_ok(b"k", "session-a", Some(&token)));
+        assert!(!csrf_ok(b"k", "session-b", Some(&token)));
+        assert!(!csrf_ok(b"other", "session-a", Some(&token)));
+        assert!(!csrf_ok(b"k", "session-a", None));
+        assert!(!csrf_ok(b"k", "session-a", Some("")));
+        assert_ne!(token, sign(b"k", "login", "session-a"), "purposes differ");
     }
 
     #[test]

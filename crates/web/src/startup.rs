@@ -17,6 +17,7 @@ use lodestar_script::{Limits, PackWatcher, ScriptEngine};
 use lodestar_store::Db;
 use lodestar_store::error::StoreError;
 
+use crate::limits::{Limiters, RateLimits};
 use crate::state::{AppState, WebSettings};
 use crate::{client_watch, conventions, metrics, routes};
 
@@ -40,6 +41,8 @@ pub struct AppSettings {
     pub clock: Clock,
     /// Digests; `None` in processes that only serve pages.
     pub digests: Option<DigestSettings>,
+    /// Rate limits (sign-in attempts per address, send-now per team), per process.
+    pub limits: RateLimits,
 }
 
 #[derive(Debug, Clone)]
@@ -211,7 +214,14 @@ impl Application {
             listener,
             address,
             workers,
-            state: AppState::new(db, web, kpis, packs, scheduler),
+            state: AppState::new(
+                db,
+                web,
+                kpis,
+                packs,
+                scheduler,
+                Limiters::new(&settings.limits),
+            ),
             start_scheduler,
         })
     }

@@ -7,6 +7,7 @@ use lodestar_script::PackWatcher;
 use lodestar_store::Db;
 
 use crate::defs::Definitions;
+use crate::limits::Limiters;
 use crate::metrics::Metrics;
 use crate::session::Keys;
 use crate::views::CachedReport;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub(crate) packs: Option<Arc<PackWatcher>>,
     /// Digest schedules: jobs, send-now and re-sends. `None` in processes that only serve pages.
     pub scheduler: Option<Arc<Scheduler>>,
+    /// Rate limits of this process (sign-in attempts, send-now).
+    pub(crate) limits: Arc<Limiters>,
 }
 
 /// Reports kept in memory; one is a few tens of kilobytes.
@@ -49,6 +52,7 @@ impl AppState {
         kpis: KpiEngine,
         packs: Option<Arc<PackWatcher>>,
         scheduler: Option<Arc<Scheduler>>,
+        limits: Limiters,
     ) -> AppState {
         AppState {
             db,
@@ -60,6 +64,7 @@ impl AppState {
             defs: Arc::new(Definitions::default()),
             packs,
             scheduler,
+            limits: Arc::new(limits),
         }
     }
 

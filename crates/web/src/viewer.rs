@@ -1,15 +1,16 @@
 //! Who is looking at a page: a signed-in session, found from its cookie.
 
 use actix_web::HttpRequest;
-use lodestar_store::teams::{self, Team};
+use lodestar_store::sessions::ActiveSession;
+use lodestar_store::teams::Team;
 
 use crate::html::PageError;
-use crate::session::{self, Session};
+use crate::session;
 use crate::state::AppState;
 use crate::views::Layout;
 
 pub struct SignedIn {
-    pub session: Session,
+    pub session: ActiveSession,
     pub team: Team,
     /// The session's CSRF token, for forms and the page's scripts.
     pub csrf: String,
@@ -27,19 +28,17 @@ impl SignedIn {
     }
 }
 
-/// The session of the request, if it has a valid one whose team still exists.
+/// The session of the request, if its cookie names an open one (with its team, in one query).
 pub async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<Option<SignedIn>, PageError> {
     let Some(value) = session::cookie_value(req) else {
         return Ok(None);
     };
+    let Some(session) = session::find(&state.db, &value).await? else {
+        return Ok(None);
+    };
     let secret = state.keys.session(&state.db).await?;
-    let Some(session) = Session::decode(secret, &value, chrono::Utc::now()) else {
-        return Ok(None);
-    };
-    let Some(team) = teams::find_by_id(&state.db, session.team_id).await? else {
-        return Ok(None);
-    };
-    let csrf = session.csrf_token(secret);
+    let csrf = session::csrf_token(secret, &session.id);
+    let team = session.team.clone();
     Ok(Some(SignedIn {
         session,
         team,

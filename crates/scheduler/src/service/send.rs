@@ -40,10 +40,12 @@ impl Scheduler {
         period: PeriodKey,
     ) -> Result<Digest, SchedulerError> {
         let secret = self.share_secret().await?;
+        let now = self.now();
         let links = Links {
             public_url: &self.inner.config.public_url,
             secret,
-            expires_at: self.now() + delta(self.inner.config.share_link_ttl),
+            expires_at: now + delta(self.inner.config.share_link_ttl),
+            issued_at: now,
         };
         digest::build(&self.inner.engine, team, def, period, &links).await
     }

@@ -10,6 +10,11 @@ pub struct Model {
     pub token_hash: String,
     pub role: String,
     pub created_at: i64,
+    /// What the token is for, as its creator named it.
+    pub label: Option<String>,
+    /// Epoch milliseconds, written at most once a minute.
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

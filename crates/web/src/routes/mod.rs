@@ -17,6 +17,7 @@ mod schedules;
 mod session;
 mod static_files;
 mod team;
+mod tokens;
 mod trees;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
@@ -30,6 +31,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     session::config(cfg);
     static_files::config(cfg);
     team::config(cfg);
+    tokens::config(cfg);
     trees::config(cfg);
 }
 

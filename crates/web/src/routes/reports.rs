@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use askama::Template;
 use chrono::Utc;
 use lodestar_core::period::{PeriodKey, Progress};
@@ -34,7 +34,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .service(list_reports)
         .service(get_report)
         .service(put_report)
-        .service(delete_report);
+        .service(delete_report)
+        .service(revoke_links);
 }
 
 /// `?tree=slug`: organise the report by that KPI tree instead of its definition's.
@@ -146,6 +147,10 @@ fn refused(e: ShareError) -> PageError {
                 at.format("%b %-d, %Y at %H:%M UTC")
             ),
         ),
+        ShareError::Revoked(_) => PageError::forbidden(
+            "This link was revoked",
+            "The team withdrew the shared links of this report. Ask for a new one, or sign in to see the report.",
+        ),
         ShareError::BadSignature | ShareError::Malformed => PageError::forbidden(
             "This link is not valid",
             "The shared link is damaged or was not issued by this server. Ask for a new one, or sign in.",
@@ -164,6 +169,9 @@ async fn access(
     };
     let secret = state.keys.share(&state.db).await?;
     let claims = share::verify(secret, token, Utc::now()).map_err(refused)?;
+    share::check_revocation(&state.db, &claims)
+        .await?
+        .map_err(refused)?;
     if claims.report != slug {
         return Err(PageError::forbidden(
             "This link is for another report",
@@ -430,4 +438,27 @@ async fn delete_report(
     } else {
         Err(ApiError::NotFound(format!("no stored report `{slug}`")))
     }
+}
+
+/// Ends every share link of the report issued until now (e-mailed "view in browser" links
+/// included); links made afterwards work. Editors and admins may: they are the ones who send
+/// reports out.
+#[post("/api/v1/reports/{slug}/revoke-links")]
+async fn revoke_links(
+    auth: Auth,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let slug = path.into_inner();
+    let team = &auth.0.team;
+    if state.defs.get(&state.db, team, &slug).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no report `{slug}`")));
+    }
+    let cutoff = share::revoke_links(&state.db, team.id, &slug, Utc::now()).await?;
+    tracing::info!(team = %team.slug, report = %slug, "share links revoked");
+    Ok(HttpResponse::Ok().json(json!({
+        "report": slug,
+        "links_valid_after": cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })))
 }

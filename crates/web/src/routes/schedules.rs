@@ -232,7 +232,8 @@ async fn delete_schedule(
 }
 
 /// Sends the last complete period's digest to every recipient now, one attempt each; the reply
-/// has each recipient's SMTP result. It may repeat a period the schedule already sent.
+/// has each recipient's SMTP result. It may repeat a period the schedule already sent. Limited
+/// per team (`limits.send_now_per_minute`): each call mails every recipient.
 #[post("/api/v1/schedules/{id}/send-now")]
 async fn send_now(
     auth: Auth,
@@ -240,6 +241,7 @@ async fn send_now(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_write()?;
+    state.limits.send_now(auth.0.team.id)?;
     let id = id.into_inner();
     let result = scheduler(&state)?
         .send_now(auth.0.team.id, id)

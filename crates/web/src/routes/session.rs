@@ -1,4 +1,5 @@
-//! Signing in with a token (`/login`) and out (`POST /logout`).
+//! Signing in with a token (`/login`, rate-limited per client address) and out (`POST /logout`,
+//! which ends the session server-side).
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -7,7 +8,7 @@ use lodestar_store::tokens;
 use serde::Deserialize;
 
 use crate::html::{PageError, render};
-use crate::session::{self, LOGIN_COOKIE, Session};
+use crate::session::{self, LOGIN_COOKIE};
 use crate::state::AppState;
 use crate::viewer;
 use crate::views::{Layout, LoginPage};
@@ -70,6 +71,8 @@ async fn login(
     f: web::Form<LoginForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
+    // Every attempt counts, whatever it holds: guessing tokens is what this slows down.
+    state.limits.sign_in(&req)?;
     let secret = state.keys.session(&state.db).await?;
     let now = Utc::now();
     let challenge = req.cookie(LOGIN_COOKIE).map(|c| c.value().to_owned());
@@ -90,13 +93,13 @@ async fn login(
         )
         .await;
     };
-    let s = Session::new(principal.team.id, principal.role, now);
+    let opened = session::open(&state.db, &principal).await?;
     let public_url = &state.settings.public_url;
     let mut resp = HttpResponse::SeeOther()
         .insert_header((header::LOCATION, next))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish();
-    resp.add_cookie(&session::session_cookie(s.encode(secret), public_url))
+    resp.add_cookie(&session::session_cookie(opened.secret, public_url))
         .map_err(PageError::internal)?;
     let mut used = session::login_cookie(String::new(), public_url);
     used.make_removal();
@@ -118,12 +121,15 @@ async fn logout(
 ) -> Result<HttpResponse, PageError> {
     if let Some(me) = viewer::signed_in(&req, &state).await? {
         let secret = state.keys.session(&state.db).await?;
-        if !me.session.csrf_ok(secret, f.csrf.as_deref()) {
+        if !session::csrf_ok(secret, &me.session.id, f.csrf.as_deref()) {
             return Err(PageError::forbidden(
                 "Sign-out was not confirmed",
                 "The request did not come from a Lodestar page. Use the Sign out button.",
             ));
         }
+        // Ended in the database: a copy of the cookie opens nothing any more, on any replica.
+        lodestar_store::sessions::end(&state.db, &me.session.id, Utc::now()).await?;
+        tracing::info!(team = %me.team.slug, "signed out");
     }
     let mut resp = HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/login"))
