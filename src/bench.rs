@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use lodestar_core::dimension::Dimension;
-use lodestar_core::period::{PeriodKey, PeriodKind, Timezone};
+use lodestar_core::period::{Compare, Comparison, PeriodKey, PeriodKind, Timezone};
 use lodestar_report::{KpiEngine, KpiRequest};
 use lodestar_store::teams::{self, Team};
 use lodestar_store::{Db, loaded};
@@ -130,6 +130,7 @@ struct Case {
     id: &'static str,
     label: &'static str,
     period: PeriodKey,
+    comparison: Comparison,
     segment_by: Option<Dimension>,
     trend: usize,
     target_ms: f64,
@@ -248,11 +249,13 @@ async fn kpi_bench(engine: &KpiEngine, backend: &str, args: &BenchArgs) -> anyho
 
     let week = PeriodKey::last_complete(PeriodKind::Week, spec.as_of, tz.0);
     let quarter = PeriodKey::last_complete(PeriodKind::Quarter, spec.as_of, tz.0);
+    let month = PeriodKey::last_complete(PeriodKind::Month, spec.as_of, tz.0);
     let cases = [
         Case {
             id: "a",
             label: "catalog, week",
             period: week,
+            comparison: Comparison::default(),
             segment_by: None,
             trend: 12,
             target_ms: 1000.0,
@@ -261,6 +264,7 @@ async fn kpi_bench(engine: &KpiEngine, backend: &str, args: &BenchArgs) -> anyho
             id: "b",
             label: "catalog, week by channel",
             period: week,
+            comparison: Comparison::default(),
             segment_by: Some(Dimension::Channel),
             trend: 12,
             target_ms: 1000.0,
@@ -269,6 +273,7 @@ async fn kpi_bench(engine: &KpiEngine, backend: &str, args: &BenchArgs) -> anyho
             id: "c",
             label: "catalog, quarter",
             period: quarter,
+            comparison: Comparison::default(),
             segment_by: None,
             trend: 4,
             target_ms: 2000.0,
@@ -277,9 +282,35 @@ async fn kpi_bench(engine: &KpiEngine, backend: &str, args: &BenchArgs) -> anyho
             id: "c2",
             label: "catalog, quarter by channel",
             period: quarter,
+            comparison: Comparison::default(),
             segment_by: Some(Dimension::Channel),
             trend: 4,
             target_ms: 2000.0,
+        },
+        // Year over year and to date read the same grouped passes, with gaps between the spans.
+        Case {
+            id: "a-yoy",
+            label: "catalog, week vs the same week last year",
+            period: week,
+            comparison: Comparison {
+                compare: Compare::Year,
+                to: None,
+            },
+            segment_by: None,
+            trend: 12,
+            target_ms: 1000.0,
+        },
+        Case {
+            id: "m-mtd",
+            label: "catalog, month to day 18 vs the month before to day 18",
+            period: month,
+            comparison: Comparison {
+                compare: Compare::Previous,
+                to: month.first_day().checked_add_days(chrono::Days::new(17)),
+            },
+            segment_by: None,
+            trend: 12,
+            target_ms: 1000.0,
         },
     ];
 
@@ -344,6 +375,7 @@ async fn time_case(
 ) -> anyhow::Result<(Timing, usize, Option<f64>)> {
     let req = KpiRequest {
         period: case.period,
+        comparison: case.comparison,
         segment_by: case.segment_by.clone(),
         keys: None,
         trend: case.trend,

@@ -147,6 +147,17 @@ async fn the_current_week_compares_its_days_so_far_with_the_same_days_before(b: 
     assert_eq!(sum("value"), leads_now as f64);
     assert_eq!(sum("previous"), leads_before as f64);
 
+    // Scripts see the days read and whether the period is over.
+    let eval = serde_json::json!({
+        "script": "if period.complete { -1.0 } else if period.end == \"2026-11-05T05:00:00Z\" { period.days } else { -2.0 }",
+        "period": "2026-W45"
+    });
+    let (status, ran) = app
+        .post_json(Some(&team.token), "/api/v1/scripts/eval", &eval)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ran}");
+    assert_eq!(ran["value"], 3.0, "{ran}");
+
     // A week that is over is read whole, and says so.
     let (_, w44) = app
         .get(Some(&team.token), "/api/v1/kpis?period=2026-W44&keys=leads")

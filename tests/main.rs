@@ -4,6 +4,8 @@
 
 mod common;
 
+mod comparisons;
+
 mod cli;
 mod custom_kpis;
 mod digests;

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use lodestar_core::dimension::Dimension;
 use lodestar_core::measure::Measure;
-use lodestar_core::period::{Buckets, PeriodKey, Timezone};
+use lodestar_core::period::{Buckets, Compare, PeriodKey, Timezone};
 use lodestar_store::measures::{self, MeasureQuery};
 use lodestar_store::rollup;
 use lodestar_store::tokens::Role;
@@ -128,10 +128,27 @@ async fn rollups_agree_with_the_rows_after_updates(backend: Backend) {
         ("2026", 2),
         ("2026-11-30", 40),
     ];
+    let key = |k: &str| PeriodKey::parse(k).unwrap();
+    let mut layouts: Vec<(String, Buckets)> = cases
+        .iter()
+        .map(|(last, len)| (last.to_string(), Buckets::of(&key(last).trend(*len), tz.0)))
+        .collect();
+    // Spans with gaps between them: a year-over-year window, a month to date and the days so
+    // far of a week, each with its comparisons.
+    layouts.push((
+        "2026-W50 against a year earlier".into(),
+        Buckets::compared(&Compare::Year.chain(key("2026-W50"), 3), None, tz.0),
+    ));
+    layouts.push((
+        "2026-12 to day 18".into(),
+        Buckets::compared(&Compare::Previous.chain(key("2026-12"), 3), Some(18), tz.0),
+    ));
+    layouts.push((
+        "2026-W49 days 1-3".into(),
+        Buckets::first_days(key("2026-W49"), 3, 3, tz.0).unwrap(),
+    ));
     let mut compared = 0;
-    for (last, len) in cases {
-        let periods = PeriodKey::parse(last).unwrap().trend(len);
-        let bounds = Buckets::of(&periods, tz.0);
+    for (last, bounds) in &layouts {
         for dimension in [
             None,
             Some(Dimension::Channel),
@@ -140,7 +157,7 @@ async fn rollups_agree_with_the_rows_after_updates(backend: Backend) {
         ] {
             let q = MeasureQuery {
                 team_id,
-                bounds: &bounds,
+                bounds,
                 dimension: dimension.as_ref(),
                 measures: &all,
             };
@@ -158,8 +175,8 @@ async fn rollups_agree_with_the_rows_after_updates(backend: Backend) {
                         let (a, e) = (rolled.get(b, &segment).get(m), rows.get(b, &segment).get(m));
                         assert_eq!(
                             a, e,
-                            "{m:?} in bucket {b} ({}) segment {segment:?} by {dimension:?}",
-                            periods[b]
+                            "{m:?} in bucket {b} ({}) of {last} segment {segment:?} by {dimension:?}",
+                            bounds.periods[b].key
                         );
                         compared += 1;
                     }

@@ -166,6 +166,7 @@ async fn overhead(
 ) -> anyhow::Result<()> {
     let req = KpiRequest {
         period: week,
+        comparison: Default::default(),
         segment_by: Some(Dimension::Channel),
         keys: None,
         trend: TREND,
@@ -305,6 +306,7 @@ impl Prefetched {
     ) -> anyhow::Result<Prefetched> {
         let req = KpiRequest {
             period: week,
+            comparison: Default::default(),
             segment_by: Some(Dimension::Channel),
             keys: None,
             trend: TREND,

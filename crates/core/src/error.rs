@@ -11,6 +11,12 @@ pub enum CoreError {
         "period `{0}` is too early: its comparison and trend would reach before the year 0000; ask for a later period"
     )]
     PeriodTooEarly(String),
+    #[error("invalid compare `{0}`: expected previous, year or none")]
+    InvalidCompare(String),
+    #[error("invalid date `{0}` for `to`: expected YYYY-MM-DD")]
+    InvalidTo(String),
+    #[error("`to` {to} is outside the period {period}: give a day of the period")]
+    ToOutsidePeriod { to: String, period: String },
     #[error("invalid period kind `{0}`: expected day, week, month, quarter or year")]
     InvalidPeriodKind(String),
     #[error(
@@ -27,4 +33,17 @@ pub enum CoreError {
     UnknownKpi(String),
     #[error("no segment set `{0}`: define it with PUT /api/v1/segments/{0}")]
     UnknownSegmentSet(String),
+}
+
+impl CoreError {
+    /// The request parameter at fault, where one is.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            CoreError::InvalidPeriod(_) | CoreError::PeriodTooEarly(_) => Some("period"),
+            CoreError::InvalidCompare(_) => Some("compare"),
+            CoreError::InvalidTo(_) | CoreError::ToOutsidePeriod { .. } => Some("to"),
+            CoreError::InvalidDimension(_) | CoreError::UnknownSegmentSet(_) => Some("segment_by"),
+            _ => None,
+        }
+    }
 }

@@ -14,7 +14,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::CoreError;
 
 mod buckets;
+mod compare;
 pub use buckets::{Buckets, PeriodView, Progress, day_number};
+pub use compare::{Asked, Compare, Comparison};
 
 /// The length of a period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use lodestar_core::period::{PeriodKey, Progress};
+use lodestar_core::period::{Comparison, PeriodKey, Progress};
 
 use crate::report::Report;
 
@@ -17,6 +17,8 @@ pub struct CacheKey {
     pub team_id: i32,
     pub report: String,
     pub period: PeriodKey,
+    /// What it is compared with, and whether it is read to a date.
+    pub comparison: Comparison,
     /// How far the period had got: an entry for day 3 of a week is not served on day 4.
     pub progress: Progress,
     pub data_version: i64,
@@ -132,6 +134,7 @@ mod tests {
             team_id,
             report: "weekly".to_owned(),
             period: PeriodKey::parse(period).expect("a valid key"),
+            comparison: Comparison::default(),
             progress: Progress::Complete,
             data_version,
             kpi_generation: 0,

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use lodestar_core::dimension::Dimension;
-use lodestar_core::period::PeriodKind;
+use lodestar_core::period::{Compare, PeriodKind};
 use lodestar_core::tree::is_tree_slug;
 use lodestar_store::StoreError;
 use lodestar_store::reports::StoredReport;
@@ -27,6 +27,8 @@ pub struct ReportDefinition {
     /// branches when `None`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tree: Option<String>,
+    /// What each period is compared with.
+    pub compare: Compare,
     /// The built-in definition, not a stored one.
     pub builtin: bool,
     /// 0 for the built-in, else the stored version.
@@ -118,6 +120,7 @@ impl ReportDefinition {
             segment_by: None,
             targets: BTreeMap::new(),
             tree: None,
+            compare: Compare::Previous,
             builtin: true,
             version: 0,
         }
@@ -156,6 +159,7 @@ impl ReportDefinition {
                 .map_err(|e| corrupt("segment_by", &e))?,
             targets: serde_json::from_str(&s.targets).map_err(|e| corrupt("targets", &e))?,
             tree: s.tree.clone(),
+            compare: Compare::parse(&s.compare).map_err(|e| corrupt("compare", &e))?,
             builtin: false,
             version: s.version,
         })
@@ -173,6 +177,7 @@ impl ReportDefinition {
             segment_by: self.segment_by.as_ref().map(|d| d.to_string()),
             targets: serde_json::to_string(&self.targets).unwrap_or_else(|_| "{}".to_owned()),
             tree: self.tree.clone(),
+            compare: self.compare.as_str().to_owned(),
             version: self.version,
             updated_at: 0,
         }
@@ -193,6 +198,8 @@ pub struct ReportInput {
     pub targets: BTreeMap<String, Target>,
     /// The slug of the KPI tree to organise the report by.
     pub tree: Option<String>,
+    /// `previous` (default), `year` or `none`.
+    pub compare: Option<String>,
 }
 
 /// Why a definition was refused: the field at fault, and a message that names it.
@@ -291,6 +298,12 @@ impl ReportInput {
                 "tree: `{t}` is not a tree slug (1 to 64 lowercase letters, digits and -)"
             ));
         }
+        let compare = match self.compare.as_deref().map(str::trim) {
+            None | Some("") => Compare::Previous,
+            Some(c) => {
+                Compare::parse(c).map_err(|e| DefinitionError::new(format!("compare: {e}")))?
+            }
+        };
         for (key, target) in &self.targets {
             let finite = |v: Option<f64>| v.is_none_or(f64::is_finite);
             if target.min.is_none() && target.max.is_none() {
@@ -320,6 +333,7 @@ impl ReportInput {
             segment_by,
             targets: self.targets,
             tree,
+            compare,
             builtin: false,
             version: 0,
         })

@@ -275,6 +275,7 @@ fn explanation(
     tree: &DriverTree,
     values: &BTreeMap<&str, &KpiValue>,
     period: &PeriodKey,
+    compared_with: &PeriodKey,
 ) -> Option<Explanation> {
     let kpi = values.get(tree.kpi.as_str())?;
     let pair = |v: &KpiValue| Pair {
@@ -334,7 +335,7 @@ fn explanation(
                 change_pct: formula::change_pct(v.value, v.previous),
                 contribution,
                 contribution_pct,
-                change_display: v.change_display.clone(),
+                change_display: v.change_display.clone().unwrap_or_default(),
                 effect_display,
                 note: cannot_compute(tree.combine, v.value, v.previous),
             }
@@ -354,7 +355,7 @@ fn explanation(
         combine: tree.combine,
         scale: tree.scale,
         period: period.to_string(),
-        previous_period: period.previous().to_string(),
+        previous_period: compared_with.to_string(),
         value: kpi.value,
         previous: kpi.previous,
         change,
@@ -408,17 +409,22 @@ pub fn keys_of(trees: &[DriverTree]) -> BTreeSet<String> {
         .collect()
 }
 
-/// Explains each tree from values already evaluated for `period`; a tree whose KPI or a driver
-/// is not among `kpis` is skipped.
+/// Explains each tree from values already evaluated for `period` against `compared_with`; a
+/// tree whose KPI or a driver is not among `kpis` is skipped, and nothing is explained without
+/// a comparison.
 pub fn explain_values(
     trees: &[DriverTree],
     kpis: &[KpiValue],
     period: &PeriodKey,
+    compared_with: Option<PeriodKey>,
 ) -> Vec<Explanation> {
+    let Some(compared_with) = compared_with else {
+        return Vec::new();
+    };
     let values: BTreeMap<&str, &KpiValue> = kpis.iter().map(|k| (k.meta.key.as_str(), k)).collect();
     trees
         .iter()
-        .filter_map(|t| explanation(t, &values, period))
+        .filter_map(|t| explanation(t, &values, period, &compared_with))
         .collect()
 }
 
@@ -437,13 +443,15 @@ async fn explain_trees(
             team,
             &KpiRequest {
                 period,
+                comparison: Default::default(),
                 segment_by: None,
                 keys: Some(keys.into_iter().collect()),
                 trend: 0,
             },
         )
         .await?;
-    Ok(explain_values(&trees, &result.kpis, &period))
+    let compared_with = result.previous_period.as_ref().map(|p| p.key);
+    Ok(explain_values(&trees, &result.kpis, &period, compared_with))
 }
 
 /// The change of every KPI with a driver tree in `period` against the period before, explained.

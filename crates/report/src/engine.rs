@@ -24,8 +24,8 @@ use lodestar_core::catalog::{Direction, Kind, Unit};
 use lodestar_core::clock::{Clock, system_clock};
 use lodestar_core::dimension::Dimension;
 use lodestar_core::formula;
-use lodestar_core::period::PeriodKey;
 pub use lodestar_core::period::PeriodView;
+use lodestar_core::period::{Compare, Comparison, PeriodKey};
 use lodestar_core::stage::Stage;
 use lodestar_script::{Budget, PackSet, PackWatcher, ScriptEngine, ScriptError};
 use lodestar_store::teams::Team;
@@ -43,6 +43,8 @@ use crate::script_env::Env;
 #[derive(Debug, Clone)]
 pub struct KpiRequest {
     pub period: PeriodKey,
+    /// What it is compared with, and whether it is read to a date.
+    pub comparison: Comparison,
     pub segment_by: Option<Dimension>,
     /// `None`: the whole catalog (built-in and custom).
     pub keys: Option<Vec<String>>,
@@ -53,7 +55,13 @@ pub struct KpiRequest {
 #[derive(Debug, Clone, Serialize)]
 pub struct KpiResult {
     pub period: PeriodView,
-    pub previous_period: PeriodView,
+    /// The comparison actually used; null with `compare=none`.
+    pub previous_period: Option<PeriodView>,
+    /// `previous`, `year` or `none`.
+    pub compare: Compare,
+    /// The last day read, when the request read the period to a date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<chrono::NaiveDate>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment_by: Option<Dimension>,
     pub kpis: Vec<KpiValue>,
@@ -73,8 +81,8 @@ pub struct KpiValue {
     #[serde(serialize_with = "number::serialize_opt")]
     pub change: Option<f64>,
     /// The change as every view shows it: `+4.0 pp`, `-17.4 pts`, `+5.6%` (see
-    /// [`format::change_display`]).
-    pub change_display: String,
+    /// [`format::change_display`]); null with `compare=none`.
+    pub change_display: Option<String>,
     /// Present when segmented: `None` (JSON null) when the KPI cannot be split that way.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segments: Option<Option<Vec<SegmentValue>>>,
@@ -91,7 +99,7 @@ impl KpiValue {
     /// A value with its comparison, and no trend, segments or error yet.
     pub fn new(meta: KpiMeta, value: Option<f64>, previous: Option<f64>) -> KpiValue {
         KpiValue {
-            change_display: format::change_display(meta.unit, value, previous),
+            change_display: Some(format::change_display(meta.unit, value, previous)),
             meta,
             value,
             previous,
@@ -309,6 +317,7 @@ impl KpiEngine {
         );
         let req = KpiRequest {
             period,
+            comparison: Comparison::default(),
             segment_by,
             keys: Some(vec![EVAL_KEY.to_owned()]),
             trend: 0,
@@ -335,7 +344,8 @@ impl KpiEngine {
         let prefetch = Prefetch::load(&self.db, team.id, &plan).await?;
         let window = plan.window();
         let view = |at: usize| window.view(at, team.timezone, plan.progress);
-        let (period, previous_period) = (view(window.current()), view(window.previous()));
+        let period = view(window.current());
+        let previous_period = (plan.compare != Compare::None).then(|| view(window.previous()));
         let segment_by = plan.segment_by.clone();
         // One team's evaluations take turns; the budget starts with this one's turn.
         let _turn = self
@@ -360,6 +370,8 @@ impl KpiEngine {
             KpiResult {
                 period,
                 previous_period,
+                compare: req.comparison.compare,
+                to: req.comparison.to,
                 segment_by,
                 kpis,
             },

@@ -64,7 +64,7 @@ pub fn csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
                     &number::raw(target.and_then(|t| t.bounds.min)),
                     &number::raw(target.and_then(|t| t.bounds.max)),
                     target.map(|t| t.status.as_str()).unwrap_or_default(),
-                    &c.change_display,
+                    c.change_display.as_deref().unwrap_or_default(),
                 ],
             )?;
         }

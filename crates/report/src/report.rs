@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use lodestar_core::catalog::{Branch, Builtin, Kind};
 use lodestar_core::currency::Currency;
-use lodestar_core::period::PeriodKey;
+use lodestar_core::period::{Compare, Comparison, PeriodKey};
 use lodestar_store::teams::Team;
 use serde::Serialize;
 
@@ -58,7 +58,13 @@ pub struct Report {
     /// e.g. "Week 45, 2026 (Nov 2 – Nov 8)".
     pub label: String,
     pub period: PeriodView,
-    pub previous_period: PeriodView,
+    /// The comparison actually used; `None` with `compare=none`.
+    pub previous_period: Option<PeriodView>,
+    /// What the period is compared with: the report's own, or what the request asked.
+    pub compare: Compare,
+    /// The last day read when the period is read to a date the request gave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<chrono::NaiveDate>,
     pub next_period: String,
     /// Nothing happened in the period (no leads, spend or events in it).
     pub empty: bool,
@@ -112,7 +118,7 @@ pub struct Card {
     #[serde(serialize_with = "number::serialize_opt")]
     pub change: Option<f64>,
     /// The change as every view shows it (the same text as `display.change`).
-    pub change_display: String,
+    pub change_display: Option<String>,
     /// The numbers as the page shows them.
     pub display: CardText,
     pub tone: Tone,
@@ -234,9 +240,10 @@ pub async fn assemble(
     team: &Team,
     def: &ReportDefinition,
     period: PeriodKey,
+    comparison: Comparison,
 ) -> Result<Report, OutlineError> {
     let outline = Outline::load(engine, team, def).await?;
-    Ok(assemble_with(engine, team, def, period, &outline).await?)
+    Ok(assemble_with(engine, team, def, period, comparison, &outline).await?)
 }
 
 /// [`assemble`] with the outline already loaded.
@@ -245,6 +252,7 @@ pub async fn assemble_with(
     team: &Team,
     def: &ReportDefinition,
     period: PeriodKey,
+    comparison: Comparison,
     outline: &Outline,
 ) -> Result<Report, ReportError> {
     let explained = drivers::keys_of(&outline.drivers_for(def));
@@ -264,6 +272,7 @@ pub async fn assemble_with(
     });
     let req = KpiRequest {
         period,
+        comparison,
         segment_by: def.segment_by.clone(),
         keys,
         trend: TREND_PERIODS,
@@ -307,10 +316,15 @@ pub fn shape(
     let drivers = if empty {
         Vec::new()
     } else {
-        drivers::explain_values(&outline.drivers_for(def), &result.kpis, &period)
-            .into_iter()
-            .filter(Explanation::changed)
-            .collect()
+        drivers::explain_values(
+            &outline.drivers_for(def),
+            &result.kpis,
+            &period,
+            result.previous_period.as_ref().map(|p| p.key),
+        )
+        .into_iter()
+        .filter(Explanation::changed)
+        .collect()
     };
 
     let shown: Vec<&KpiValue> = match &def.kpis {
@@ -344,6 +358,8 @@ pub fn shape(
         label: period_label(&period),
         period: result.period,
         previous_period: result.previous_period,
+        compare: result.compare,
+        to: result.to,
         next_period: period.next().to_string(),
         empty,
         summary: Summary::of(&sections, own_list),
@@ -371,7 +387,10 @@ fn card(k: &KpiValue, target: Option<&Target>, style: &Style, in_progress: bool)
         display: CardText {
             value: show(k.value),
             previous: show(k.previous),
-            change: k.change_display.clone(),
+            change: k
+                .change_display
+                .clone()
+                .unwrap_or_else(|| crate::format::UNDEFINED.to_owned()),
         },
         tone: Tone::of(
             k.meta.direction,

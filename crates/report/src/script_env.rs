@@ -9,7 +9,7 @@ use lodestar_core::catalog::Builtin;
 use lodestar_core::dimension::{Dimension, Table};
 use lodestar_core::formula;
 use lodestar_core::measure::{Measure, MeasureValues};
-use lodestar_core::period::Buckets;
+use lodestar_core::period::{Buckets, Compare, rfc3339};
 use lodestar_script::{
     Budget, EvalStack, RunOutcome, ScriptContext, ScriptData, ScriptEngine, ScriptError,
 };
@@ -245,8 +245,12 @@ impl Env {
         {
             return Err(reason);
         }
+        // Without a comparison, nothing compares a period with another (lead velocity is null),
+        // except along the trend.
+        let uncompared = self.plan.compare == Compare::None && which != Which::Totals;
         let compute = |m: &Measured| {
             let prev = match bucket {
+                _ if uncompared => MeasureValues::default(),
                 0 => MeasureValues::default(),
                 _ => m.get(bucket - 1, seg),
             };
@@ -261,11 +265,16 @@ impl Env {
 
     fn context(&self, which: Which, bucket: usize, seg: &str) -> ScriptContext {
         let buckets = &self.batch(which).buckets;
+        let period = &buckets.periods[bucket];
         ScriptContext {
-            period_key: buckets.periods[bucket].key.to_string(),
+            period_key: period.key.to_string(),
             // The days read: a period in progress has only its days so far.
             period_days: buckets.covered_days(bucket),
             segment: (which == Which::Segments).then(|| seg.to_owned()),
+            period_start: rfc3339(period.start),
+            period_end: rfc3339(period.end),
+            // Only the period asked for can be unfinished; the ones before it are over.
+            period_complete: bucket != buckets.current() || self.plan.progress.is_complete(),
         }
     }
 
@@ -421,7 +430,9 @@ impl ScriptData for Run<'_> {
     }
 
     fn previous(&self, key: &str) -> Result<Option<f64>, String> {
+        let uncompared = self.env.plan.compare == Compare::None && self.which != Which::Totals;
         match self.bucket {
+            _ if uncompared => Ok(None),
             0 => Ok(None),
             b => self.env.value(key, self.which, b - 1, self.seg),
         }

@@ -304,7 +304,7 @@ pub struct NodeView {
 pub struct TreeReport {
     pub tree: TeamTree,
     pub period: PeriodView,
-    pub previous_period: PeriodView,
+    pub previous_period: Option<PeriodView>,
     /// Branches in tree order, each with its depth.
     pub nodes: Vec<NodeView>,
     pub findings: Vec<FindingView>,
@@ -323,7 +323,7 @@ fn leaf(key: &str, values: &BTreeMap<&str, &KpiValue>, style: &Style) -> Leaf {
             change_pct: v.change_pct,
             value_text: style.value(&v.meta.key, v.meta.unit, v.value),
             previous_text: style.value(&v.meta.key, v.meta.unit, v.previous),
-            change_text: v.change_display.clone(),
+            change_text: v.change_display.clone().unwrap_or_default(),
             tone: Tone::of(
                 v.meta.direction,
                 shown_change(v.meta.unit, v.value, v.previous),
@@ -365,6 +365,7 @@ pub async fn tree_report(
             team,
             &KpiRequest {
                 period,
+                comparison: Default::default(),
                 segment_by: None,
                 keys: None,
                 trend: 0,
@@ -425,6 +426,7 @@ pub async fn tree_report(
         &drivers::known_trees(engine, &customs),
         &result.kpis,
         &period,
+        result.previous_period.as_ref().map(|p| p.key),
     )
     .into_iter()
     .filter(|e| in_tree.contains(e.kpi.as_str()))

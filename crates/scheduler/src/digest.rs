@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use lodestar_core::period::PeriodKey;
+use lodestar_core::period::{Comparison, PeriodKey};
 use lodestar_mail::digest::{DigestBar, DigestDriver};
 use lodestar_mail::{DigestKpi, DigestSection, DigestView, Trend, render_digest};
 use lodestar_report::definition::ReportDefinition;
@@ -64,7 +64,12 @@ pub async fn build(
     period: PeriodKey,
     links: &Links<'_>,
 ) -> Result<Digest, SchedulerError> {
-    let report = assemble(engine, team, def, period)
+    // A digest reads whole periods, compared as the report says.
+    let comparison = Comparison {
+        compare: def.compare,
+        to: None,
+    };
+    let report = assemble(engine, team, def, period, comparison)
         .await
         .map_err(|e| match e {
             OutlineError::Report(e) => SchedulerError::Report(e),
@@ -226,7 +231,9 @@ mod tests {
     fn report(kpis: Vec<KpiValue>) -> Report {
         let result = KpiResult {
             period: period_view("2026-W45"),
-            previous_period: period_view("2026-W44"),
+            previous_period: Some(period_view("2026-W44")),
+            compare: Default::default(),
+            to: None,
             segment_by: None,
             kpis,
         };

@@ -24,7 +24,7 @@ pub trait ScriptData: Send + Sync {
 }
 
 /// Where a run is: the values behind the script variables `period` and `segment`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScriptContext {
     /// The period's key, e.g. `2026-W45` (`period.key` in a script).
     pub period_key: String,
@@ -33,6 +33,13 @@ pub struct ScriptContext {
     pub period_days: i64,
     /// The segment being computed (`segment`), `None` for the total (`()` in a script).
     pub segment: Option<String>,
+    /// The first instant read, RFC 3339 (`period.start`).
+    pub period_start: String,
+    /// The instant after the last one read, RFC 3339 (`period.end`): the next local midnight
+    /// for a period in progress.
+    pub period_end: String,
+    /// The period is over (`period.complete`).
+    pub period_complete: bool,
 }
 
 /// The result of one run. `error` is set exactly when the script failed; `value` is then `None`.

@@ -27,7 +27,7 @@
 //!     .compile(r#"ratio(metric("revenue"), metric("total_spend")) * 100"#)
 //!     .expect("compiles");
 //! assert!(engine.dependencies(&script).metrics.contains("total_spend"));
-//! let ctx = ScriptContext { period_key: "2026-W45".into(), period_days: 7, segment: None };
+//! let ctx = ScriptContext { period_key: "2026-W45".into(), period_days: 7, ..Default::default() };
 //! let outcome = engine.run(&script, &ctx, &Numbers);
 //! assert_eq!((outcome.value, outcome.error), (Some(300.0), None));
 //! ```

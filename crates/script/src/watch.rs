@@ -207,6 +207,7 @@ mod tests {
             period_key: "2026".into(),
             period_days: 365,
             segment: None,
+            ..Default::default()
         };
         watcher
             .shared

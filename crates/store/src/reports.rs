@@ -22,6 +22,8 @@ pub struct StoredReport {
     pub targets: String,
     /// The slug of the KPI tree the report is organised by; `None` for the default branches.
     pub tree: Option<String>,
+    /// `previous`, `year` or `none`: what the period is compared with.
+    pub compare: String,
     /// 1 on creation, one more on each replacement.
     pub version: i32,
     /// Epoch milliseconds.
@@ -35,7 +37,7 @@ const TABLE: VersionedTable = VersionedTable {
 };
 
 const COLUMNS: &str =
-    "slug, title, period_kind, kpis, segment_by, targets, tree, version, updated_at";
+    "slug, title, period_kind, kpis, segment_by, targets, tree, version, updated_at, compare";
 
 fn read(row: &QueryResult) -> Result<StoredReport> {
     Ok(StoredReport {
@@ -48,6 +50,7 @@ fn read(row: &QueryResult) -> Result<StoredReport> {
         tree: row.try_get_by_index(6)?,
         version: row.try_get_by_index(7)?,
         updated_at: row.try_get_by_index(8)?,
+        compare: row.try_get_by_index(9)?,
     })
 }
 
@@ -70,6 +73,7 @@ pub async fn save(db: &Db, team_id: i32, report: &StoredReport) -> Result<(Store
         ("segment_by", report.segment_by.clone().into()),
         ("targets", report.targets.as_str().into()),
         ("tree", report.tree.clone().into()),
+        ("compare", report.compare.as_str().into()),
     ];
     let saved = versioned::save(db, TABLE, team_id, &report.slug, columns).await?;
     let stored = StoredReport {
@@ -101,6 +105,7 @@ mod tests {
             segment_by: Some("channel".to_owned()),
             targets: r#"{"cpl":{"max":400}}"#.to_owned(),
             tree: None,
+            compare: "year".to_owned(),
             version: 0,
             updated_at: 0,
         }

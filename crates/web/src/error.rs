@@ -116,7 +116,13 @@ impl From<lodestar_store::StoreError> for ApiError {
 
 impl From<lodestar_core::CoreError> for ApiError {
     fn from(e: lodestar_core::CoreError) -> ApiError {
-        ApiError::BadRequest(e.to_string())
+        match e.field() {
+            Some(field) => ApiError::BadField {
+                field: field.to_owned(),
+                message: e.to_string(),
+            },
+            None => ApiError::BadRequest(e.to_string()),
+        }
     }
 }
 

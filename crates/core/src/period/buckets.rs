@@ -150,11 +150,21 @@ impl Buckets {
         if keys.windows(2).any(|w| w[0] == w[1]) {
             return Err(CoreError::PeriodTooEarly(current.to_string()));
         }
+        Ok(Buckets::compared(&keys, Some(elapsed), tz))
+    }
+
+    /// `keys` (each the comparison of the next, oldest first: consecutive periods, or the same
+    /// period of consecutive years), each whole or cut after its first `elapsed` days (all of a
+    /// period shorter than that). The gaps between them are read and dropped.
+    pub fn compared(keys: &[PeriodKey], elapsed: Option<i64>, tz: Tz) -> Buckets {
         let spans: Vec<_> = keys
             .iter()
-            .map(|k| (*k, k.first_day(), first_days_end(*k, elapsed)))
+            .map(|k| {
+                let end = elapsed.map_or(k.end_day(), |days| first_days_end(*k, days));
+                (*k, k.first_day(), end)
+            })
             .collect();
-        Ok(Buckets::from_spans(&spans, tz))
+        Buckets::from_spans(&spans, tz)
     }
 
     /// The last `n` periods (all of them when there are fewer), with the spans they read.

@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use lodestar_core::period::Compare;
 use lodestar_store::measures::TOTAL;
 
 use super::plan::Requested;
@@ -67,7 +68,8 @@ fn kpi_value(env: &Env, r: &Requested, mut on_logs: impl FnMut(&str, Vec<String>
             outcome.value
         }
     };
-    let previous = at(Which::Window, window.previous(), TOTAL);
+    let compared = plan.compare != Compare::None;
+    let previous = at(Which::Window, window.previous(), TOTAL).filter(|_| compared);
     let trend = (totals.len() - plan.trend.min(totals.len())..totals.len())
         .map(|b| TrendPoint {
             period: totals.periods[b].key.to_string(),
@@ -95,7 +97,8 @@ fn kpi_value(env: &Env, r: &Requested, mut on_logs: impl FnMut(&str, Vec<String>
                         .into_iter()
                         .map(|s| SegmentValue {
                             value: at(Which::Segments, buckets.current(), &s),
-                            previous: at(Which::Segments, buckets.previous(), &s),
+                            previous: at(Which::Segments, buckets.previous(), &s)
+                                .filter(|_| compared),
                             segment: s,
                         })
                         .collect();
@@ -104,11 +107,20 @@ fn kpi_value(env: &Env, r: &Requested, mut on_logs: impl FnMut(&str, Vec<String>
             }
         }
     };
+    let uncompared = KpiValue {
+        change_display: None,
+        ..KpiValue::new(meta.clone(), value, None)
+    };
+    let base = if compared {
+        KpiValue::new(meta, value, previous)
+    } else {
+        uncompared
+    };
     KpiValue {
         segments,
         unsupported,
         trend,
         error,
-        ..KpiValue::new(meta, value, previous)
+        ..base
     }
 }

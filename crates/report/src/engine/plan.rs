@@ -8,7 +8,7 @@ use lodestar_core::CoreError;
 use lodestar_core::catalog::Builtin;
 use lodestar_core::dimension::Dimension;
 use lodestar_core::measure::Measure;
-use lodestar_core::period::{Buckets, Progress};
+use lodestar_core::period::{Buckets, Compare, Progress};
 use lodestar_store::Db;
 use lodestar_store::teams::Team;
 
@@ -41,10 +41,13 @@ pub struct Plan {
     /// its points with its comparison period, and at least [before previous, previous, current].
     /// A period in progress ends with its days so far.
     pub totals: Buckets,
-    /// For a period in progress, its days so far and the same first days of the two periods
-    /// before it: [before previous, previous, current], read apart from the trend because they
-    /// overlap it. `None`: the last three of `totals`.
+    /// The period asked for, its comparison and the comparison's own (lead velocity compares a
+    /// period with its comparison): [before previous, previous, current], each cut to the same
+    /// first days when the period is read to date or in progress. Read apart from the trend
+    /// when they are not its last three. `None`: the last three of `totals`.
     pub window: Option<Buckets>,
+    /// What the period is compared with (`None`: previous values are null).
+    pub compare: Compare,
     /// How far the period asked for has got.
     pub progress: Progress,
     /// [before previous, previous, current] as the window reads them, once per segment.
@@ -71,15 +74,24 @@ impl Plan {
         let tz = team.timezone.0;
         let count = req.trend.max(2) + 1;
         let progress = Progress::of(req.period, now, tz);
-        // Cut only while some days of the period are still to come.
-        let elapsed = match progress {
-            Progress::InProgress { elapsed } if elapsed < req.period.days() => Some(elapsed),
+        // Cut at `to`, or while some days of the period are still to come.
+        let elapsed = match (req.comparison.elapsed_to(req.period)?, progress) {
+            (Some(to), _) => Some(to),
+            (None, Progress::InProgress { elapsed }) if elapsed < req.period.days() => {
+                Some(elapsed)
+            }
             _ => None,
         };
         let totals = Buckets::ending_early(req.period, count, elapsed, tz)?;
-        let window = match elapsed {
-            Some(days) => Some(Buckets::first_days(req.period, SEGMENT_BUCKETS, days, tz)?),
-            None => None,
+        let compare = req.comparison.compare;
+        let chain = compare.chain(req.period, SEGMENT_BUCKETS);
+        if chain.len() < 2 {
+            return Err(CoreError::PeriodTooEarly(req.period.to_string()).into());
+        }
+        let window = match (compare, elapsed) {
+            // `none` reads its own window: nothing in it is compared (see `Env::builtin`).
+            (Compare::Previous, None) => None,
+            _ => Some(Buckets::compared(&chain, elapsed, tz)),
         };
         let segments = match &window {
             Some(w) => w.clone(),
@@ -92,6 +104,7 @@ impl Plan {
             kinds,
             totals,
             window,
+            compare,
             progress,
             segments,
             trend: req.trend,

@@ -29,7 +29,9 @@ fn builtin(key: &str, value: Option<f64>, previous: Option<f64>) -> KpiValue {
 fn result(kpis: Vec<KpiValue>) -> KpiResult {
     KpiResult {
         period: period_view("2026-W45"),
-        previous_period: period_view("2026-W44"),
+        previous_period: Some(period_view("2026-W44")),
+        compare: Default::default(),
+        to: None,
         segment_by: None,
         kpis,
     }

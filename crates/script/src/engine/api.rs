@@ -47,6 +47,9 @@ pub(super) fn run_scope(ctx: &ScriptContext) -> Scope<'static> {
     let mut period = Map::new();
     period.insert("key".into(), ctx.period_key.clone().into());
     period.insert("days".into(), (ctx.period_days as FLOAT).into());
+    period.insert("start".into(), ctx.period_start.clone().into());
+    period.insert("end".into(), ctx.period_end.clone().into());
+    period.insert("complete".into(), ctx.period_complete.into());
     let segment = ctx
         .segment
         .as_ref()

@@ -16,6 +16,7 @@ fn week() -> ScriptContext {
         period_key: "2026-W45".into(),
         period_days: 7,
         segment: None,
+        ..Default::default()
     }
 }
 

@@ -55,6 +55,7 @@ fn week() -> ScriptContext {
         period_key: "2026-11".into(),
         period_days: 30,
         segment: None,
+        ..Default::default()
     }
 }
 

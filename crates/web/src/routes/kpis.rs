@@ -20,6 +20,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize)]
 struct KpiQuery {
     period: Option<String>,
+    compare: Option<String>,
+    to: Option<String>,
     segment_by: Option<String>,
     keys: Option<String>,
     trend: Option<String>,
@@ -31,7 +33,13 @@ async fn get_kpis(
     q: web::Query<KpiQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let period = super::period_or_last_week(q.period.as_deref(), &auth.0.team, state.kpis.now())?;
+    let asked = super::asked(
+        q.period.as_deref(),
+        q.compare.as_deref(),
+        q.to.as_deref(),
+        &auth.0.team,
+        state.kpis.now(),
+    )?;
     let segment_by = q
         .segment_by
         .as_deref()
@@ -58,7 +66,8 @@ async fn get_kpis(
         )));
     }
     let req = KpiRequest {
-        period,
+        period: asked.period,
+        comparison: asked.comparison,
         segment_by,
         keys,
         trend,

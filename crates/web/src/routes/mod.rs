@@ -2,7 +2,7 @@
 
 use actix_web::web;
 use chrono::{DateTime, Utc};
-use lodestar_core::period::{PeriodKey, PeriodKind};
+use lodestar_core::period::{Asked, PeriodKey, PeriodKind};
 use lodestar_store::teams::Team;
 
 use crate::error::ApiError;
@@ -42,12 +42,19 @@ pub(crate) fn period_or_last_week(
     team: &Team,
     now: DateTime<Utc>,
 ) -> Result<PeriodKey, ApiError> {
-    match period.map(str::trim).filter(|p| !p.is_empty()) {
-        Some(p) => Ok(PeriodKey::parse(p)?),
-        None => Ok(PeriodKey::last_complete(
-            PeriodKind::Week,
-            now,
-            team.timezone.0,
-        )),
-    }
+    Ok(asked(period, None, None, team, now)?.period)
+}
+
+/// The requested period with its comparison (`compare`, `to`), the last complete week by
+/// default.
+pub(crate) fn asked(
+    period: Option<&str>,
+    compare: Option<&str>,
+    to: Option<&str>,
+    team: &Team,
+    now: DateTime<Utc>,
+) -> Result<Asked, ApiError> {
+    let tz = team.timezone.0;
+    let default = PeriodKey::last_complete(PeriodKind::Week, now, tz);
+    Ok(Asked::parse(period, compare, to, default, now, tz)?)
 }

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use lodestar_core::catalog::Branch;
-use lodestar_core::period::{PeriodKey, PeriodKind};
+use lodestar_core::period::{Asked, Comparison, PeriodKey, PeriodKind};
 use lodestar_report::catalog::catalog;
 use lodestar_report::definition::{ReportDefinition, WEEKLY};
 use lodestar_report::report::{HEADLINE, default_period};
@@ -36,7 +36,11 @@ async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
     let replaced = defs.iter().any(|d| d.slug == WEEKLY && !d.builtin);
     let period = default_period(&builtin, &me.team, state.kpis.now());
     let cache_slug = if replaced { HOME } else { WEEKLY };
-    let cached = report_for(&state, &me.team, &builtin, cache_slug, period).await?;
+    let asked = Asked {
+        period,
+        comparison: Comparison::default(),
+    };
+    let cached = report_for(&state, &me.team, &builtin, cache_slug, asked).await?;
     let report = &cached.report;
     let headline = HEADLINE
         .iter()

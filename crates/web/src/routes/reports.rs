@@ -8,7 +8,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use askama::Template;
 use chrono::Utc;
-use lodestar_core::period::{PeriodKey, Progress};
+use lodestar_core::period::{Asked, PeriodKey, Progress};
 use lodestar_report::cache::CacheKey;
 use lodestar_report::definition::{ReportDefinition, ReportInput};
 use lodestar_report::report::{OutlineError, assemble, default_period, has_started};
@@ -80,12 +80,14 @@ pub(crate) async fn report_for(
     team: &Team,
     def: &ReportDefinition,
     cache_slug: &str,
-    period: PeriodKey,
+    asked: Asked,
 ) -> Result<Arc<CachedReport>, OutlineError> {
+    let Asked { period, comparison } = asked;
     let key = CacheKey {
         team_id: team.id,
         report: cache_slug.to_owned(),
         period,
+        comparison,
         // A period in progress changes with the day even when no data does.
         progress: Progress::of(period, state.kpis.now(), team.timezone.0),
         data_version: team.data_version,
@@ -95,7 +97,7 @@ pub(crate) async fn report_for(
         return Ok(report);
     }
     let report = Arc::new(CachedReport::new(
-        assemble(&state.kpis, team, def, period).await?,
+        assemble(&state.kpis, team, def, period, comparison).await?,
     ));
     state.reports.insert(key, Arc::clone(&report));
     Ok(report)
@@ -106,17 +108,26 @@ struct ReportQuery {
     period: Option<String>,
     share: Option<String>,
     tree: Option<String>,
+    compare: Option<String>,
+    to: Option<String>,
 }
 
-impl ReportQuery {
-    fn period(&self) -> Result<Option<PeriodKey>, lodestar_core::CoreError> {
-        self.period
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(PeriodKey::parse)
-            .transpose()
-    }
+/// The period and comparison asked for: the report's own comparison unless `compare` says
+/// otherwise, and its last complete period by default.
+fn asked_of(
+    def: &ReportDefinition,
+    team: &Team,
+    period: Option<&str>,
+    compare: Option<&str>,
+    to: Option<&str>,
+    now: chrono::DateTime<Utc>,
+) -> Result<Asked, lodestar_core::CoreError> {
+    let compare = compare
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .unwrap_or(def.compare.as_str());
+    let default = default_period(def, team, now);
+    Asked::parse(period, Some(compare), to, default, now, team.timezone.0)
 }
 
 /// How the page was reached: a session, or a share link (just that team, report and period).
@@ -180,7 +191,14 @@ async fn access(
     }
     let shared_period =
         PeriodKey::parse(&claims.period).map_err(|_| refused(ShareError::Malformed))?;
-    if q.period()?.is_some_and(|p| p != shared_period) {
+    let asked_period = q
+        .period
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(PeriodKey::parse)
+        .transpose()?;
+    if asked_period.is_some_and(|p| p != shared_period) {
         return Err(PageError::forbidden(
             "This link is for another period",
             format!(
@@ -225,16 +243,25 @@ async fn page_report(
         .ok_or_else(|| {
             PageError::not_found(format!("There is no report `{slug}` for this team."))
         })?;
-    let period = match (&access, q.period()?) {
-        (Access::Share { claims, .. }, _) => {
-            PeriodKey::parse(&claims.period).map_err(|_| refused(ShareError::Malformed))?
+    // A share link is for its period only.
+    let period = match &access {
+        Access::Share { claims, .. } => {
+            PeriodKey::parse(&claims.period).map_err(|_| refused(ShareError::Malformed))?;
+            Some(claims.period.as_str())
         }
-        (Access::Session(_), Some(p)) => p,
-        (Access::Session(me), None) => default_period(&def, &me.team, state.kpis.now()),
+        Access::Session(_) => q.period.as_deref(),
     };
+    let asked = asked_of(
+        &def,
+        team,
+        period,
+        q.compare.as_deref(),
+        q.to.as_deref(),
+        state.kpis.now(),
+    )?;
     let def = as_asked(state, team, def, q.tree.as_deref()).await?;
     let cache = cache_name(slug, q.tree.as_deref());
-    let report = report_for(state, team, &def, &cache, period)
+    let report = report_for(state, team, &def, &cache, asked)
         .await
         .map_err(|e| missing_tree(slug, e))?;
     Ok((access, report))
@@ -254,10 +281,16 @@ async fn report_page(
     let base = format!("/reports/{slug}");
     // Links keep the tree the query asked for (a slug the team has: URL-safe as it is).
     let tree = asked_tree(q.tree.as_deref()).map(str::to_owned);
-    let also = tree
+    let mut also = tree
         .as_deref()
         .map(|t| format!("&tree={t}"))
         .unwrap_or_default();
+    // Links keep a comparison other than the report's own.
+    if report.compare != report.definition.compare {
+        also.push_str(&format!("&compare={}", report.compare));
+    }
+    // Downloads are of exactly what the page shows, a period read to date included.
+    let to = report.to.map(|d| format!("&to={d}")).unwrap_or_default();
     let title = format!("{} · {}", report.definition.title, report.label);
     match &access {
         Access::Session(me) => {
@@ -276,8 +309,8 @@ async fn report_page(
                             tree: tree.clone(),
                         }),
                         None,
-                        format!("{base}.csv?period={key}{also}"),
-                        Some(format!("/api/v1/reports/{slug}?period={key}{also}")),
+                        format!("{base}.csv?period={key}{also}{to}"),
+                        Some(format!("/api/v1/reports/{slug}?period={key}{also}{to}")),
                     )
                     .render()
                 })
@@ -301,7 +334,7 @@ async fn report_page(
                 report,
                 None,
                 Some(claims.expires_at.format("%b %-d, %Y %H:%M UTC").to_string()),
-                format!("{base}.csv?period={key}{also}&share={token}"),
+                format!("{base}.csv?period={key}{also}{to}&share={token}"),
                 None,
             )
             .render()
@@ -367,6 +400,8 @@ async fn list_reports(auth: Auth, state: web::Data<AppState>) -> Result<HttpResp
 struct ApiReportQuery {
     period: Option<String>,
     tree: Option<String>,
+    compare: Option<String>,
+    to: Option<String>,
 }
 
 #[get("/api/v1/reports/{slug}")]
@@ -383,13 +418,17 @@ async fn get_report(
         .get(&state.db, team, &slug)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no report `{slug}`")))?;
-    let period = match q.period.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-        Some(p) => PeriodKey::parse(p)?,
-        None => default_period(&def, team, state.kpis.now()),
-    };
+    let asked = asked_of(
+        &def,
+        team,
+        q.period.as_deref(),
+        q.compare.as_deref(),
+        q.to.as_deref(),
+        state.kpis.now(),
+    )?;
     let def = as_asked(&state, team, def, q.tree.as_deref()).await?;
     let cache = cache_name(&slug, q.tree.as_deref());
-    let cached = report_for(&state, team, &def, &cache, period)
+    let cached = report_for(&state, team, &def, &cache, asked)
         .await
         .map_err(|e| match e {
             OutlineError::UnknownTree(tree) => ApiError::NotFound(format!(

@@ -412,7 +412,11 @@ async fn tree_page(
             trees::TreeSource::Team { version } => format!("saved, version {version}"),
         },
         period: report.period.key.to_string(),
-        previous_period: report.previous_period.key.to_string(),
+        previous_period: report
+            .previous_period
+            .as_ref()
+            .map(|p| p.key.to_string())
+            .unwrap_or_default(),
         nav: PeriodNav {
             action: base.clone(),
             prev_href: format!("{base}?period={}", period.previous()),
