@@ -14,6 +14,7 @@ mod http_conventions;
 mod in_progress;
 mod ingest;
 mod kpi_api;
+mod kpi_cache;
 mod pages;
 mod rollups;
 mod team_settings;

@@ -6,7 +6,10 @@
 //! matches. Entries of older versions are dropped as soon as a newer one is stored.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
 
 use lodestar_core::period::{Comparison, PeriodKey, Progress};
 
@@ -15,6 +18,7 @@ use crate::report::Report;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     pub team_id: i32,
+    /// The report's cache name, or the API request (`kpis?segment_by=…&keys=…&trend=…`).
     pub report: String,
     pub period: PeriodKey,
     /// What it is compared with, and whether it is read to a date.
@@ -45,6 +49,8 @@ pub struct CacheStats {
 pub struct ReportCache<V = Arc<Report>> {
     capacity: usize,
     inner: Mutex<Inner<V>>,
+    /// Computations in progress: concurrent identical requests wait for the first one.
+    flights: Mutex<HashMap<CacheKey, Arc<OnceCell<V>>>>,
 }
 
 struct Inner<V> {
@@ -64,7 +70,37 @@ impl<V: Clone> ReportCache<V> {
                 hits: 0,
                 misses: 0,
             }),
+            flights: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The entry of `key`, or what `make` computes, computed once however many ask at the same
+    /// time (single flight). A failure is not kept: the next waiter computes again. A caller
+    /// dropped mid-way (its client left) hands the computation to the next waiter.
+    pub async fn get_or_try_insert_with<E, F, Fut>(&self, key: CacheKey, make: F) -> Result<V, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        if let Some(value) = self.get(&key) {
+            return Ok(value);
+        }
+        let flight = Arc::clone(
+            self.flights
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(OnceCell::new())),
+        );
+        let result = flight.get_or_try_init(make).await.cloned();
+        if let Ok(value) = &result {
+            self.insert(key.clone(), value.clone());
+        }
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            flights.remove(&key);
+        }
+        result
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<V>> {
@@ -186,5 +222,39 @@ mod tests {
         cache.insert(reloaded.clone(), "after");
         assert_eq!(cache.get(&key(1, "2026-W44", 3)), None);
         assert_eq!(cache.get(&reloaded), Some("after"));
+    }
+
+    #[tokio::test]
+    async fn identical_requests_at_the_same_time_compute_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let cache: Arc<ReportCache<u64>> = Arc::new(ReportCache::new(10));
+        let computed = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, computed) = (Arc::clone(&cache), Arc::clone(&computed));
+                tokio::spawn(async move {
+                    cache
+                        .get_or_try_insert_with(key(1, "2026-W45", 3), || async {
+                            computed.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            Ok::<u64, String>(42)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.expect("joins"), Ok(42));
+        }
+        assert_eq!(computed.load(Ordering::SeqCst), 1);
+        // A failure is not kept.
+        let failed: Result<u64, String> = cache
+            .get_or_try_insert_with(key(2, "2026-W45", 3), || async { Err("no".to_owned()) })
+            .await;
+        assert!(failed.is_err());
+        let later = cache
+            .get_or_try_insert_with(key(2, "2026-W45", 3), || async { Ok::<u64, String>(7) })
+            .await;
+        assert_eq!(later, Ok(7));
     }
 }

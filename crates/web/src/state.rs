@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
-use lodestar_report::KpiEngine;
 use lodestar_report::cache::ReportCache;
+use lodestar_report::{KpiEngine, KpiResult};
 use lodestar_scheduler::Scheduler;
 use lodestar_script::PackWatcher;
 use lodestar_store::Db;
@@ -32,6 +32,8 @@ pub struct AppState {
     pub(crate) keys: Arc<Keys>,
     /// Assembled reports by (team, report, period, data version): a bounded LRU.
     pub(crate) reports: Arc<ReportCache<Arc<CachedReport>>>,
+    /// `GET /api/v1/kpis` answers by (team, request, period, data version), the same way.
+    pub(crate) kpi_answers: Arc<ReportCache<Arc<KpiResult>>>,
     pub(crate) defs: Arc<Definitions>,
     /// The KPI packs, whose reloads change KPIs without touching any team's data version.
     pub(crate) packs: Option<Arc<PackWatcher>>,
@@ -43,6 +45,8 @@ pub struct AppState {
 
 /// Reports kept in memory; one is a few tens of kilobytes.
 const REPORT_CACHE_ENTRIES: usize = 512;
+/// KPI answers kept in memory; a catalog with a 12-period trend is some tens of kilobytes.
+const KPI_CACHE_ENTRIES: usize = 512;
 
 impl AppState {
     /// Holds what `Application::build` made, with empty caches.
@@ -61,6 +65,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             keys: Arc::new(Keys::default()),
             reports: Arc::new(ReportCache::new(REPORT_CACHE_ENTRIES)),
+            kpi_answers: Arc::new(ReportCache::new(KPI_CACHE_ENTRIES)),
             defs: Arc::new(Definitions::default()),
             packs,
             scheduler,

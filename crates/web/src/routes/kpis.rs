@@ -1,8 +1,11 @@
 //! `GET /api/v1/kpis`, `/api/v1/catalog`, `/api/v1/stages`.
 
+use std::sync::Arc;
+
 use actix_web::{HttpResponse, get, web};
 use lodestar_core::dimension::Dimension;
-
+use lodestar_core::period::Progress;
+use lodestar_report::cache::CacheKey;
 use lodestar_report::{KpiRequest, stages};
 use serde::Deserialize;
 use serde_json::json;
@@ -72,8 +75,32 @@ async fn get_kpis(
         keys,
         trend,
     };
-    let result = state.kpis.evaluate(&auth.0.team, &req).await?;
-    Ok(HttpResponse::Ok().json(result))
+    let team = &auth.0.team;
+    let key = CacheKey {
+        team_id: team.id,
+        report: format!(
+            "kpis?segment_by={}&keys={}&trend={}",
+            req.segment_by
+                .as_ref()
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            req.keys.as_ref().map(|k| k.join(",")).unwrap_or_default(),
+            req.trend
+        ),
+        period: req.period,
+        comparison: req.comparison,
+        progress: Progress::of(req.period, state.kpis.now(), team.timezone.0),
+        data_version: team.data_version,
+        kpi_generation: state.kpi_generation(),
+    };
+    // Cached like the pages, and computed once for concurrent identical requests.
+    let result = state
+        .kpi_answers
+        .get_or_try_insert_with(key, || async {
+            Ok::<_, ApiError>(Arc::new(state.kpis.evaluate(team, &req).await?))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(&*result))
 }
 
 #[get("/api/v1/catalog")]

@@ -93,14 +93,15 @@ pub(crate) async fn report_for(
         data_version: team.data_version,
         kpi_generation: state.kpi_generation(),
     };
-    if let Some(report) = state.reports.get(&key) {
-        return Ok(report);
-    }
-    let report = Arc::new(CachedReport::new(
-        assemble(&state.kpis, team, def, period, comparison).await?,
-    ));
-    state.reports.insert(key, Arc::clone(&report));
-    Ok(report)
+    // Concurrent requests for the same report compute it once.
+    state
+        .reports
+        .get_or_try_insert_with(key, || async {
+            Ok(Arc::new(CachedReport::new(
+                assemble(&state.kpis, team, def, period, comparison).await?,
+            )))
+        })
+        .await
 }
 
 #[derive(Deserialize)]
