@@ -261,8 +261,16 @@ async fn compute_with(db: &Db, q: &MeasureQuery<'_>, from_rows: bool) -> Result<
                     rows::reach(db, q, &mut acc).await?;
                 }
             }
-            if reach_needed && !(daily && daily::engaged(db, q, &mut acc).await?) {
-                rows::engaged(db, q, &mut acc).await?;
+            if reach_needed {
+                // The daily summaries answer spans that are whole periods; the rows the rest.
+                let left = if daily {
+                    daily::engaged(db, q, &mut acc).await?
+                } else {
+                    q.bounds.spans.clone()
+                };
+                if !left.is_empty() {
+                    rows::engaged(db, q, &left, &mut acc).await?;
+                }
             }
         }
         if tables.contains(&Table::Events) {
@@ -297,6 +305,30 @@ async fn compute_with(db: &Db, q: &MeasureQuery<'_>, from_rows: bool) -> Result<
         tables,
         declared: seg.declared(),
     })
+}
+
+/// `(col >= a AND col < b OR …)`: the spans `spans` of `bounds` (a query's instants or days),
+/// adjacent spans as one range. Passes that count per bucket read only the periods' spans, not
+/// the gaps between them (a year between a week and the same week last year).
+fn in_spans<T: std::fmt::Display>(col: &str, bounds: &[T], spans: &[usize]) -> String {
+    let mut sorted = spans.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    for s in sorted {
+        match ranges.last_mut() {
+            Some((_, end)) if *end == s => *end = s + 1,
+            _ => ranges.push((s, s + 1)),
+        }
+    }
+    if ranges.is_empty() {
+        return "1 = 0".to_owned();
+    }
+    let parts: Vec<String> = ranges
+        .iter()
+        .map(|&(a, b)| format!("{col} >= {} AND {col} < {}", bounds[a], bounds[b]))
+        .collect();
+    format!("({})", parts.join(" OR "))
 }
 
 /// `CASE WHEN col < b1 THEN 0 … END`: which bucket an in-range value falls in.
@@ -381,18 +413,15 @@ pub async fn event_kinds(
         }
         return Ok(out);
     }
-    let n = b.len() - 1;
     let seg = Segments::new(db.backend(), "ev", dimension)?;
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
         "SELECT {bucket}, {expr}, ev.kind, COUNT(*), CAST(SUM(COALESCE(ev.value, 0)) AS BIGINT) \
-         FROM events ev{join} WHERE ev.team_id = {team_id} AND ev.occurred_at >= {lo} \
-         AND ev.occurred_at < {hi} AND ev.kind IN (",
+         FROM events ev{join} WHERE ev.team_id = {team_id} AND {within} AND ev.kind IN (",
         bucket = bucket_of("ev.occurred_at", b),
         expr = seg.expr(),
         join = seg.join(),
-        lo = b[0],
-        hi = b[n],
+        within = in_spans("ev.occurred_at", b, &bounds.spans),
     ));
     sql.params(kinds.iter().map(String::as_str));
     sql.push(")");

@@ -15,7 +15,7 @@ use lodestar_core::dimension::Dimension;
 use lodestar_core::domain::event_kind;
 use sea_orm::ConnectionTrait;
 
-use super::{Acc, MeasureQuery, bound_of, bucket_of, get_bucket, get_i64, segments};
+use super::{Acc, MeasureQuery, bound_of, bucket_of, get_bucket, get_i64, in_spans, segments};
 use crate::Db;
 use crate::error::Result;
 use crate::rollup::{
@@ -213,13 +213,12 @@ async fn closed_before_created(
          THEN 1 ELSE 0 END) FROM (SELECT {bucket} AS bucket, {expr} AS segment, l.won_at, \
          l.lost_at FROM leads l WHERE l.team_id = {team} \
          AND (l.won_at < l.created_at OR l.lost_at < l.created_at) \
-         AND l.created_at >= {lo} AND l.created_at < {hi}) x GROUP BY 1, 2",
+         AND {within}) x GROUP BY 1, 2",
         start = bound_of("x.bucket", &b[..n]),
         bucket = bucket_of("l.created_at", b),
         expr = seg.expr(),
         team = q.team_id,
-        lo = b[0],
-        hi = b[n],
+        within = in_spans("l.created_at", b, &q.bounds.spans),
     ));
     counts(db, sql).await
 }
@@ -247,21 +246,19 @@ async fn churned_of_start(db: &Db, q: &MeasureQuery<'_>) -> Result<HashMap<(usiz
     sql.push(&format!(
         "SELECT x.bucket, x.segment, SUM(CASE WHEN x.won_at < {start} THEN 1 ELSE 0 END) \
          FROM (SELECT {bucket} AS bucket, {expr} AS segment, l.won_at FROM leads l \
-         WHERE l.team_id = {team} AND l.churned_at >= {lo} AND l.churned_at < {hi} \
+         WHERE l.team_id = {team} AND {within} \
          AND l.won_at IS NOT NULL) x GROUP BY 1, 2",
         start = bound_of("x.bucket", &b[..n]),
         bucket = bucket_of("l.churned_at", b),
         expr = seg.expr(),
         team = q.team_id,
-        lo = b[0],
-        hi = b[n],
+        within = in_spans("l.churned_at", b, &q.bounds.spans),
     ));
     counts(db, sql).await
 }
 
 pub(super) async fn events(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     let d = &q.bounds.days;
-    let n = d.len() - 1;
     let seg = segments(db, "r", q)?;
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
@@ -275,12 +272,11 @@ pub(super) async fn events(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Resu
            CAST(SUM(r.n) AS BIGINT) \
          FROM event_days r WHERE r.team_id = {team} \
          AND r.kind IN ({built_in}) \
-         AND r.day >= {lo} AND r.day < {hi} GROUP BY 1, 2",
+         AND {within} GROUP BY 1, 2",
         bucket = bucket_of("r.day", d),
         expr = seg.expr(),
         team = q.team_id,
-        lo = d[0],
-        hi = d[n],
+        within = in_spans("r.day", d, &q.bounds.spans),
         session = event_kind::SESSION,
         visit = event_kind::VISIT,
         engagement = event_kind::ENGAGEMENT,
@@ -315,18 +311,16 @@ pub(super) async fn event_kinds(
     kinds: &[String],
 ) -> Result<Vec<(usize, String, String, i64, i64)>> {
     let d = &q.bounds.days;
-    let n = d.len() - 1;
     let seg = segments(db, "r", q)?;
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
         "SELECT {bucket}, {expr}, r.kind, CAST(SUM(r.n) AS BIGINT), \
          CAST(SUM(r.value_sum) AS BIGINT) FROM event_days r WHERE r.team_id = {team} \
-         AND r.day >= {lo} AND r.day < {hi} AND r.kind IN (",
+         AND {within} AND r.kind IN (",
         bucket = bucket_of("r.day", d),
         expr = seg.expr(),
         team = q.team_id,
-        lo = d[0],
-        hi = d[n],
+        within = in_spans("r.day", d, &q.bounds.spans),
     ));
     sql.params(kinds.iter().map(String::as_str));
     sql.push(") GROUP BY 1, 2, 3");
@@ -347,16 +341,23 @@ pub(super) async fn event_kinds(
     Ok(out)
 }
 
-/// Engaged reachable leads per bucket from `engaged_periods`, when every bucket is exactly one
-/// period (what reports ask for); `false` (nothing added) otherwise, for the row pass to answer.
-pub(super) async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<bool> {
+/// Engaged reachable leads per bucket from `engaged_periods`, for the periods' spans that are
+/// exactly one period (what reports ask for). Returns the spans left for the row pass: the days
+/// so far of a period, a period read to a date.
+pub(super) async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<Vec<usize>> {
     let d = &q.bounds.days;
     let mut wanted: HashMap<(&'static str, i32), usize> = HashMap::new();
-    for (i, w) in d.windows(2).enumerate() {
-        match kind_of(w[0], w[1]) {
-            Some(kind) => wanted.insert((kind.as_str(), w[0]), i),
-            None => return Ok(false),
-        };
+    let mut left = Vec::new();
+    for &i in &q.bounds.spans {
+        match kind_of(d[i], d[i + 1]) {
+            Some(kind) => {
+                wanted.insert((kind.as_str(), d[i]), i);
+            }
+            None => left.push(i),
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(left);
     }
     let seg = segments(db, "r", q)?;
     let mut sql = Sql::new(db.backend());
@@ -393,5 +394,5 @@ pub(super) async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Res
             acc.at(bucket, segment).engaged += count;
         }
     }
-    Ok(true)
+    Ok(left)
 }

@@ -6,7 +6,7 @@
 use lodestar_core::domain::{AD_SPEND_CATEGORY, NON_MARKETING_CATEGORY, event_kind, nps};
 use sea_orm::ConnectionTrait;
 
-use super::{Acc, MeasureQuery, bound_of, bucket_of, get_bucket, get_i64, segments};
+use super::{Acc, MeasureQuery, bound_of, bucket_of, get_bucket, get_i64, in_spans, segments};
 use crate::Db;
 use crate::error::Result;
 use crate::sql::{Sql, quoted_list};
@@ -15,7 +15,6 @@ use crate::sql::{Sql, quoted_list};
 /// returns (anchor, bucket, segment, a, b, c, d, e).
 pub(super) async fn lead_flows(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     let b = &q.bounds.instants;
-    let (lo, hi) = (b[0], b[b.len() - 1]);
     let seg = segments(db, "l", q)?;
     let zero3 = "0 AS c, 0 AS d, 0 AS e";
     let counted = format!("COUNT(*) AS a, 0 AS b, {zero3}");
@@ -57,7 +56,8 @@ pub(super) async fn lead_flows(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> 
         }
         sql.push(&format!(
             "SELECT '{anchor}' AS anchor, {bucket} AS bucket, {expr} AS segment, {cols} \
-             FROM leads l{join} WHERE l.team_id = {team} AND l.{col} >= {lo} AND l.{col} < {hi}{extra}",
+             FROM leads l{join} WHERE l.team_id = {team} AND {within}{extra}",
+            within = in_spans(&format!("l.{col}"), b, &q.bounds.spans),
             bucket = bucket_of(&format!("l.{col}"), b),
             expr = seg.expr(),
             join = seg.join(),
@@ -197,7 +197,13 @@ pub(super) async fn reach(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Resul
 }
 
 /// Reachable leads with at least one engagement event in the bucket, by the lead's segment.
-pub(super) async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
+/// Only the spans `spans` are read.
+pub(super) async fn engaged(
+    db: &Db,
+    q: &MeasureQuery<'_>,
+    spans: &[usize],
+    acc: &mut Acc,
+) -> Result<()> {
     let b = &q.bounds.instants;
     let n = b.len() - 1;
     let seg = segments(db, "l", q)?;
@@ -206,7 +212,7 @@ pub(super) async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Res
         "SELECT e.bucket, {expr}, COUNT(*) FROM (\
            SELECT DISTINCT ev.lead_id, {bucket} AS bucket FROM events ev \
            WHERE ev.team_id = {team} AND ev.kind = '{engagement}' AND ev.lead_id IS NOT NULL \
-           AND ev.occurred_at >= {lo} AND ev.occurred_at < {hi}\
+           AND {within}\
          ) e JOIN leads l ON l.team_id = {team} AND l.ext_id = e.lead_id{join} \
          WHERE l.created_at < {end} AND (l.won_at IS NULL OR l.won_at >= {start}) \
          AND (l.lost_at IS NULL OR l.lost_at >= {start})",
@@ -214,8 +220,7 @@ pub(super) async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Res
         join = seg.join(),
         bucket = bucket_of("ev.occurred_at", b),
         team = q.team_id,
-        lo = b[0],
-        hi = b[n],
+        within = in_spans("ev.occurred_at", b, spans),
         start = bound_of("e.bucket", &b[..n]),
         end = bound_of("e.bucket", &b[1..]),
         engagement = event_kind::ENGAGEMENT,
@@ -232,7 +237,6 @@ pub(super) async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Res
 
 pub(super) async fn events(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     let b = &q.bounds.instants;
-    let n = b.len() - 1;
     let seg = segments(db, "ev", q)?;
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
@@ -246,13 +250,12 @@ pub(super) async fn events(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Resu
            SUM(CASE WHEN ev.kind = '{nps}' AND ev.value <= {detractor} THEN 1 ELSE 0 END) \
          FROM events ev{join} WHERE ev.team_id = {team} \
          AND ev.kind IN ({built_in}) \
-         AND ev.occurred_at >= {lo} AND ev.occurred_at < {hi}",
+         AND {within}",
         bucket = bucket_of("ev.occurred_at", b),
         expr = seg.expr(),
         join = seg.join(),
         team = q.team_id,
-        lo = b[0],
-        hi = b[n],
+        within = in_spans("ev.occurred_at", b, &q.bounds.spans),
         session = event_kind::SESSION,
         visit = event_kind::VISIT,
         engagement = event_kind::ENGAGEMENT,
@@ -281,7 +284,6 @@ pub(super) async fn events(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Resu
 
 pub(super) async fn spend(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<()> {
     let d = &q.bounds.days;
-    let n = d.len() - 1;
     let seg = segments(db, "s", q)?;
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
@@ -291,13 +293,12 @@ pub(super) async fn spend(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Resul
            CAST(SUM(s.amount) AS BIGINT), \
            CAST(SUM(COALESCE(s.impressions, 0)) AS BIGINT), \
            CAST(SUM(COALESCE(s.clicks, 0)) AS BIGINT) \
-         FROM spend s{join} WHERE s.team_id = {team} AND s.day >= {lo} AND s.day < {hi}",
+         FROM spend s{join} WHERE s.team_id = {team} AND {within}",
         bucket = bucket_of("s.day", d),
         expr = seg.expr(),
         join = seg.join(),
         team = q.team_id,
-        lo = d[0],
-        hi = d[n],
+        within = in_spans("s.day", d, &q.bounds.spans),
         ad = AD_SPEND_CATEGORY,
         not_marketing = NON_MARKETING_CATEGORY,
     ));
