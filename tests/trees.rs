@@ -161,7 +161,10 @@ pub(crate) fn won_revenue_sentence(period: &str, previous: &str) -> String {
             true => card_change(x1 - x0, " pp"),
             false => card_change((x1 - x0) / x0 * 100.0, "%"),
         };
-        (share, format!("{label} {own} (→ {})", signed_pct(share)))
+        (
+            share,
+            format!("{label} {own} (→\u{a0}{})", signed_pct(share)),
+        )
     })
     .collect();
     parts.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));

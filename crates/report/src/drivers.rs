@@ -127,7 +127,8 @@ pub struct Bar {
 }
 
 impl Explanation {
-    /// One line for people: "CAC −4.9%: customers won +9.5% (→ −8.9%), spend +3.9% (→ +3.9%)".
+    /// One line for people: "CAC −4.9%: customers won +9.5% (→ −8.9%), spend +3.9% (→ +3.9%)", the
+    /// arrow joined to its number by a no-break space so it never ends a line on its own.
     /// Each driver with its own change as its card shows it, then its effect on the KPI: in
     /// percent of the previous value, so the effects add up to the headline, or in the KPI's
     /// unit when the previous value was 0 (a sum from nothing). Largest effect first.
@@ -145,7 +146,10 @@ impl Explanation {
             .iter()
             .map(|p| match &p.note {
                 Some(note) => format!("{} {} ({note})", p.label, p.change_display),
-                None => format!("{} {} (→ {})", p.label, p.change_display, p.effect_display),
+                None => format!(
+                    "{} {} (→\u{a0}{})",
+                    p.label, p.change_display, p.effect_display
+                ),
             })
             .collect();
         format!("{headline}: {}", parts.join(", "))

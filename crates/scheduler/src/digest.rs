@@ -389,8 +389,8 @@ mod tests {
         let d = &v.drivers[0];
         assert_eq!(
             d.sentence,
-            "Won revenue +20.0%: leads +20.0% (→ +20.0%), conversion 0.0 pp (→ ±0.0%), \
-             deal size 0.0% (→ ±0.0%)"
+            "Won revenue +20.0%: leads +20.0% (→\u{a0}+20.0%), conversion 0.0 pp (→\u{a0}±0.0%), \
+             deal size 0.0% (→\u{a0}±0.0%)"
         );
         let bars: Vec<(&str, Trend, f64, bool, bool)> = d
             .bars

@@ -56,8 +56,8 @@ fn the_sentence_names_each_drivers_own_change_and_its_effect_on_the_kpi() {
     let e = explanation(Some(-12.0), parts, None);
     assert_eq!(
         e.sentence(),
-        "Won revenue −12.0%: leads -5.0% (→ −5.0%), conversion -1.0 pp (→ −9.2%), \
-         deal size +2.3% (→ +2.2%)"
+        "Won revenue −12.0%: leads -5.0% (→\u{a0}−5.0%), conversion -1.0 pp (→\u{a0}−9.2%), \
+         deal size +2.3% (→\u{a0}+2.2%)"
     );
 }
 
@@ -87,7 +87,7 @@ fn from_zero_the_parts_are_amounts_in_the_kpis_unit() {
     e.change = Some(765.5);
     assert_eq!(
         e.sentence(),
-        "Won revenue +765.50: won revenue — (→ +1,000.00), recurring revenue — (→ −234.50)"
+        "Won revenue +765.50: won revenue — (→\u{a0}+1,000.00), recurring revenue — (→\u{a0}−234.50)"
     );
 }
 
@@ -211,7 +211,7 @@ fn each_drivers_own_change_is_the_text_of_its_card_and_its_effect_is_signed_the_
     assert_eq!(
         e.sentence(),
         format!(
-            "Customer acquisition cost {}: customers won +9.5% (→ {}), spend +3.9% (→ {})",
+            "Customer acquisition cost {}: customers won +9.5% (→\u{a0}{}), spend +3.9% (→\u{a0}{})",
             signed_pct(e.change_pct.expect("a change")),
             won.effect_display,
             e.parts[1].effect_display,
