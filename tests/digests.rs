@@ -6,6 +6,7 @@
 mod content;
 mod exactly_once;
 mod failures;
+mod phone;
 mod scheduling;
 
 use std::sync::Arc;
