@@ -66,6 +66,13 @@ async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
                 for p in fit.problems() {
                     problems.push(format!("{name} at {width} px ({path}): {p}"));
                 }
+                // One minus sign for every number: the hyphen-minus that format writes.
+                let mixed = cdp
+                    .eval(r"(document.body.innerText.match(/−\d[^\s]*/g) || []).slice(0, 5)")
+                    .await;
+                if mixed != json!([]) {
+                    problems.push(format!("{name}: a typographic minus beside '-': {mixed}"));
+                }
                 for s in &fit.scrolling {
                     // A container that scrolls must say so where the reader looks.
                     let hinted = cdp

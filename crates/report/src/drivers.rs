@@ -84,13 +84,14 @@ pub struct Part {
 /// How many drivers of an explanation show before the rest fold away.
 pub const TOP_DRIVERS: usize = 3;
 
-/// `+5.1%` or `−12.0%` (with a real minus sign), to one decimal.
+/// `+5.1%` or `-12.0%`, to one decimal: the same hyphen-minus as every other number the views
+/// show (`format`), so a driver's sentence never mixes two kinds of minus.
 fn signed_pct(x: f64) -> String {
     let text = format!("{:.1}", x.abs());
     if text == "0.0" {
         "±0.0%".to_owned()
     } else if x < 0.0 {
-        format!("−{text}%")
+        format!("-{text}%")
     } else {
         format!("+{text}%")
     }
@@ -99,7 +100,7 @@ fn signed_pct(x: f64) -> String {
 fn signed_value(unit: Unit, x: f64) -> String {
     let text = format_value(unit, Some(x.abs()));
     if x < 0.0 {
-        format!("−{text}")
+        format!("-{text}")
     } else {
         format!("+{text}")
     }
