@@ -2,6 +2,7 @@
 //! browser by hand (cookies, no redirects) for the pages, in `common/browser.rs`.
 
 mod browser;
+pub mod cdp;
 
 pub use browser::{Browser, attr_after};
 

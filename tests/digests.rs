@@ -7,6 +7,7 @@ mod bounds;
 mod content;
 mod exactly_once;
 mod failures;
+mod phone;
 mod scheduling;
 
 use std::sync::Arc;

@@ -8,6 +8,7 @@ mod chromium;
 mod csv_json;
 mod definitions;
 mod explanations;
+mod phone_widths;
 mod share_links;
 mod sign_in;
 mod summary;

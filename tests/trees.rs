@@ -118,12 +118,12 @@ fn expected(period: &str, key: &str) -> f64 {
     crate::common::expected_kpis(period)[key].as_f64().unwrap()
 }
 
-/// `+5.1%`, `−12.0%` (a real minus sign) or `±0.0%`, as sentences write a share.
+/// `+5.1%`, `-12.0%` or `±0.0%`, as sentences write a share.
 fn signed_pct(x: f64) -> String {
     let text = format!("{:.1}", x.abs());
     match text.as_str() {
         "0.0" => "±0.0%".to_owned(),
-        _ if x < 0.0 => format!("−{text}%"),
+        _ if x < 0.0 => format!("-{text}%"),
         _ => format!("+{text}%"),
     }
 }
@@ -162,7 +162,10 @@ pub(crate) fn won_revenue_sentence(period: &str, previous: &str) -> String {
             true => card_change(x1 - x0, " pp"),
             false => card_change((x1 - x0) / x0 * 100.0, "%"),
         };
-        (share, format!("{label} {own} (→ {})", signed_pct(share)))
+        (
+            share,
+            format!("{label} {own} (→\u{a0}{})", signed_pct(share)),
+        )
     })
     .collect();
     parts.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));

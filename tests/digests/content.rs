@@ -48,9 +48,25 @@ async fn a_fired_digest_shows_the_fixture_week_and_a_working_share_link(b: Backe
         .find(|c| c["period"] == "2026-W45" && c["segment_by"].is_null())
         .unwrap();
     for mail in &mails {
+        // The first KPI of each branch, as far as they fit, with the page's text.
+        let previous = crate::common::expected_kpis("2026-W44");
+        let current = crate::common::expected_kpis("2026-W45");
+        let quote = |key: &str| {
+            let b = Builtin::from_key(key).unwrap();
+            format!(
+                "{} {} ({})",
+                b.name(),
+                shown_value(key, current[key].as_f64()),
+                change_display(b.unit(), current[key].as_f64(), previous[key].as_f64())
+            )
+        };
         assert_eq!(
             mail.subject().unwrap(),
-            "Fixture team 7 · Weekly report · Week 45, 2026 (Nov 2 – Nov 8)"
+            format!(
+                "Weekly report 2026-W45: {}, {} …",
+                quote("sessions"),
+                quote("leads")
+            )
         );
         let to = if mail.to[0] == "ada@example.com" {
             "ada@example.com"
@@ -63,7 +79,6 @@ async fn a_fired_digest_shows_the_fixture_week_and_a_working_share_link(b: Backe
         );
         let text = part(mail, "text/plain");
         let html = part(mail, "text/html");
-        let previous = crate::common::expected_kpis("2026-W44");
         for (key, value) in case["kpis"].as_object().unwrap() {
             let b = Builtin::from_key(key).unwrap();
             let shown = shown_value(key, value.as_f64());
@@ -93,14 +108,40 @@ async fn a_fired_digest_shows_the_fixture_week_and_a_working_share_link(b: Backe
             "- Lead-to-customer rate: 6.5%",
             "- Sales cycle: 7.6 days",
             "- Return on ad spend: 2.94×",
-            "- Net promoter score: -75.0 (-32.1 pts, worse)",
-            "- Churn rate: 10.5% (+10.5 pp, worse)",
-            "- Total spend: $7,463 (-19.9%)",
+            "- Net promoter score: -75.0 (-32.1 pts, worse; previous week -42.9)",
+            "- Churn rate: 10.5% (+10.5 pp, worse; previous week 0.0%)",
+            "- Total spend: $7,463 (-19.9%; previous week $9,3",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
         assert!(text.contains("Newest data: "), "{text}");
         assert!(html.contains("View in browser"), "{html}");
+        // What a phone shows first: the summary before the full list, previous values, and
+        // where to manage the e-mail (the report's page until schedules have one).
+        let glance = html.find("At a glance").expect("a summary block");
+        assert!(
+            glance < html.find("Reach &#38; activity").unwrap(),
+            "{html}"
+        );
+        assert!(
+            text.contains("Headline KPIs\r\n- Sessions: ")
+                && text.find("Headline KPIs") < text.find("Reach & activity"),
+            "{text}"
+        );
+        assert!(
+            html.contains(&format!(
+                "previous week {}",
+                shown_value("leads", previous["leads"].as_f64())
+            )),
+            "{html}"
+        );
+        assert!(
+            text.lines().any(|l| l.trim_end()
+                == format!("Manage this e-mail: {}/reports/weekly", app.base)),
+            "{text}"
+        );
+        let from = mail.header("From").unwrap();
+        assert!(from.starts_with("Lodestar <"), "{from}");
     }
 
     // The share link opens the report without signing in, and carries a valid token.

@@ -1,5 +1,6 @@
 //! A real headless Chromium: it renders the weekly report without console errors, and drives
-//! the script editor over the DevTools protocol. Skipped when no Chromium is installed.
+//! the script editor over the DevTools protocol (`common::cdp`). Skipped when no Chromium is
+//! installed.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -8,34 +9,12 @@ use std::time::{Duration, Instant};
 use chrono::Duration as Days;
 use lodestar_core::catalog::Unit;
 use lodestar_report::format::format_value;
-use serde_json::{Value, json};
 
+use crate::common::cdp::{Cdp, HEADLESS_FLAGS, artifacts_dir, chromium_or_skip};
 use crate::common::shown as shown_value;
 use crate::common::{Backend, Browser, FixtureTeam, TestApp};
 
 use super::{W45, card, expected_case, share_token};
-
-/// Where test artifacts (screenshots) are kept.
-fn artifacts_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::common::manifest_dir().join("target"));
-    let dir = target.join("test-artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find_map(|name| {
-            std::env::var_os("PATH")?
-                .to_str()?
-                .split(':')
-                .map(|dir| PathBuf::from(dir).join(name))
-                .find(|p| p.is_file())
-        })
-}
 
 struct Run {
     stdout: String,
@@ -46,20 +25,8 @@ struct Run {
 fn run_chromium(bin: &PathBuf, args: &[String]) -> Run {
     let profile = tempfile::tempdir().unwrap();
     let mut child = Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
+        .args(HEADLESS_FLAGS)
+        .args(["--enable-logging=stderr", "--v=0"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(args)
         .stdin(Stdio::null())
@@ -107,12 +74,7 @@ fn page_errors(stderr: &str) -> Vec<&str> {
 
 #[actix_web::test]
 async fn a_real_browser_renders_the_weekly_report() {
-    let Some(bin) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium must be installed in CI (.ci/run installs it)"
-        );
-        eprintln!("skipped: no chromium on PATH (apt-get install chromium)");
+    let Some(bin) = chromium_or_skip() else {
         return;
     };
     let (app, FixtureTeam { id: team_id, .. }) = TestApp::with_fixture(Backend::Sqlite).await;
@@ -167,155 +129,24 @@ async fn a_real_browser_renders_the_weekly_report() {
     }
 }
 
-/// Kills the browser when the test ends, however it ends.
-struct Kill(std::process::Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Drives a real Chromium over its DevTools protocol (a websocket, spoken with awc): signs in
-/// with a session cookie, runs the script editor's default script, shows a script error at its
-/// line, saves the KPI and lists its history, all through the page's own JavaScript.
+/// Drives a real Chromium over its DevTools protocol (`common::cdp`): signs in with a session
+/// cookie, runs the script editor's default script, shows a script error at its line, saves the
+/// KPI and lists its history, all through the page's own JavaScript.
 #[actix_web::test]
 async fn a_real_browser_runs_and_saves_a_script_in_the_editor() {
-    use awc::ws::{Frame, Message};
-    use futures_util::StreamExt;
-    use std::io::BufRead;
-    use std::pin::Pin;
-
-    let Some(bin) = chromium() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium must be installed in CI (.ci/run installs it)"
-        );
-        eprintln!("skipped: no chromium on PATH (apt-get install chromium)");
+    let Some(bin) = chromium_or_skip() else {
         return;
     };
     let (app, FixtureTeam { token, .. }) = TestApp::with_fixture(Backend::Sqlite).await;
     let mut me = Browser::new(&app);
     me.sign_in(&token, "/").await;
     let session = me.cookies["lodestar_session"].clone();
+    let mut cdp = Cdp::launch(&bin).await;
 
-    let profile = tempfile::tempdir().unwrap();
-    let mut child = Command::new(&bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--remote-debugging-port=0",
-            "--remote-allow-origins=*",
-            "--window-size=1280,1000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("about:blank")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let _browser = Kill(child);
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let started = Instant::now();
-    let endpoint = loop {
-        match rx.try_recv() {
-            Ok(line) => {
-                if let Some(url) = line.split("DevTools listening on ").nth(1) {
-                    break url.trim().to_owned();
-                }
-            }
-            Err(_) if started.elapsed() > Duration::from_secs(30) => {
-                panic!("chromium did not open its DevTools port")
-            }
-            Err(_) => actix_web::rt::time::sleep(Duration::from_millis(50)).await,
-        }
-    };
-    let port = endpoint
-        .trim_start_matches("ws://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let mut resp = app
-        .client
-        .get(format!("http://{port}/json/list"))
-        .send()
-        .await
-        .unwrap();
-    let targets: Value = resp.json().await.unwrap();
-    let page_ws = targets
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["type"] == "page")
-        .unwrap()["webSocketDebuggerUrl"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (_, mut ws) = app
-        .client
-        .ws(page_ws)
-        .max_frame_size(64 << 20)
-        .connect()
-        .await
-        .unwrap();
-
-    let mut next_id = 0u64;
-    let mut events: Vec<Value> = Vec::new();
-    // One DevTools command: send it, collect events until its reply arrives.
-    macro_rules! call {
-        ($method:expr, $params:expr) => {{
-            next_id += 1;
-            let id = next_id;
-            let msg = json!({"id": id, "method": $method, "params": $params}).to_string();
-            Pin::new(&mut ws).write(Message::Text(msg.into())).unwrap();
-            std::future::poll_fn(|cx| Pin::new(&mut ws).flush(cx))
-                .await
-                .unwrap();
-            loop {
-                let frame = actix_web::rt::time::timeout(Duration::from_secs(30), ws.next())
-                    .await
-                    .expect("DevTools answers within 30 s")
-                    .unwrap()
-                    .unwrap();
-                let Frame::Text(bytes) = frame else { continue };
-                let v: Value = serde_json::from_slice(&bytes).unwrap();
-                if v["id"] == id {
-                    assert!(v.get("error").is_none(), "{}: {v}", $method);
-                    break v["result"].clone();
-                }
-                events.push(v);
-            }
-        }};
-    }
     macro_rules! eval {
-        ($js:expr) => {{
-            let r = call!(
-                "Runtime.evaluate",
-                json!({"expression": $js, "returnByValue": true})
-            );
-            r["result"]["value"].clone()
-        }};
+        ($js:expr) => {
+            cdp.eval($js).await
+        };
     }
     macro_rules! wait_status {
         ($what:expr) => {{
@@ -336,27 +167,14 @@ async fn a_real_browser_runs_and_saves_a_script_in_the_editor() {
         }};
     }
 
-    call!(
-        "Network.setCookie",
-        json!({"name": "lodestar_session", "value": session, "url": app.base, "httpOnly": true})
-    );
-    call!("Runtime.enable", json!({}));
-    call!("Log.enable", json!({}));
-    call!("Page.enable", json!({}));
-    call!(
-        "Page.navigate",
-        json!({"url": format!("{}/scripts", app.base)})
-    );
-    let started = Instant::now();
-    while eval!("document.readyState") != "complete"
-        || eval!("typeof document.getElementById('run')") != "object"
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the editor did not load"
-        );
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
+    cdp.set_cookie("lodestar_session", &session, &app.base)
+        .await;
+    cdp.navigate(&format!("{}/scripts", app.base)).await;
+    cdp.wait_for(
+        "typeof document.getElementById('run') === 'object'",
+        "the editor loading",
+    )
+    .await;
     assert_eq!(eval!("document.title"), "Scripts · Lodestar");
 
     // Run the default script (gross ROI) on the fixture's week 45, shown as a percentage.
@@ -406,13 +224,6 @@ async fn a_real_browser_runs_and_saves_a_script_in_the_editor() {
     let (_, catalog) = app.get(Some(&token), "/api/v1/catalog").await;
     assert!(catalog.to_string().contains("double_leads"), "{catalog}");
 
-    let errors: Vec<&Value> = events
-        .iter()
-        .filter(|e| {
-            e["method"] == "Runtime.exceptionThrown"
-                || (e["method"] == "Log.entryAdded" && e["params"]["entry"]["level"] == "error")
-                || (e["method"] == "Runtime.consoleAPICalled" && e["params"]["type"] == "error")
-        })
-        .collect();
+    let errors = cdp.errors();
     assert!(errors.is_empty(), "browser errors: {errors:#?}");
 }

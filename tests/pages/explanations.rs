@@ -36,7 +36,7 @@ async fn the_report_says_why_kpis_changed_by_driver_on_the_page_and_in_json(b: B
     // from the fixture's expected values, is on the page.
     let sentence = crate::trees::won_revenue_sentence("2026-W45", "2026-W44");
     assert!(
-        sentence.starts_with("Won revenue −29.2%: conversion -"),
+        sentence.starts_with("Won revenue -29.2%: conversion -"),
         "{sentence}"
     );
     let won = explanation_html(html, "won_revenue");
@@ -134,7 +134,7 @@ async fn the_report_says_why_kpis_changed_by_driver_on_the_page_and_in_json(b: B
             }
             if d["error"].is_null() {
                 let part = format!(
-                    "{} {own} (→ {})",
+                    "{} {own} (→\u{a0}{})",
                     p["label"].as_str().unwrap(),
                     p["effect_display"].as_str().unwrap()
                 );
@@ -148,8 +148,8 @@ async fn the_report_says_why_kpis_changed_by_driver_on_the_page_and_in_json(b: B
     assert_eq!(card("total_spend").as_deref(), Some("-19.9%"));
     assert_eq!(
         cac["sentence"],
-        "Customer acquisition cost +20.2%: customers won -33.3% (→ +44.5%), \
-         spend -19.9% (→ −24.3%)"
+        "Customer acquisition cost +20.2%: customers won -33.3% (→\u{a0}+44.5%), \
+         spend -19.9% (→\u{a0}-24.3%)"
     );
     let customers = drivers
         .iter()
@@ -159,7 +159,7 @@ async fn the_report_says_why_kpis_changed_by_driver_on_the_page_and_in_json(b: B
         customers["sentence"]
             .as_str()
             .unwrap()
-            .starts_with("Customers won −33.3%: MQL→SAL -61.9 pp (→ −79.3%), "),
+            .starts_with("Customers won -33.3%: MQL→SAL -61.9 pp (→\u{a0}-79.3%), "),
         "{customers}"
     );
     // Six funnel steps: the three largest effects show, the rest fold away.

@@ -55,7 +55,7 @@ async fn driver_attribution_adds_up_to_the_change_on_the_fixture(b: Backend) {
     let sentence = e["sentence"].as_str().unwrap();
     assert!(sentence.starts_with("Won revenue "), "{sentence}");
     assert!(
-        sentence.contains("leads -5.6% (→ −")
+        sentence.contains("leads -5.6% (→\u{a0}-")
             && sentence.contains("conversion")
             && sentence.contains("deal size"),
         "{sentence}"

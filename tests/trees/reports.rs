@@ -28,7 +28,9 @@ async fn the_tree_page_shows_values_findings_and_explanations(b: Backend) {
     let row = &html[html.find("data-kpi=\"leads\"").unwrap()..];
     let row = &row[..row.find("</tr>").unwrap()];
     assert!(
-        row.contains("<td>17</td>") && row.contains("<td>18</td>") && row.contains("-5.6%"),
+        row.contains("data-label=\"Value\">17</td>")
+            && row.contains("data-label=\"Previous\">18</td>")
+            && row.contains("-5.6%"),
         "{row}"
     );
     assert!(

@@ -14,7 +14,9 @@ pub mod message;
 pub mod testing;
 
 pub use config::{MailSettings, MailerConfig, SmtpConfig, SmtpSecurity};
-pub use digest::{DigestKpi, DigestSection, DigestView, Trend, digest_subject, render_digest};
+pub use digest::{
+    DigestKpi, DigestSection, DigestSummary, DigestView, Trend, digest_subject, render_digest,
+};
 pub use error::{MailError, SendError};
 pub use lettre::message::Mailbox;
 pub use mailer::{Mailer, SendReport};

@@ -17,7 +17,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::config::{MailSettings, MailerConfig, SmtpConfig, SmtpSecurity};
 use crate::error::{MailError, SendError};
-use crate::message::{OutgoingMail, parse_address};
+use crate::message::{OutgoingMail, parse_address, with_display_name};
 
 /// What a successful delivery looked like.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,11 +80,13 @@ impl Mailer {
     /// From an already parsed configuration (tests use this to shorten timeouts).
     /// Creates the outbox folder when mail goes there.
     pub fn from_config(config: MailerConfig, from: &str) -> Result<Self, MailError> {
-        let from = parse_address(from).map_err(|reason| {
-            MailError::Config(format!(
-                "LODESTAR_MAIL__FROM {from:?} is not a usable sender address: it {reason}"
-            ))
-        })?;
+        let from = parse_address(from)
+            .map(with_display_name)
+            .map_err(|reason| {
+                MailError::Config(format!(
+                    "LODESTAR_MAIL__FROM {from:?} is not a usable sender address: it {reason}"
+                ))
+            })?;
         let transport = match config {
             MailerConfig::Smtp(config) => Transport::Smtp {
                 config,

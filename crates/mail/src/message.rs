@@ -53,6 +53,7 @@ impl OutgoingMail {
             })?,
             None => default_from.clone(),
         };
+        let from = with_display_name(from);
         let to = parse_address(&self.to).map_err(|reason| MailError::InvalidAddress {
             address: self.to.clone(),
             reason,
@@ -85,6 +86,18 @@ impl OutgoingMail {
                     .singlepart(SinglePart::html(self.html.clone())),
             )
             .map_err(|err| MailError::Message(err.to_string()))
+    }
+}
+
+/// The name a sender without one is shown under: inbox lists show the name, and a bare
+/// `lodestar@host` reads like a machine nobody answers for.
+pub const SENDER_NAME: &str = "Lodestar";
+
+/// `mailbox`, named [`SENDER_NAME`] when it has no display name of its own.
+pub fn with_display_name(mailbox: Mailbox) -> Mailbox {
+    match mailbox.name.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() => mailbox,
+        _ => Mailbox::new(Some(SENDER_NAME.to_owned()), mailbox.email),
     }
 }
 
@@ -311,7 +324,26 @@ mod tests {
             from: Some("reports@example.org".to_owned()),
             ..mail()
         });
-        assert!(raw.contains("From: reports@example.org"), "{raw}");
+        assert!(
+            raw.contains("From: Lodestar <reports@example.org>"),
+            "{raw}"
+        );
+        let raw = formatted(&OutgoingMail {
+            from: Some("Acme <reports@example.org>".to_owned()),
+            ..mail()
+        });
+        assert!(raw.contains("From: Acme <reports@example.org>"), "{raw}");
+    }
+
+    #[test]
+    fn a_sender_without_a_name_is_sent_as_lodestar() {
+        let bare = parse_address("digests@example.com").expect("a valid address");
+        let message = mail().build_message(&bare).expect("a valid message");
+        let raw = String::from_utf8(message.formatted()).expect("an ASCII message");
+        assert!(
+            raw.contains("From: Lodestar <digests@example.com>"),
+            "{raw}"
+        );
     }
 
     #[test]

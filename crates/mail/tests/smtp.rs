@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use lodestar_mail::testing::{ReceivedMail, SmtpServer, Stage};
 use lodestar_mail::{
-    DigestKpi, DigestSection, DigestView, MailSettings, Mailer, MailerConfig, OutgoingMail,
-    SendError, SendReport, SmtpConfig, Trend, digest_message_id, render_digest,
+    DigestKpi, DigestSection, DigestSummary, DigestView, MailSettings, Mailer, MailerConfig,
+    OutgoingMail, SendError, SendReport, SmtpConfig, Trend, digest_message_id, render_digest,
 };
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -22,6 +22,19 @@ fn smtp_mailer(url: &str) -> Mailer {
     Mailer::from_config(MailerConfig::Smtp(config), SENDER).expect("a mailer")
 }
 
+fn leads() -> DigestKpi {
+    DigestKpi {
+        name: "Leads".to_owned(),
+        value: "412".to_owned(),
+        previous: Some("390".to_owned()),
+        change: Some("+5.6%".to_owned()),
+        trend: Trend::Good,
+        target: Some("Target 400 — met".to_owned()),
+        bar_pct: 100.0,
+        previous_bar_pct: Some(94.7),
+    }
+}
+
 fn view() -> DigestView {
     DigestView {
         team_name: "Acme Growth".to_owned(),
@@ -30,20 +43,19 @@ fn view() -> DigestView {
         period_key: "2026-W45".to_owned(),
         sections: vec![DigestSection {
             title: "Lead volume & quality".to_owned(),
-            kpis: vec![DigestKpi {
-                name: "Leads".to_owned(),
-                value: "412".to_owned(),
-                change: Some("+5.6%".to_owned()),
-                trend: Trend::Good,
-                target: Some("Target 400 — met".to_owned()),
-                bar_pct: 82.0,
-            }],
+            kpis: vec![leads()],
         }],
         share_url: "https://lodestar.example.com/s/abc".to_owned(),
         freshness: Some("Newest data: 2026-11-22 20:48 UTC".to_owned()),
         empty: false,
         explanations: Vec::new(),
         drivers: Vec::new(),
+        summary: DigestSummary {
+            headline: vec![leads()],
+            ..DigestSummary::default()
+        },
+        period_noun: "week".to_owned(),
+        manage_url: "https://lodestar.example.com/reports/weekly".to_owned(),
     }
 }
 
@@ -103,7 +115,12 @@ async fn a_digest_arrives_as_multipart_alternative_with_its_subject_and_determin
     assert_eq!(got.to, vec![RECIPIENT.to_owned()]);
     assert_eq!(
         got.subject().as_deref(),
-        Some("Acme Growth · Weekly · Week 45, 2026 (Nov 2 – Nov 8)")
+        Some("Weekly 2026-W45: Leads 412 (+5.6%)")
+    );
+    assert_eq!(
+        got.header("From").as_deref(),
+        Some("Lodestar <digests@lodestar.example.com>"),
+        "the sender has a name"
     );
     let message_id = got.header("Message-ID").expect("a Message-ID");
     assert_eq!(message_id, mail.message_id);
@@ -121,7 +138,7 @@ async fn a_digest_arrives_as_multipart_alternative_with_its_subject_and_determin
     assert_eq!(types, ["text/plain", "text/html"]);
     let text = part(got, "text/plain");
     assert!(
-        text.contains("- Leads: 412 (+5.6%, better) — Target 400 — met"),
+        text.contains("- Leads: 412 (+5.6%, better; previous week 390) — Target 400 — met"),
         "{text}"
     );
     let html = part(got, "text/html");

@@ -84,13 +84,14 @@ pub struct Part {
 /// How many drivers of an explanation show before the rest fold away.
 pub const TOP_DRIVERS: usize = 3;
 
-/// `+5.1%` or `−12.0%` (with a real minus sign), to one decimal.
+/// `+5.1%` or `-12.0%`, to one decimal: the same hyphen-minus as every other number the views
+/// show (`format`), so a driver's sentence never mixes two kinds of minus.
 fn signed_pct(x: f64) -> String {
     let text = format!("{:.1}", x.abs());
     if text == "0.0" {
         "±0.0%".to_owned()
     } else if x < 0.0 {
-        format!("−{text}%")
+        format!("-{text}%")
     } else {
         format!("+{text}%")
     }
@@ -99,7 +100,7 @@ fn signed_pct(x: f64) -> String {
 fn signed_value(unit: Unit, x: f64) -> String {
     let text = format_value(unit, Some(x.abs()));
     if x < 0.0 {
-        format!("−{text}")
+        format!("-{text}")
     } else {
         format!("+{text}")
     }
@@ -127,7 +128,8 @@ pub struct Bar {
 }
 
 impl Explanation {
-    /// One line for people: "CAC −4.9%: customers won +9.5% (→ −8.9%), spend +3.9% (→ +3.9%)".
+    /// One line for people: "CAC −4.9%: customers won +9.5% (→ −8.9%), spend +3.9% (→ +3.9%)", the
+    /// arrow joined to its number by a no-break space so it never ends a line on its own.
     /// Each driver with its own change as its card shows it, then its effect on the KPI: in
     /// percent of the previous value, so the effects add up to the headline, or in the KPI's
     /// unit when the previous value was 0 (a sum from nothing). Largest effect first.
@@ -145,7 +147,10 @@ impl Explanation {
             .iter()
             .map(|p| match &p.note {
                 Some(note) => format!("{} {} ({note})", p.label, p.change_display),
-                None => format!("{} {} (→ {})", p.label, p.change_display, p.effect_display),
+                None => format!(
+                    "{} {} (→\u{a0}{})",
+                    p.label, p.change_display, p.effect_display
+                ),
             })
             .collect();
         format!("{headline}: {}", parts.join(", "))

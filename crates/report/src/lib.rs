@@ -17,6 +17,7 @@ pub mod report;
 mod script_env;
 pub mod segments;
 pub mod share;
+pub mod summary;
 pub mod team_reports;
 pub mod trees;
 

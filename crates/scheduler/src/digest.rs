@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use lodestar_core::period::{Comparison, PeriodKey};
-use lodestar_mail::digest::{DigestBar, DigestDriver};
+use lodestar_core::period::{Comparison, PeriodKey, PeriodKind};
+use lodestar_mail::digest::{DigestBar, DigestDriver, DigestSummary};
 use lodestar_mail::{DigestKpi, DigestSection, DigestView, Trend, render_digest};
 use lodestar_report::definition::ReportDefinition;
 use lodestar_report::drivers::Explanation;
@@ -56,6 +56,16 @@ pub fn share_url(links: &Links<'_>, team_id: i32, report: &str, period: &PeriodK
     )
 }
 
+/// `{public_url}/reports/{slug}`: where a reader goes to change what the e-mail sends. There is
+/// no HTML page for schedules yet, so this is the report's page in the browser (sign-in needed,
+/// no share token: the link outlives the token); it moves to the schedule's page once one exists.
+pub fn manage_url(links: &Links<'_>, report: &str) -> String {
+    format!(
+        "{}/reports/{report}",
+        links.public_url.trim_end_matches('/')
+    )
+}
+
 /// Evaluates and renders the report `def` of `team` for `period`.
 pub async fn build(
     engine: &KpiEngine,
@@ -82,6 +92,7 @@ pub async fn build(
     let view = view(
         &report,
         share_url(links, team.id, &def.slug, &period),
+        manage_url(links, &def.slug),
         newest.map(|at| freshness(at, team.timezone.0)),
     );
     let (html, text, subject) = render_digest(&view)?;
@@ -103,7 +114,12 @@ pub fn freshness(at: DateTime<Utc>, tz: Tz) -> String {
 }
 
 /// The e-mail's view of a shaped report.
-pub fn view(report: &Report, share_url: String, freshness: Option<String>) -> DigestView {
+pub fn view(
+    report: &Report,
+    share_url: String,
+    manage_url: String,
+    freshness: Option<String>,
+) -> DigestView {
     let sections = report
         .sections
         .iter()
@@ -138,6 +154,30 @@ pub fn view(report: &Report, share_url: String, freshness: Option<String>) -> Di
         empty: report.empty,
         explanations,
         drivers: report.drivers.iter().map(driver).collect(),
+        summary: summary(report),
+        period_noun: noun(report.period.key.kind()).to_owned(),
+        manage_url,
+    }
+}
+
+/// The summary the report's rules pick (`lodestar_report::summary`), as digest rows.
+fn summary(report: &Report) -> DigestSummary {
+    let s = lodestar_report::summary::summary(report);
+    let rows = |cards: Vec<&Card>| cards.into_iter().map(kpi).collect();
+    DigestSummary {
+        headline: rows(s.headline),
+        movers: rows(s.movers),
+        missed: rows(s.missed),
+    }
+}
+
+fn noun(kind: PeriodKind) -> &'static str {
+    match kind {
+        PeriodKind::Day => "day",
+        PeriodKind::Week => "week",
+        PeriodKind::Month => "month",
+        PeriodKind::Quarter => "quarter",
+        PeriodKind::Year => "year",
     }
 }
 
@@ -174,6 +214,8 @@ fn kpi(card: &Card) -> DigestKpi {
     DigestKpi {
         name: card.meta.name.clone(),
         value: card.display.value.clone(),
+        // The page's text for the previous value, so both read the same.
+        previous: card.previous.map(|_| card.display.previous.clone()),
         change: Some(card.display.change.clone()).filter(|c| c != UNDEFINED),
         trend: trend(card.tone),
         target: card
@@ -181,6 +223,7 @@ fn kpi(card: &Card) -> DigestKpi {
             .as_ref()
             .map(|t| format!("Target {} — {}", t.text, t.status.as_str())),
         bar_pct: bar(card.value, card.previous),
+        previous_bar_pct: card.previous.map(|_| bar(card.previous, card.value)),
     }
 }
 
@@ -258,7 +301,12 @@ mod tests {
             kpi_value("cpl", Some(400.925_882), Some(500.0)),
             kpi_value("clv", None, None),
         ]);
-        let v = view(&r, "https://x.example/r".to_owned(), None);
+        let v = view(
+            &r,
+            "https://x.example/r".to_owned(),
+            "https://x.example/reports/weekly".to_owned(),
+            None,
+        );
         assert_eq!(v.team_name, "Acme Growth");
         assert_eq!(v.period_label, "Week 45, 2026 (Nov 2 – Nov 8)");
         assert_eq!(v.period_key, "2026-W45");
@@ -268,6 +316,8 @@ mod tests {
         assert_eq!(leads.change.as_deref(), Some("-5.6%"));
         assert_eq!(leads.trend, Trend::Bad);
         assert!((leads.bar_pct - 17.0 / 18.0 * 100.0).abs() < 1e-9);
+        assert_eq!(leads.previous.as_deref(), Some("18"));
+        assert_eq!(leads.previous_bar_pct, Some(100.0));
         let cpl = all.iter().find(|k| k.value == "$400.93").expect("cpl");
         assert_eq!(
             cpl.trend,
@@ -276,10 +326,63 @@ mod tests {
         );
         let clv = all.iter().find(|k| k.value == UNDEFINED).expect("clv");
         assert_eq!(clv.change, None);
+        assert_eq!((&clv.previous, clv.previous_bar_pct), (&None, None));
         assert!(
             v.explanations.iter().any(|e| e.contains(&clv.name)),
             "{:?}",
             v.explanations
+        );
+    }
+
+    #[test]
+    fn the_summary_quotes_the_report_cards_and_the_links_and_noun_are_the_reports() {
+        let r = report(vec![
+            kpi_value("leads", Some(31.0), Some(28.0)),
+            kpi_value("cac", Some(3731.5), Some(3925.0)),
+            kpi_value("mqls", Some(20.0), Some(10.0)),
+        ]);
+        let v = view(
+            &r,
+            "https://x.example/s".to_owned(),
+            "https://x.example/reports/weekly".to_owned(),
+            None,
+        );
+        let names = |kpis: &[DigestKpi]| kpis.iter().map(|k| k.name.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(&v.summary.headline),
+            ["Leads", "Customer acquisition cost"]
+        );
+        assert_eq!(names(&v.summary.movers), ["MQLs"]);
+        let cac = &v.summary.headline[1];
+        let card = r.card("cac").expect("a card");
+        assert_eq!(cac.value, card.display.value);
+        assert_eq!(cac.value, "$3,732");
+        assert_eq!(cac.previous.as_deref(), Some("$3,925"));
+        assert_eq!(cac.change.as_deref(), card.change_display.as_deref());
+        assert_eq!(v.period_noun, "week");
+        assert_eq!(v.manage_url, "https://x.example/reports/weekly");
+        let (_, _, subject) = render_digest(&v).expect("renders");
+        // The second headline KPI would make the subject too long for an inbox list.
+        assert_eq!(subject, "Weekly report 2026-W45: Leads 31 (+10.7%) …");
+        assert!(
+            v.preheader()
+                .contains("Leads 31 (+10.7%), Customer acquisition cost $3,732 (-4.9%)"),
+            "{}",
+            v.preheader()
+        );
+    }
+
+    #[test]
+    fn the_manage_link_is_the_reports_page_without_a_token() {
+        let links = Links {
+            public_url: "https://lodestar.example.com/",
+            secret: b"s3cret",
+            expires_at: DateTime::from_timestamp(1_900_000_000, 0).expect("an instant"),
+            issued_at: DateTime::from_timestamp(1_800_000_000, 0).expect("an instant"),
+        };
+        assert_eq!(
+            manage_url(&links, "weekly"),
+            "https://lodestar.example.com/reports/weekly"
         );
     }
 
@@ -291,13 +394,13 @@ mod tests {
             kpi_value("conversion_rate", Some(10.0), Some(10.0)),
             kpi_value("avg_deal_size", Some(500.0), Some(500.0)),
         ]);
-        let v = view(&r, String::new(), None);
+        let v = view(&r, String::new(), String::new(), None);
         assert_eq!(v.drivers.len(), 1, "{:?}", v.drivers);
         let d = &v.drivers[0];
         assert_eq!(
             d.sentence,
-            "Won revenue +20.0%: leads +20.0% (→ +20.0%), conversion 0.0 pp (→ ±0.0%), \
-             deal size 0.0% (→ ±0.0%)"
+            "Won revenue +20.0%: leads +20.0% (→\u{a0}+20.0%), conversion 0.0 pp (→\u{a0}±0.0%), \
+             deal size 0.0% (→\u{a0}±0.0%)"
         );
         let bars: Vec<(&str, Trend, f64, bool, bool)> = d
             .bars
@@ -321,7 +424,7 @@ mod tests {
             .iter()
             .map(|b| kpi_value(b.key(), Some(0.0), Some(0.0)))
             .collect();
-        let v = view(&report(zeros), String::new(), None);
+        let v = view(&report(zeros), String::new(), String::new(), None);
         assert!(v.empty);
         assert!(v.explanations.is_empty(), "{:?}", v.explanations);
         assert!(v.drivers.is_empty(), "{:?}", v.drivers);

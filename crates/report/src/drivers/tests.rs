@@ -56,8 +56,8 @@ fn the_sentence_names_each_drivers_own_change_and_its_effect_on_the_kpi() {
     let e = explanation(Some(-12.0), parts, None);
     assert_eq!(
         e.sentence(),
-        "Won revenue −12.0%: leads -5.0% (→ −5.0%), conversion -1.0 pp (→ −9.2%), \
-         deal size +2.3% (→ +2.2%)"
+        "Won revenue -12.0%: leads -5.0% (→\u{a0}-5.0%), conversion -1.0 pp (→\u{a0}-9.2%), \
+         deal size +2.3% (→\u{a0}+2.2%)"
     );
 }
 
@@ -70,7 +70,7 @@ fn a_blocked_attribution_says_why_instead_of_showing_numbers() {
     );
     assert_eq!(
         e.sentence(),
-        "Won revenue −12.0%: cannot attribute: conversion is 0 in this period"
+        "Won revenue -12.0%: cannot attribute: conversion is 0 in this period"
     );
 }
 
@@ -87,7 +87,7 @@ fn from_zero_the_parts_are_amounts_in_the_kpis_unit() {
     e.change = Some(765.5);
     assert_eq!(
         e.sentence(),
-        "Won revenue +765.50: won revenue — (→ +1,000.00), recurring revenue — (→ −234.50)"
+        "Won revenue +765.50: won revenue — (→\u{a0}+1,000.00), recurring revenue — (→\u{a0}-234.50)"
     );
 }
 
@@ -110,9 +110,9 @@ fn the_bars_put_the_change_and_its_parts_on_one_scale_judged_by_direction() {
     assert_eq!(
         rows,
         [
-            ("Won revenue", "−12.0%", 100.0, Tone::Bad),
-            ("leads", "−5.0%", 5.0 / 12.0 * 100.0, Tone::Bad),
-            ("conversion", "−9.0%", 75.0, Tone::Bad),
+            ("Won revenue", "-12.0%", 100.0, Tone::Bad),
+            ("leads", "-5.0%", 5.0 / 12.0 * 100.0, Tone::Bad),
+            ("conversion", "-9.0%", 75.0, Tone::Bad),
             ("deal size", "+2.0%", 2.0 / 12.0 * 100.0, Tone::Good),
         ]
     );
@@ -209,14 +209,14 @@ fn each_drivers_own_change_is_the_text_of_its_card_and_its_effect_is_signed_the_
     // More customers make each one cheaper: the card says +9.5%, the effect on CAC is −.
     assert_eq!(won.change_display, "+9.5%");
     assert!(
-        won.effect_display.starts_with('−'),
+        won.effect_display.starts_with('-'),
         "{}",
         won.effect_display
     );
     assert_eq!(
         e.sentence(),
         format!(
-            "Customer acquisition cost {}: customers won +9.5% (→ {}), spend +3.9% (→ {})",
+            "Customer acquisition cost {}: customers won +9.5% (→\u{a0}{}), spend +3.9% (→\u{a0}{})",
             signed_pct(e.change_pct.expect("a change")),
             won.effect_display,
             e.parts[1].effect_display,
@@ -309,7 +309,7 @@ fn a_driver_missing_or_zero_in_a_period_is_said_in_words_not_as_a_number() {
     assert!(e.bars().is_empty());
     assert!(
         e.sentence()
-            .starts_with("Leads −100.0%: cannot attribute: "),
+            .starts_with("Leads -100.0%: cannot attribute: "),
         "{}",
         e.sentence()
     );

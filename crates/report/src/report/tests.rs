@@ -355,8 +355,8 @@ fn the_report_explains_the_kpis_with_driver_trees_that_moved() {
     );
     assert_eq!(
         report.drivers[0].sentence(),
-        "Won revenue +20.0%: leads +20.0% (→ +20.0%), conversion 0.0 pp (→ ±0.0%), \
-         deal size 0.0% (→ ±0.0%)"
+        "Won revenue +20.0%: leads +20.0% (→\u{a0}+20.0%), conversion 0.0 pp (→\u{a0}±0.0%), \
+         deal size 0.0% (→\u{a0}±0.0%)"
     );
     let json = serde_json::to_value(&report).expect("serializes");
     assert_eq!(json["drivers"][0]["sentence"], report.drivers[0].sentence());

@@ -1,0 +1,100 @@
+//! Every HTML page in a real Chromium at a phone's 390 px and a desktop's 1280 px: the document
+//! is no wider than the viewport, no word is broken across lines ("Impression" / "s"), nothing
+//! is cut off except in a container that scrolls sideways on purpose and says so. Screenshots
+//! are kept as test artifacts (`page-*.png`). Skipped when no Chromium is installed.
+
+use chrono::Duration as Days;
+use serde_json::json;
+
+use crate::common::cdp::{Cdp, chromium_or_skip};
+use crate::common::{Backend, FixtureTeam, TestApp};
+
+use super::{W45, share_token};
+
+/// The widths every page must fit.
+const WIDTHS: [u32; 2] = [390, 1280];
+
+#[actix_web::test]
+async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let (app, FixtureTeam { id: team_id, token }) = TestApp::with_fixture(Backend::Sqlite).await;
+    // A report with a split and targets, so the segment table and target lines are measured too.
+    let (status, body) = app
+        .put_json(
+            Some(&token),
+            "/api/v1/reports/paid",
+            &json!({"title": "Paid channels", "kpis": ["impressions", "clicks", "leads", "cpl", "cac", "roas"],
+                    "segment_by": "channel", "targets": {"cpl": {"max": 100}, "leads": {"min": 20}}}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let share = share_token(&app, team_id, "weekly", "2026-W45", Days::hours(1)).await;
+
+    let signed_in: [(&str, String); 10] = [
+        ("home", "/".to_owned()),
+        ("report", W45.to_owned()),
+        ("report-split", "/reports/paid?period=2026-W45".to_owned()),
+        ("report-month", "/reports/weekly?period=2026-11".to_owned()),
+        ("report-empty", "/reports/weekly?period=2020-W01".to_owned()),
+        ("tree", "/trees/default?period=2026-W45".to_owned()),
+        ("catalog", "/catalog".to_owned()),
+        ("scripts", "/scripts".to_owned()),
+        ("error-404", "/no-such-page".to_owned()),
+        ("error-400", "/reports/weekly?period=2026-W99".to_owned()),
+    ];
+    let signed_out: [(&str, String); 2] = [
+        ("login", "/login".to_owned()),
+        ("shared", format!("{W45}&share={share}")),
+    ];
+
+    let mut cdp = Cdp::launch(&bin).await;
+    let mut problems = Vec::new();
+    let mut shots = Vec::new();
+    cdp.sign_in(&app.base, &token).await;
+    for (phase, pages) in [("in", &signed_in[..]), ("out", &signed_out[..])] {
+        if phase == "out" {
+            cdp.call("Network.clearBrowserCookies", json!({})).await;
+        }
+        for (name, path) in pages {
+            for width in WIDTHS {
+                cdp.set_width(width).await;
+                cdp.navigate(&format!("{}{path}", app.base)).await;
+                let fit = cdp.fit().await;
+                shots.push(cdp.screenshot(&format!("page-{name}-{width}.png")).await);
+                for p in fit.problems() {
+                    problems.push(format!("{name} at {width} px ({path}): {p}"));
+                }
+                // One minus sign for every number: the hyphen-minus that format writes.
+                let mixed = cdp
+                    .eval(r"(document.body.innerText.match(/−\d[^\s]*/g) || []).slice(0, 5)")
+                    .await;
+                if mixed != json!([]) {
+                    problems.push(format!("{name}: a typographic minus beside '-': {mixed}"));
+                }
+                for s in &fit.scrolling {
+                    // A container that scrolls must say so where the reader looks.
+                    let hinted = cdp
+                        .eval(&format!(
+                            "[...document.querySelectorAll('.scroll-x')].some(e => e.scrollWidth > e.clientWidth && e.querySelector('.scroll-hint') && getComputedStyle(e.querySelector('.scroll-hint')).display !== 'none') || {}",
+                            s["in"].as_str().is_some_and(|w| w.contains("editor") || w.contains("textarea"))
+                        ))
+                        .await;
+                    if hinted != json!(true) {
+                        problems.push(format!("{name} at {width} px: scrolls without a hint: {s}"));
+                    }
+                }
+            }
+        }
+    }
+    let errors = cdp.errors();
+    eprintln!("screenshots: {}", shots.len());
+    assert!(problems.is_empty(), "{problems:#?}");
+    // The 404 and 400 pages log their status as console errors; nothing else may.
+    let unexpected: Vec<_> = errors
+        .iter()
+        .filter(|e| !e.to_string().contains("status of 40"))
+        .collect();
+    assert!(unexpected.is_empty(), "browser errors: {unexpected:#?}");
+}
