@@ -12,6 +12,7 @@ mod http_conventions;
 mod in_progress;
 mod ingest;
 mod kpi_api;
+mod operating;
 mod pages;
 mod rollups;
 mod team_settings;

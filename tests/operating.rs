@@ -1,0 +1,280 @@
+//! What an operator meets first: `--help`, configuration mistakes, database URLs that cannot
+//! work, quiet one-shot commands, `team list`, and `serve`/`demo --bind`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::backend_tests;
+use crate::common::{Backend, TestDb};
+
+fn lodestar(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lodestar"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("running lodestar")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Fails unless the command failed with `code` and its stderr is one line containing `says`.
+fn fails_saying(out: &Output, code: i32, says: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(says), "expected `{says}` in: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+}
+
+/// The subcommands a `-h` text lists under `Commands:` (without `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    help.split("Commands:")
+        .nth(1)
+        .map(|rest| {
+            rest.lines()
+                .skip(1)
+                .take_while(|l| l.starts_with("  "))
+                .filter_map(|l| l.split_whitespace().next())
+                .filter(|name| *name != "help")
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_command_and_argument_has_help_and_every_command_an_example() {
+    let mut queue: Vec<Vec<String>> = vec![vec![]];
+    let mut seen = 0;
+    while let Some(path) = queue.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("-h");
+        let out = lodestar(&args, &[]);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        let children = subcommands(&help);
+        if children.is_empty() {
+            let example = help.lines().find(|l| l.starts_with("Example: "));
+            assert!(
+                example.is_some_and(|l| l.contains("lodestar ")),
+                "{args:?} has no example:\n{help}"
+            );
+        }
+        for section in ["Arguments:", "Options:"] {
+            let Some(rest) = help.split(section).nth(1) else {
+                continue;
+            };
+            for line in rest.lines().skip(1).take_while(|l| l.starts_with("  ")) {
+                let spec = line.trim_start();
+                // `  --name <NAME>  Description`: the description follows two spaces.
+                let described = spec
+                    .split_once("  ")
+                    .is_some_and(|(_, text)| !text.trim().is_empty());
+                assert!(described, "{args:?}: `{spec}` has no description:\n{help}");
+            }
+        }
+        for child in children {
+            let mut next = path.clone();
+            next.push(child);
+            queue.push(next);
+        }
+        seen += 1;
+    }
+    assert!(seen >= 15, "walked only {seen} commands");
+
+    // Allowed values are listed.
+    for args in [
+        &["team", "create", "--help"][..],
+        &["token", "create", "--help"][..],
+    ] {
+        let help = String::from_utf8_lossy(&lodestar(args, &[]).stdout).into_owned();
+        for role in ["admin", "editor", "viewer"] {
+            assert!(
+                help.contains(role),
+                "{args:?} does not list {role}:\n{help}"
+            );
+        }
+    }
+    let help = String::from_utf8_lossy(&lodestar(&["serve", "--help"], &[]).stdout).into_owned();
+    for arg in ["--bind <ADDR>", "--wait-for-db", "--config <FILE>"] {
+        assert!(help.contains(arg), "serve lacks {arg}:\n{help}");
+    }
+    let help = String::from_utf8_lossy(&lodestar(&["--help"], &[]).stdout).into_owned();
+    assert!(help.contains("Exit codes"), "{help}");
+}
+
+#[test]
+fn misspelt_sections_keys_and_variables_are_errors_naming_the_closest_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    let config = file.to_str().unwrap();
+
+    std::fs::write(&file, "[schedular]\nconcurrency = 4\n").unwrap();
+    fails_saying(
+        &lodestar(&["--config", config, "migrate"], &[]),
+        2,
+        "unknown section [schedular]: did you mean [scheduler]?",
+    );
+    // LODESTAR_CONFIG is the same as --config.
+    fails_saying(
+        &lodestar(&["migrate"], &[("LODESTAR_CONFIG", config)]),
+        2,
+        "[schedular]",
+    );
+    std::fs::write(&file, "[server]\nbnd = \"127.0.0.1:9\"\n").unwrap();
+    fails_saying(
+        &lodestar(&["--config", config, "migrate"], &[]),
+        2,
+        "unknown key server.bnd: did you mean server.bind?",
+    );
+    fails_saying(
+        &lodestar(&["migrate"], &[("LODESTAR_SERVR__BIND", "127.0.0.1:9")]),
+        2,
+        "LODESTAR_SERVR__BIND names no setting: did you mean LODESTAR_SERVER__BIND?",
+    );
+    fails_saying(
+        &lodestar(&["migrate"], &[("LODESTAR_LOG__FILTER", "verbose")]),
+        2,
+        "`verbose` is not a level",
+    );
+    fails_saying(
+        &lodestar(&["migrate"], &[("LODESTAR_MAIL__FROM", "Lodestar")]),
+        2,
+        "mail.from (LODESTAR_MAIL__FROM) `Lodestar` is not an e-mail address",
+    );
+    fails_saying(
+        &lodestar(
+            &["migrate"],
+            &[("LODESTAR_SERVER__PUBLIC_URL", "example.com")],
+        ),
+        2,
+        "server.public_url",
+    );
+    fails_saying(
+        &lodestar(&["migrate"], &[("LODESTAR_LOG__FORMAT", "xml")]),
+        2,
+        "log.format",
+    );
+}
+
+#[test]
+fn database_urls_that_cannot_work_say_what_to_do_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("x.db");
+    let url = format!("sqlite://{}", db.display());
+    let out = lodestar(&["migrate"], &[("LODESTAR_DATABASE__URL", &url)]);
+    fails_saying(&out, 1, "add `?mode=rwc`");
+    assert!(!stderr(&out).contains("unable to open"), "{}", stderr(&out));
+
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "").unwrap();
+    let url = format!("sqlite://{}/sub/x.db?mode=rwc", blocker.display());
+    fails_saying(
+        &lodestar(&["migrate"], &[("LODESTAR_DATABASE__URL", &url)]),
+        1,
+        "does not exist and cannot be created",
+    );
+}
+
+#[test]
+fn an_unreachable_postgres_fails_within_5_seconds_naming_host_port_and_cause() {
+    // A port nobody listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://lodestar:secret@127.0.0.1:{port}/lodestar");
+    let started = Instant::now();
+    let out = lodestar(&["team", "list"], &[("LODESTAR_DATABASE__URL", &url)]);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    fails_saying(
+        &out,
+        1,
+        &format!("cannot reach PostgreSQL at 127.0.0.1:{port}: Connection refused"),
+    );
+    assert!(!stderr(&out).contains("secret"), "{}", stderr(&out));
+}
+
+backend_tests!(one_shot_commands_are_quiet_and_team_list_shows_a_table_or_json,);
+
+async fn one_shot_commands_are_quiet_and_team_list_shows_a_table_or_json(b: Backend) {
+    let (url, _dir) = TestDb::unmigrated(&b).await;
+    let env = [
+        ("LODESTAR_DATABASE__URL", url.as_str()),
+        ("LODESTAR_LOG__FILTER", "info"),
+    ];
+    // The first command migrates a new database: still nothing on stderr.
+    let out = lodestar(&["team", "create", "acme", "--currency", "EUR"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "a CLI command logged");
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["team"], "acme");
+    let out = lodestar(
+        &["team", "create", "bistro", "--timezone", "Europe/Paris"],
+        &env,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = lodestar(&["team", "list"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[0].starts_with("SLUG"), "{table}");
+    assert!(
+        lines[1].starts_with("acme ") && lines[1].contains("EUR"),
+        "{table}"
+    );
+    assert!(lines[2].contains("Europe/Paris"), "{table}");
+
+    let out = lodestar(&["team", "list", "--json"], &env);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["teams"][1],
+        serde_json::json!({"slug": "bistro", "name": "bistro", "timezone": "Europe/Paris", "currency": "USD"})
+    );
+
+    // A role outside the allowed values is refused by the parser, listing them.
+    let out = lodestar(&["token", "create", "acme", "--role", "owner"], &env);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("admin, editor, viewer"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn demo_prints_the_address_it_really_listens_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/demo.db?mode=rwc", dir.path().display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lodestar"))
+        .args(["demo", "--bind", "127.0.0.1:0"])
+        .env("LODESTAR_DATABASE__URL", &url)
+        .env("LODESTAR_SERVER__PUBLIC_URL", "http://reports.example.com")
+        .env("LODESTAR_LOG__FILTER", "warn")
+        .env("LODESTAR_MAIL__OUTBOX_DIR", dir.path().join("outbox"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let report = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("report:"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let report = report.expect("demo printed its report URL");
+    assert!(report.contains("http://127.0.0.1:"), "{report}");
+    assert!(!report.contains("127.0.0.1:0/"), "{report}");
+    assert!(!report.contains("example.com"), "{report}");
+}
