@@ -278,3 +278,49 @@ fn demo_prints_the_address_it_really_listens_on() {
     assert!(!report.contains("127.0.0.1:0/"), "{report}");
     assert!(!report.contains("example.com"), "{report}");
 }
+
+/// Every response names its request; a JSON error carries the same id, and a proxy's own id
+/// (nginx's `$request_id`) is kept when it is a plain token.
+#[actix_web::test]
+async fn every_response_has_a_request_id_that_errors_carry() {
+    let app = crate::common::TestApp::spawn(Backend::Sqlite).await;
+    let client = awc::Client::default();
+    let base = format!("http://{}", app.address());
+
+    let mut res = client
+        .get(format!("{base}/api/v1/no-such-thing"))
+        .send()
+        .await
+        .unwrap();
+    let id = res
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(id.len(), 16, "{id}");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["request_id"], id.as_str(), "{body}");
+    assert_eq!(body["error"], "not_found", "{body}");
+
+    let res = client
+        .get(format!("{base}/api/v1/kpis"))
+        .insert_header(("X-Request-Id", "edge-42"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers().get("x-request-id").unwrap(), "edge-42");
+    let res = client
+        .get(format!("{base}/login"))
+        .insert_header(("X-Request-Id", "bad id\twith spaces"))
+        .send()
+        .await
+        .unwrap();
+    let id = res.headers().get("x-request-id").unwrap().to_str().unwrap();
+    assert_eq!(
+        id.len(),
+        16,
+        "a made-up id replaces one that is not a plain token: {id}"
+    );
+}

@@ -19,7 +19,7 @@ use lodestar_store::error::StoreError;
 
 use crate::limits::{Limiters, RateLimits};
 use crate::state::{AppState, WebSettings};
-use crate::{client_watch, conventions, metrics, routes};
+use crate::{client_watch, conventions, metrics, request_id, routes};
 
 /// Everything [`Application::build`] needs, as plain values: the binary maps its configuration
 /// into this, tests and benches fill it in themselves.
@@ -269,6 +269,7 @@ fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io::Re
             .wrap(actix_web::middleware::from_fn(conventions::apply))
             .wrap(actix_web::middleware::from_fn(client_watch::watch))
             .wrap(actix_web::middleware::from_fn(metrics::observe))
+            .wrap(actix_web::middleware::from_fn(request_id::tag))
             .configure(conventions::extractors)
             .configure(routes::config)
             .default_service(web::to(conventions::not_found))
