@@ -324,3 +324,128 @@ async fn every_response_has_a_request_id_that_errors_carry() {
         "a made-up id replaces one that is not a plain token: {id}"
     );
 }
+
+/// The checks of the Prometheus text format (0.0.4) a scraper applies: every sample belongs to a
+/// family declared once by `# TYPE` before it, names and labels are well formed, values parse.
+fn check_prometheus_text(text: &str) -> Result<usize, String> {
+    fn name_ok(n: &str) -> bool {
+        let mut chars = n.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    }
+    let mut types: std::collections::HashMap<String, String> = Default::default();
+    let mut samples = 0;
+    for (i, line) in text.lines().enumerate() {
+        let at = |m: &str| format!("line {}: {m}: {line}", i + 1);
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# ") {
+            let mut parts = rest.splitn(3, ' ');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("HELP"), Some(name), _) if name_ok(name) => {}
+                (Some("TYPE"), Some(name), Some(kind)) if name_ok(name) => {
+                    if !["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind) {
+                        return Err(at("unknown type"));
+                    }
+                    if types.insert(name.to_owned(), kind.to_owned()).is_some() {
+                        return Err(at("family declared twice"));
+                    }
+                }
+                _ => return Err(at("bad comment")),
+            }
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').ok_or_else(|| at("no value"))?;
+        let ok_value = matches!(value, "+Inf" | "-Inf" | "NaN") || value.parse::<f64>().is_ok();
+        if !ok_value {
+            return Err(at("bad value"));
+        }
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => (
+                name,
+                Some(
+                    rest.strip_suffix('}')
+                        .ok_or_else(|| at("unclosed labels"))?,
+                ),
+            ),
+            None => (series, None),
+        };
+        if !name_ok(name) {
+            return Err(at("bad metric name"));
+        }
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| {
+                name.strip_suffix(s)
+                    .filter(|f| types.get(*f).is_some_and(|t| t == "histogram"))
+            })
+            .unwrap_or(name);
+        if !types.contains_key(family) {
+            return Err(at("sample before its # TYPE"));
+        }
+        if let Some(mut labels) = labels {
+            while !labels.is_empty() {
+                let (label, rest) = labels.split_once("=\"").ok_or_else(|| at("bad label"))?;
+                if !name_ok(label) {
+                    return Err(at("bad label name"));
+                }
+                // The value runs to the first quote not escaped.
+                let mut end = None;
+                let mut escaped = false;
+                for (j, c) in rest.char_indices() {
+                    match c {
+                        '\\' if !escaped => escaped = true,
+                        '"' if !escaped => {
+                            end = Some(j);
+                            break;
+                        }
+                        '\n' => return Err(at("newline in label")),
+                        _ => escaped = false,
+                    }
+                }
+                let end = end.ok_or_else(|| at("unterminated label value"))?;
+                labels = rest[end + 1..]
+                    .strip_prefix(',')
+                    .unwrap_or(&rest[end + 1..]);
+            }
+        }
+        samples += 1;
+    }
+    Ok(samples)
+}
+
+#[test]
+fn the_format_checker_refuses_what_a_scraper_refuses() {
+    assert!(check_prometheus_text("# TYPE a counter\na 1\n").is_ok());
+    assert!(check_prometheus_text("a 1\n").is_err(), "no TYPE");
+    assert!(check_prometheus_text("# TYPE a counter\na{x=\"1} 1\n").is_err());
+    assert!(check_prometheus_text("# TYPE a counter\na one\n").is_err());
+    assert!(check_prometheus_text("# TYPE a counter\n# TYPE a counter\n").is_err());
+}
+
+#[actix_web::test]
+async fn metrics_pass_a_prometheus_text_format_check_and_include_build_info() {
+    let app = crate::common::TestApp::spawn(Backend::Sqlite).await;
+    let client = awc::Client::default();
+    let base = format!("http://{}", app.address());
+    // Some traffic, so the request families have samples.
+    for path in ["/api/v1/kpis", "/healthz", "/nothing"] {
+        client.get(format!("{base}{path}")).send().await.unwrap();
+    }
+    let mut res = client.get(format!("{base}/metrics")).send().await.unwrap();
+    let text = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    let samples = check_prometheus_text(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(samples > 10, "{text}");
+    for family in [
+        "lodestar_build_info{version=",
+        "lodestar_script_runs_total ",
+        "lodestar_script_budget_exhausted_total ",
+        "process_start_time_seconds ",
+        "lodestar_http_requests_total{",
+    ] {
+        assert!(text.contains(family), "no {family}:\n{text}");
+    }
+}

@@ -151,6 +151,7 @@ impl Application {
             })?;
         db.migrate().await.map_err(StartupError::Migrate)?;
 
+        metrics::process_start();
         let addr = settings.bind;
         let listener =
             TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
