@@ -57,6 +57,25 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Copy the whole database into a new FILE: SQLite's `VACUUM INTO` (consistent while servers
+    /// run), or `pg_dump --format=custom` for PostgreSQL when installed.
+    #[command(after_help = "Example: lodestar backup /var/backups/lodestar-2026-12-06.db")]
+    Backup {
+        /// The backup to write; must not exist yet.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Replace the database with a backup made by `lodestar backup`, then migrate it. Stop the
+    /// servers first.
+    #[command(after_help = "Example: lodestar restore /var/backups/lodestar-2026-12-06.db --force")]
+    Restore {
+        /// The backup to read.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Replace an existing database (without it, restore refuses to overwrite one).
+        #[arg(long)]
+        force: bool,
+    },
     /// Generate a large deterministic team and time the KPI engine on it (see BENCHMARKS.md).
     #[command(after_help = "Example: lodestar bench --scale 0.05")]
     Bench(crate::bench::BenchArgs),
@@ -437,6 +456,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Backup { file } => crate::backup::backup(&settings, &file).await,
+        Command::Restore { file, force } => crate::backup::restore(&settings, &file, force).await,
         Command::Bench(args) => crate::bench::run(args, &settings).await,
         Command::BenchDigests(args) => crate::bench_digests::run(args, &settings).await,
         Command::Kpi {

@@ -1,5 +1,6 @@
 //! `lodestar`: read the settings, build the application, run the command.
 
+mod backup;
 mod bench;
 mod bench_digests;
 mod cli;

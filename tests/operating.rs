@@ -449,3 +449,76 @@ async fn metrics_pass_a_prometheus_text_format_check_and_include_build_info() {
         assert!(text.contains(family), "no {family}:\n{text}");
     }
 }
+
+/// Every table's row count, by table name.
+async fn row_counts(url: &str) -> std::collections::BTreeMap<String, i64> {
+    use sea_orm::ConnectionTrait;
+    let db = lodestar_store::Db::connect(url).await.unwrap();
+    let backend = db.backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        }
+        _ => "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+    };
+    let tables = db
+        .conn()
+        .query_all_raw(sea_orm::Statement::from_string(backend, sql))
+        .await
+        .unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for row in tables {
+        let table: String = row.try_get_by_index(0).unwrap();
+        let count = db
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                format!("SELECT COUNT(*) FROM \"{table}\""),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        counts.insert(table, count.try_get_by_index::<i64>(0).unwrap());
+    }
+    counts
+}
+
+backend_tests!(a_backup_taken_while_serving_restores_every_table,);
+
+/// `backup` while the server runs, `restore` into another database: every table holds the same
+/// number of rows. Restore refuses to overwrite a database without `--force`.
+async fn a_backup_taken_while_serving_restores_every_table(b: Backend) {
+    let (app, _team) = crate::common::TestApp::with_fixture(b.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lodestar.backup");
+    let file = file.to_str().unwrap();
+    let out = lodestar(
+        &["backup", file],
+        &[("LODESTAR_DATABASE__URL", &app.database_url)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A second backup into the same file is refused: backups are never overwritten.
+    let out = lodestar(
+        &["backup", file],
+        &[("LODESTAR_DATABASE__URL", &app.database_url)],
+    );
+    fails_saying(&out, 1, "already exists");
+
+    let (target, _keep) = TestDb::unmigrated(&b).await;
+    // The target made and migrated first: restore must refuse it without --force.
+    let out = lodestar(&["migrate"], &[("LODESTAR_DATABASE__URL", &target)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = lodestar(&["restore", file], &[("LODESTAR_DATABASE__URL", &target)]);
+    fails_saying(&out, 1, "--force");
+    let out = lodestar(
+        &["restore", file, "--force"],
+        &[("LODESTAR_DATABASE__URL", &target)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let before = row_counts(&app.database_url).await;
+    let after = row_counts(&target).await;
+    assert!(before.len() > 10, "{before:?}");
+    assert!(before.get("leads").is_some_and(|n| *n > 0), "{before:?}");
+    assert_eq!(before, after);
+}

@@ -61,6 +61,30 @@ impl Db {
         })
     }
 
+    /// The SQLite file, when the database is one.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite_path.as_deref()
+    }
+
+    /// A consistent copy of an SQLite database into the new file `to` (SQLite's `VACUUM INTO`:
+    /// one read transaction, so servers may keep writing meanwhile).
+    pub async fn sqlite_backup_into(&self, to: &std::path::Path) -> Result<()> {
+        let Some(to) = to.to_str() else {
+            return Err(StoreError::Invalid(format!(
+                "the backup path {} is not UTF-8",
+                to.display()
+            )));
+        };
+        self.conn
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "VACUUM INTO ?",
+                [to.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
     /// Applies the migrations and rebuilds stale rollups. Replicas starting together take turns:
     /// on PostgreSQL behind an advisory lock held by an open transaction, on SQLite behind an
     /// exclusive lock on a file beside the database; the later ones find nothing left to do.
