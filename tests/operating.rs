@@ -522,3 +522,94 @@ async fn a_backup_taken_while_serving_restores_every_table(b: Backend) {
     assert!(before.get("leads").is_some_and(|n| *n > 0), "{before:?}");
     assert_eq!(before, after);
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `--wait-for-db` keeps trying a database that is not up yet, then gives up with the same
+/// one-line cause; without it `serve` fails at once.
+#[test]
+fn serve_waits_for_the_database_only_when_asked() {
+    let port = free_port();
+    let url = format!("postgres://lodestar@127.0.0.1:{port}/lodestar");
+    let env = [
+        ("LODESTAR_DATABASE__URL", url.as_str()),
+        ("LODESTAR_LOG__FORMAT", "json"),
+    ];
+    let started = Instant::now();
+    let out = lodestar(&["serve", "--bind", "127.0.0.1:0"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    let started = Instant::now();
+    let out = lodestar(
+        &["serve", "--bind", "127.0.0.1:0", "--wait-for-db", "4"],
+        &env,
+    );
+    let waited = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(8),
+        "{waited:?}"
+    );
+    let err = stderr(&out);
+    let retries = err.matches("database not reachable yet").count();
+    assert!(retries >= 2, "{err}");
+    // Every log line is JSON; the final error is the one plain line.
+    let (logs, last) = err.trim_end().rsplit_once('\n').unwrap();
+    for line in logs.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|_| panic!("{line}"));
+    }
+    assert!(
+        last.contains(&format!("cannot reach PostgreSQL at 127.0.0.1:{port}")),
+        "{last}"
+    );
+}
+
+/// SIGTERM: the server stops accepting, stops its scheduler and exits 0 well within its bound.
+#[test]
+fn serve_exits_0_soon_after_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/s.db?mode=rwc", dir.path().display());
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lodestar"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("LODESTAR_DATABASE__URL", &url)
+        .env("LODESTAR_MAIL__OUTBOX_DIR", dir.path().join("outbox"))
+        .env("LODESTAR_LOG__FILTER", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let up = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            up.elapsed() < Duration::from_secs(20),
+            "serve did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if stopping.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("serve still running 10 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert!(status.success(), "{status}: {}", stderr(&out));
+}

@@ -129,6 +129,9 @@ pub enum StartupError {
     Serve(#[source] std::io::Error),
 }
 
+/// Seconds in-flight requests get to finish after SIGTERM.
+const SHUTDOWN_GRACE_SECS: u64 = 25;
+
 /// How often the packs folder is checked for changes.
 const PACK_POLL: Duration = Duration::from_secs(2);
 
@@ -276,6 +279,9 @@ fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io::Re
             .default_service(web::to(conventions::not_found))
     })
     .workers(workers.max(1))
+    // SIGTERM stops accepting, lets accepted requests finish for at most this long, then exits:
+    // under the 30 s a container orchestrator waits before it kills.
+    .shutdown_timeout(SHUTDOWN_GRACE_SECS)
     .on_connect(client_watch::on_connect)
     .listen(listener)?
     .run();
