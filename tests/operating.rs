@@ -445,6 +445,9 @@ async fn metrics_pass_a_prometheus_text_format_check_and_include_build_info() {
         "lodestar_script_budget_exhausted_total ",
         "process_start_time_seconds ",
         "lodestar_http_requests_total{",
+        "lodestar_deliveries_sent_total ",
+        "lodestar_deliveries_retried_total ",
+        "lodestar_delivery_takeovers_total ",
     ] {
         assert!(text.contains(family), "no {family}:\n{text}");
     }

@@ -158,6 +158,43 @@ pub fn process_and_scripts(scripts: &lodestar_script::ScriptEngine) -> String {
     out
 }
 
+/// The scheduler's delivery counters (zero in a process without a scheduler).
+pub fn deliveries(scheduler: Option<&lodestar_scheduler::Scheduler>) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut out = String::new();
+    let value = |pick: fn(&lodestar_scheduler::DeliveryCounters) -> u64| {
+        scheduler.map_or(0, |s| pick(s.counters()))
+    };
+    for (name, help, n) in [
+        (
+            "lodestar_deliveries_sent_total",
+            "Digest messages accepted by the SMTP server or the outbox.",
+            value(|c| c.sent.load(Relaxed)),
+        ),
+        (
+            "lodestar_deliveries_failed_total",
+            "Digest deliveries recorded as failed.",
+            value(|c| c.failed.load(Relaxed)),
+        ),
+        (
+            "lodestar_deliveries_retried_total",
+            "Transient delivery failures followed by another attempt.",
+            value(|c| c.retried.load(Relaxed)),
+        ),
+        (
+            "lodestar_delivery_takeovers_total",
+            "Deliveries whose sender stopped, taken over by this process.",
+            value(|c| c.takeovers.load(Relaxed)),
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {n}"
+        );
+    }
+    out
+}
+
 /// When the process started, as first asked (close enough: the server asks at start-up).
 pub(crate) fn process_start() -> f64 {
     static START: std::sync::OnceLock<f64> = std::sync::OnceLock::new();

@@ -26,8 +26,9 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(format!(
-            "{}{}",
+            "{}{}{}",
             state.metrics.render(),
-            crate::metrics::process_and_scripts(state.kpis.scripts())
+            crate::metrics::process_and_scripts(state.kpis.scripts()),
+            crate::metrics::deliveries(state.scheduler.as_deref())
         ))
 }
