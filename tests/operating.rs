@@ -616,3 +616,50 @@ fn serve_exits_0_soon_after_sigterm() {
     let out = child.wait_with_output().unwrap();
     assert!(status.success(), "{status}: {}", stderr(&out));
 }
+
+/// Run from a folder with no `scripts/` in it, `serve` still finds the shipped packs (beside the
+/// executable, else the source tree it was built from): the catalog lists their KPIs.
+#[actix_web::test]
+async fn the_shipped_packs_load_whatever_the_working_directory() {
+    let cwd = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/p.db?mode=rwc", cwd.path().display());
+    let out = Command::new(env!("CARGO_BIN_EXE_lodestar"))
+        .args(["team", "create", "acme"])
+        .current_dir(cwd.path())
+        .env("LODESTAR_DATABASE__URL", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
+
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lodestar"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .current_dir(cwd.path())
+        .env("LODESTAR_DATABASE__URL", &url)
+        .env("LODESTAR_LOG__FILTER", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            up.elapsed() < Duration::from_secs(20),
+            "serve did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut res = awc::Client::default()
+        .get(format!("http://127.0.0.1:{port}/api/v1/catalog"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let body = res.body().limit(8 << 20).await.unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("gross_roi"), "{text}");
+}
