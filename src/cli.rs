@@ -11,15 +11,24 @@ use lodestar_store::{Db, teams, tokens};
 
 use crate::settings::Settings;
 
+const EXIT_CODES: &str = "\
+Exit codes: 0 success; 1 the command failed (database, input, server); 2 bad command line or
+configuration (unknown key or variable, invalid value).
+
+Configuration: built-in defaults, then the file (--config, else LODESTAR_CONFIG, else ./config.toml
+when present), then LODESTAR_<SECTION>__<KEY> variables, e.g. LODESTAR_SERVER__BIND=0.0.0.0:8080.";
+
 #[derive(Parser)]
 #[command(
     name = "lodestar",
     version,
-    about = "Self-hosted KPI reporting for sales and marketing teams"
+    about = "Self-hosted KPI reporting for sales and marketing teams",
+    after_help = EXIT_CODES,
 )]
 pub struct Cli {
-    /// Configuration file (default: ./config.toml when present, else built-in defaults).
-    #[arg(long, global = true)]
+    /// Configuration file, e.g. `--config /etc/lodestar/config.toml` (default: LODESTAR_CONFIG,
+    /// else ./config.toml when present, else the built-in defaults).
+    #[arg(long, global = true, value_name = "FILE", env = "LODESTAR_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
@@ -28,59 +37,149 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Migrate the database, then serve HTTP and run the scheduler.
-    Serve,
+    #[command(after_help = "Example: lodestar serve --bind 0.0.0.0:8080 --wait-for-db 60")]
+    Serve(ServeArgs),
     /// Create (or reuse) team `demo` with generated data, print its token and URL, then serve.
-    Demo,
+    #[command(after_help = "Example: lodestar demo --bind 127.0.0.1:3000")]
+    Demo(ServeArgs),
     /// Apply database migrations and exit.
+    #[command(
+        after_help = "Example: LODESTAR_DATABASE__URL=postgres://lodestar@db/lodestar lodestar migrate"
+    )]
     Migrate,
-    /// Teams.
+    /// Teams: create, list, update.
     Team {
         #[command(subcommand)]
         command: TeamCommand,
     },
-    /// API tokens.
+    /// API tokens: create, list, revoke.
     Token {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Copy the whole database into a new FILE: SQLite's `VACUUM INTO` (consistent while servers
+    /// run), or `pg_dump --format=custom` for PostgreSQL when installed.
+    #[command(after_help = "Example: lodestar backup /var/backups/lodestar-2026-12-06.db")]
+    Backup {
+        /// The backup to write; must not exist yet.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Replace the database with a backup made by `lodestar backup`, then migrate it. Stop the
+    /// servers first.
+    #[command(after_help = "Example: lodestar restore /var/backups/lodestar-2026-12-06.db --force")]
+    Restore {
+        /// The backup to read.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Replace an existing database (without it, restore refuses to overwrite one).
+        #[arg(long)]
+        force: bool,
+    },
     /// Generate a large deterministic team and time the KPI engine on it (see BENCHMARKS.md).
+    #[command(after_help = "Example: lodestar bench --scale 0.05")]
     Bench(crate::bench::BenchArgs),
     /// Digests of many teams due in the same minute, sent to a local SMTP sink (BENCHMARKS.md).
+    #[command(after_help = "Example: lodestar bench-digests --teams 200")]
     BenchDigests(crate::bench_digests::BenchDigestsArgs),
     /// Custom KPI scripts.
     Kpi {
         #[command(subcommand)]
         command: KpiCommand,
     },
-    /// Bulk-load a CSV or JSON file into a team, with a progress bar.
+    /// Bulk-load a CSV or JSON file into a team, with a progress bar; prints a JSON summary.
+    #[command(after_help = "Example: lodestar import leads leads.csv --team acme")]
     Import {
+        /// Which table the rows go to.
+        #[arg(value_name = "TABLE")]
         table: Table,
+        /// The rows: a .csv file with a header line, or a .json array of objects.
+        #[arg(value_name = "FILE")]
         file: PathBuf,
-        #[arg(long)]
+        /// Slug of the team that receives the rows, e.g. `acme`.
+        #[arg(long, value_name = "SLUG")]
         team: String,
     },
+}
+
+impl Command {
+    /// `serve` and `demo` log at the configured level; one-shot commands only warnings.
+    pub fn is_server(&self) -> bool {
+        matches!(self, Command::Serve(_) | Command::Demo(_))
+    }
+}
+
+/// How `serve` and `demo` listen.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on, host:port, e.g. `0.0.0.0:8080` (default: server.bind).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<std::net::SocketAddr>,
+    /// Retry the first database connection for up to this many seconds, backing off between
+    /// tries, e.g. `--wait-for-db 60` while PostgreSQL starts (default: fail at once).
+    #[arg(long, value_name = "SECONDS")]
+    pub wait_for_db: Option<u64>,
+}
+
+/// What a token may do.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    /// Everything, tokens and schedules included.
+    Admin,
+    /// Read, and change data and KPIs.
+    Editor,
+    /// Read only.
+    Viewer,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Role {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Editor => Role::Editor,
+            RoleArg::Viewer => Role::Viewer,
+        }
+    }
 }
 
 #[derive(Subcommand)]
 pub enum TeamCommand {
     /// Create a team and print `{"team":"SLUG","token":"…"}` (the token is shown once).
+    #[command(
+        after_help = "Example: lodestar team create acme --name \"Acme Inc\" --timezone Europe/Berlin --currency EUR"
+    )]
     Create {
+        /// Short name used in URLs: lowercase letters, digits and `-`, e.g. `acme`.
+        #[arg(value_name = "SLUG")]
         slug: String,
-        #[arg(long)]
+        /// Display name (default: the slug).
+        #[arg(long, value_name = "NAME")]
         name: Option<String>,
-        #[arg(long, default_value = "UTC")]
+        /// IANA timezone that periods are counted in, e.g. `Europe/Berlin`.
+        #[arg(long, default_value = "UTC", value_name = "IANA")]
         timezone: String,
-        /// ISO 4217 code of the team's money (reports print its symbol).
-        #[arg(long, default_value = "USD")]
+        /// ISO 4217 code of the team's money (reports print its symbol), e.g. `EUR`.
+        #[arg(long, default_value = "USD", value_name = "CODE")]
         currency: String,
-        #[arg(long, default_value = "admin")]
-        role: String,
+        /// Role of the first token.
+        #[arg(long, value_enum, default_value = "admin")]
+        role: RoleArg,
     },
-    /// Change a team's settings: `--currency EUR`.
-    Update {
-        slug: String,
-        /// ISO 4217 code of the team's money.
+    /// List teams: a table, or JSON with `--json`.
+    #[command(after_help = "Example: lodestar team list --json")]
+    List {
+        /// One JSON document: `{"teams":[{"slug":…,"name":…,"timezone":…,"currency":…}]}`.
         #[arg(long)]
+        json: bool,
+    },
+    /// Change a team's settings; prints `{"team":"SLUG","currency":"EUR"}`.
+    #[command(after_help = "Example: lodestar team update acme --currency EUR")]
+    Update {
+        /// Slug of the team to change.
+        #[arg(value_name = "SLUG")]
+        slug: String,
+        /// ISO 4217 code of the team's money, e.g. `EUR`.
+        #[arg(long, value_name = "CODE")]
         currency: Option<String>,
     },
 }
@@ -88,40 +187,59 @@ pub enum TeamCommand {
 #[derive(Subcommand)]
 pub enum TokenCommand {
     /// Create another token for a team, same output as `team create`.
+    #[command(after_help = "Example: lodestar token create acme --role viewer --label grafana")]
     Create {
+        /// Slug of the team the token is for.
+        #[arg(value_name = "SLUG")]
         slug: String,
-        #[arg(long)]
-        role: String,
-        /// What the token is for, shown by `token list`.
-        #[arg(long)]
+        /// What the token may do.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// What the token is for, shown by `token list`, e.g. `grafana`.
+        #[arg(long, value_name = "TEXT")]
         label: Option<String>,
     },
     /// List a team's tokens (never their secrets): a table, or JSON with `--json`.
+    #[command(after_help = "Example: lodestar token list acme --json")]
     List {
+        /// Slug of the team.
+        #[arg(value_name = "SLUG")]
         slug: String,
         /// One JSON document: `{"team":"SLUG","tokens":[…]}`.
         #[arg(long)]
         json: bool,
     },
     /// Revoke a team's token: it, and every session opened with it, stop working at once.
-    Revoke { slug: String, id: i32 },
+    #[command(after_help = "Example: lodestar token revoke acme 3")]
+    Revoke {
+        /// Slug of the team.
+        #[arg(value_name = "SLUG")]
+        slug: String,
+        /// The token's id, as `token list` shows it.
+        #[arg(value_name = "ID")]
+        id: i32,
+    },
 }
 
 #[derive(Subcommand)]
 pub enum KpiCommand {
     /// Compile a KPI script and report errors as `file:line:column: message`.
-    Check { file: PathBuf },
+    #[command(after_help = "Example: lodestar kpi check scripts/lead-gen-extras/gross_roi.rhai")]
+    Check {
+        /// The .rhai script to compile.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Table {
+    /// Leads and their lifecycle dates.
     Leads,
+    /// Marketing spend per day and channel.
     Spend,
+    /// Events (calls, meetings, page views…) of leads.
     Events,
-}
-
-fn parse_role(s: &str) -> anyhow::Result<Role> {
-    Role::parse(s).with_context(|| format!("unknown role `{s}`: use admin, editor or viewer"))
 }
 
 async fn find_team(db: &Db, slug: &str) -> anyhow::Result<teams::Team> {
@@ -151,10 +269,10 @@ fn token_table(list: &[TokenInfo]) -> String {
             t.format("%Y-%m-%d %H:%M UTC").to_string()
         })
     };
-    let rows: Vec<[String; 6]> = list
+    let rows: Vec<Vec<String>> = list
         .iter()
         .map(|t| {
-            [
+            vec![
                 t.id.to_string(),
                 t.role.to_string(),
                 when(Some(t.created_at)),
@@ -166,25 +284,35 @@ fn token_table(list: &[TokenInfo]) -> String {
             ]
         })
         .collect();
-    let header = ["ID", "ROLE", "CREATED", "LAST USED", "STATUS", "LABEL"].map(str::to_owned);
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
+    table(
+        &["ID", "ROLE", "CREATED", "LAST USED", "STATUS", "LABEL"],
+        &rows,
+        "(no tokens)",
+    )
+}
+
+/// Rows under a header, columns padded to their widest cell; `empty` when there are no rows.
+fn table(header: &[&str], rows: &[Vec<String>], empty: &str) -> String {
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
+    for row in std::iter::once(&header).chain(rows) {
         let cells: Vec<String> = row
             .iter()
-            .zip(widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
+            .zip(&widths)
+            .map(|(cell, &w)| format!("{cell:<w$}"))
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
     if rows.is_empty() {
-        out.push_str("(no tokens)\n");
+        out.push_str(empty);
+        out.push('\n');
     }
     out
 }
@@ -202,8 +330,8 @@ pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
 
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
-        Command::Serve => crate::serve::serve(&settings).await,
-        Command::Demo => crate::serve::demo(&settings).await,
+        Command::Serve(args) => crate::serve::serve(&settings, &args).await,
+        Command::Demo(args) => crate::serve::demo(&settings, &args).await,
         Command::Migrate => {
             open_db(&settings).await?;
             eprintln!("migrations applied");
@@ -219,7 +347,6 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     role,
                 },
         } => {
-            let role = parse_role(&role)?;
             let tz = Timezone::parse(&timezone)?;
             let currency = Currency::parse(&currency)?;
             let db = open_db(&settings).await?;
@@ -227,8 +354,50 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             if currency != team.currency {
                 teams::set_currency(&db, team.id, currency).await?;
             }
-            let token = tokens::create(&db, team.id, role).await?;
+            let token = tokens::create(&db, team.id, role.into()).await?;
             println!("{}", serde_json::json!({"team": team.slug, "token": token}));
+            Ok(())
+        }
+        Command::Team {
+            command: TeamCommand::List { json },
+        } => {
+            let db = open_db(&settings).await?;
+            let mut list = teams::list(&db).await?;
+            list.sort_by(|a, b| a.slug.cmp(&b.slug));
+            if json {
+                let list: Vec<_> = list
+                    .iter()
+                    .map(|t| {
+                        serde_json::json!({
+                            "slug": t.slug,
+                            "name": t.name,
+                            "timezone": t.timezone.name(),
+                            "currency": t.currency,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::json!({ "teams": list }));
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.slug.clone(),
+                            t.timezone.name().to_owned(),
+                            t.currency.to_string(),
+                            t.name.clone(),
+                        ]
+                    })
+                    .collect();
+                print!(
+                    "{}",
+                    table(
+                        &["SLUG", "TIMEZONE", "CURRENCY", "NAME"],
+                        &rows,
+                        "(no teams)"
+                    )
+                );
+            }
             Ok(())
         }
         Command::Team {
@@ -252,10 +421,10 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Token {
             command: TokenCommand::Create { slug, role, label },
         } => {
-            let role = parse_role(&role)?;
             let db = open_db(&settings).await?;
             let team = find_team(&db, &slug).await?;
-            let token = tokens::create_labelled(&db, team.id, role, label.as_deref()).await?;
+            let token =
+                tokens::create_labelled(&db, team.id, role.into(), label.as_deref()).await?;
             println!("{}", serde_json::json!({"team": team.slug, "token": token}));
             Ok(())
         }
@@ -287,6 +456,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Backup { file } => crate::backup::backup(&settings, &file).await,
+        Command::Restore { file, force } => crate::backup::restore(&settings, &file, force).await,
         Command::Bench(args) => crate::bench::run(args, &settings).await,
         Command::BenchDigests(args) => crate::bench_digests::run(args, &settings).await,
         Command::Kpi {
@@ -314,4 +485,26 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: wrappers that repeat their source's
+/// text (sqlx, sea-orm) would otherwise print the same words three times.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            // A wrapper's text often ends with its source's: keep only the part before it.
+            if let Some(last) = parts.last_mut()
+                && let Some(head) = last.strip_suffix(&text)
+            {
+                *last = head.trim_end_matches([':', ' ']).to_owned();
+            }
+            parts.push(text);
+        }
+        next = err.source();
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.join(": ")
 }

@@ -1,5 +1,6 @@
 //! `lodestar`: read the settings, build the application, run the command.
 
+mod backup;
 mod bench;
 mod bench_digests;
 mod cli;
@@ -20,7 +21,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    init_tracing(&settings.log.filter);
+    init_tracing(&settings.log, cli.command.is_server());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -34,16 +35,39 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(cli::run(cli.command, settings)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("lodestar: {e:#}");
+            eprintln!("lodestar: {}", cli::chain(e.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-fn init_tracing(filter: &str) {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_owned());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .init();
+/// Logs go to stderr: colour only on a terminal, JSON lines with `log.format = "json"`. One-shot
+/// commands log warnings only unless `RUST_LOG` says otherwise, so their output stays theirs.
+fn init_tracing(log: &settings::LogSettings, server: bool) {
+    use std::io::IsTerminal;
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| {
+        if server {
+            log.filter.clone()
+        } else {
+            format!("warn,{}", quiet(&log.filter))
+        }
+    });
+    let filter = tracing_subscriber::EnvFilter::new(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match log.format {
+        settings::LogFormat::Json => builder.json().init(),
+        settings::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+/// The directives of a filter that name a target (`lodestar=debug`): a CLI command keeps those
+/// but not a blanket `info`.
+fn quiet(filter: &str) -> String {
+    filter
+        .split(',')
+        .filter(|d| d.contains('='))
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -4,8 +4,11 @@ use std::time::Duration;
 
 use lodestar_mail::MailSettings;
 use lodestar_scheduler::SchedulerConfig;
-use lodestar_web::{AppSettings, Application, DigestSettings, Rate, RateLimits, ScriptSettings};
+use lodestar_web::{
+    AppSettings, Application, DigestSettings, Rate, RateLimits, ScriptSettings, StartupError,
+};
 
+use crate::cli::ServeArgs;
 use crate::settings::Settings;
 
 /// The application as `lodestar serve` runs it: packs, digests and the scheduler all on.
@@ -17,7 +20,7 @@ pub fn app_settings(settings: &Settings) -> anyhow::Result<AppSettings> {
         public_url: Some(settings.server.public_url.clone()),
         max_body_bytes: settings.server.max_body_bytes,
         scripts: ScriptSettings {
-            packs_dir: Some(settings.scripts.dir.clone()),
+            packs_dir: settings.packs_dir(),
             deadline: Duration::from_millis(settings.scripts.deadline_ms),
             request_limits: settings.scripts.request_limits(),
         },
@@ -67,18 +70,52 @@ pub fn scheduler_config(settings: &Settings) -> SchedulerConfig {
     }
 }
 
-pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
-    let app = Application::build(app_settings(settings)?).await?;
+/// Builds the application; with `--wait-for-db`, retries a failed first connection with
+/// backoff (1 s, doubling up to 10 s) until the given number of seconds has passed.
+async fn build(settings: &Settings, args: &ServeArgs) -> anyhow::Result<Application> {
+    let mut app_settings = app_settings(settings)?;
+    if let Some(bind) = args.bind {
+        app_settings.bind = bind;
+    }
+    let deadline = args
+        .wait_for_db
+        .map(|secs| std::time::Instant::now() + Duration::from_secs(secs));
+    let mut pause = Duration::from_secs(1);
+    loop {
+        match Application::build(app_settings.clone()).await {
+            Err(e @ StartupError::Connect { .. })
+                if deadline.is_some_and(|d| std::time::Instant::now() + pause < d) =>
+            {
+                tracing::warn!(
+                    error = %crate::cli::chain(&e),
+                    retry_in_secs = pause.as_secs(),
+                    "database not reachable yet"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(10));
+            }
+            built => return Ok(built?),
+        }
+    }
+}
+
+pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
+    let app = build(settings, args).await?;
     Ok(app.run_until_stopped().await?)
 }
 
-pub async fn demo(settings: &Settings) -> anyhow::Result<()> {
-    let app = Application::build(app_settings(settings)?).await?;
+pub async fn demo(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
+    let app = build(settings, args).await?;
     let db = &app.state().db;
     let team = crate::demo::ensure_demo_team(db).await?;
     let token =
         lodestar_store::tokens::create(db, team.id, lodestar_store::tokens::Role::Admin).await?;
-    let base = settings.server.public_url.trim_end_matches('/');
+    // The address really listened on: the configured public URL may name another host or port.
+    let mut addr = app.address();
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let base = format!("http://{addr}");
     println!("Lodestar demo team `{}` is ready.", team.slug);
     println!("  token:  {token}");
     println!(

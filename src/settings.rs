@@ -1,5 +1,7 @@
-//! Settings: `config.toml` defaults, then `LODESTAR_<SECTION>__<KEY>` environment overrides.
-//! Read once in `main` and passed down; nothing reads them globally.
+//! Settings: the compiled-in defaults (the shipped `config.toml`), then the config file, then
+//! `LODESTAR_<SECTION>__<KEY>` environment overrides. Read once in `main` and passed down;
+//! nothing reads them globally. A section, key or variable that names no setting is an error
+//! naming the closest one, never silently ignored.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,8 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-// Unknown top-level keys are tolerated: LODESTAR_TEST_POSTGRES_URL and friends share the prefix.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub database: DatabaseSettings,
     pub server: ServerSettings,
@@ -112,6 +114,17 @@ impl ScriptSettings {
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub filter: String,
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// `log.format`: `text` (colour only on a terminal) or `json` (one object per line).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// Digest delivery (config.toml `[scheduler]`, `LODESTAR_SCHEDULER__*`).
@@ -177,30 +190,61 @@ impl Default for LimitSettings {
 /// The defaults compiled in, so the binary runs from any directory even without config.toml.
 const DEFAULTS: &str = include_str!("../config.toml");
 
+/// The environment variables that are settings: `LODESTAR_<SECTION>__<KEY>`.
+const ENV_PREFIX: &str = "LODESTAR_";
+
 impl Settings {
-    /// Defaults, then the file (if given, or `config.toml` if present), then the environment.
+    /// Defaults, then the file (`--config`/`LODESTAR_CONFIG` if given, else `./config.toml` if
+    /// present), then the environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        Settings::load_from(file, std::env::vars())
+    }
+
+    fn load_from(
+        file: Option<&Path>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> anyhow::Result<Settings> {
+        let known = known_keys();
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
-        match file {
-            Some(path) => {
-                if !path.exists() {
-                    bail!("config file {} does not exist", path.display());
-                }
-                builder = builder.add_source(config::File::from(path));
+        let file = match file {
+            Some(path) if !path.exists() => bail!("config file {} does not exist", path.display()),
+            Some(path) => Some(path.to_owned()),
+            None => Some(PathBuf::from("config.toml")).filter(|p| p.is_file()),
+        };
+        if let Some(path) = &file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config file {}", path.display()))?;
+            let table: toml::Table =
+                toml::from_str(&text).with_context(|| format!("config file {}", path.display()))?;
+            check_file_keys(&table, &known)
+                .with_context(|| format!("config file {}", path.display()))?;
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+        }
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            // Only names shaped like a setting are settings; LODESTAR_CONFIG and the tests'
+            // LODESTAR_TEST_* are not.
+            let Some((section, key)) = rest.split_once("__") else {
+                continue;
+            };
+            let (section, key) = (section.to_lowercase(), key.to_lowercase());
+            if !known.iter().any(|(s, k)| *s == section && *k == key) {
+                let closest = closest(
+                    &format!("{section}.{key}"),
+                    known.iter().map(|(s, k)| format!("{s}.{k}")),
+                )
+                .map(|c| format!(": did you mean {}?", env_name(&c)))
+                .unwrap_or_default();
+                bail!("environment variable {name} names no setting{closest}");
             }
-            None => {
-                builder =
-                    builder.add_source(config::File::with_name("config.toml").required(false));
-            }
+            builder = builder
+                .set_override(format!("{section}.{key}"), value)
+                .with_context(|| format!("environment variable {name}"))?;
         }
         let settings: Settings = builder
-            .add_source(
-                config::Environment::with_prefix("LODESTAR")
-                    .prefix_separator("_")
-                    .separator("__")
-                    .try_parsing(true),
-            )
             .build()
             .context("reading configuration")?
             .try_deserialize()
@@ -268,13 +312,34 @@ impl Settings {
         if self.smtp.timeout_secs < 1 {
             bail!("smtp.timeout_secs (LODESTAR_SMTP__TIMEOUT_SECS) must be at least 1");
         }
-        tracing_subscriber::EnvFilter::try_new(&self.log.filter).map_err(|e| {
-            anyhow::anyhow!(
-                "log.filter (LODESTAR_LOG__FILTER) `{}`: {e}",
-                self.log.filter
-            )
-        })?;
+        validate_log_filter(&self.log.filter)?;
+        validate_sender(&self.mail.from)?;
         Ok(())
+    }
+
+    /// The packs folder: as configured when it exists; else, for the default relative `scripts`,
+    /// the one installed beside the executable or the one of the source tree it was built from,
+    /// so the shipped packs load wherever the binary runs. `None` (a log line) when there is none.
+    pub fn packs_dir(&self) -> Option<PathBuf> {
+        let dir = &self.scripts.dir;
+        if dir.is_dir() {
+            return Some(dir.clone());
+        }
+        if dir.is_relative() {
+            let beside_exe = std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(|p| p.join(dir)));
+            let source_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+            if let Some(found) = beside_exe
+                .into_iter()
+                .chain([source_tree])
+                .find(|d| d.is_dir())
+            {
+                return Some(found);
+            }
+        }
+        tracing::info!(dir = %dir.display(), "no KPI packs folder; only built-in KPIs and stored scripts");
+        None
     }
 
     pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -284,5 +349,172 @@ impl Settings {
                 self.server.bind
             )
         })
+    }
+}
+
+/// Every `(section, key)` there is: the shipped config.toml lists them all (a test checks that
+/// each one deserializes, and `deny_unknown_fields` that none is missing).
+fn known_keys() -> Vec<(String, String)> {
+    let table: toml::Table = toml::from_str(DEFAULTS).unwrap_or_default();
+    let mut keys = Vec::new();
+    for (section, value) in table {
+        if let toml::Value::Table(inner) = value {
+            keys.extend(inner.keys().map(|k| (section.clone(), k.clone())));
+        }
+    }
+    keys
+}
+
+fn check_file_keys(table: &toml::Table, known: &[(String, String)]) -> anyhow::Result<()> {
+    let sections: Vec<&str> = {
+        let mut s: Vec<&str> = known.iter().map(|(s, _)| s.as_str()).collect();
+        s.dedup();
+        s
+    };
+    for (section, value) in table {
+        let suggest = |c: Option<String>| {
+            c.map(|c| format!(": did you mean {c}?"))
+                .unwrap_or_default()
+        };
+        if !sections.contains(&section.as_str()) {
+            let c = closest(section, sections.iter().map(|s| format!("[{s}]")));
+            bail!("unknown section [{section}]{}", suggest(c));
+        }
+        let toml::Value::Table(inner) = value else {
+            bail!("`{section}` must be a section ([{section}]), not a value");
+        };
+        for key in inner.keys() {
+            if !known.iter().any(|(s, k)| s == section && k == key) {
+                let c = closest(
+                    key,
+                    known
+                        .iter()
+                        .filter(|(s, _)| s == section)
+                        .map(|(_, k)| k.clone()),
+                )
+                .map(|k| format!("{section}.{k}"));
+                bail!("unknown key {section}.{key}{}", suggest(c));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn env_name(dotted: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{}",
+        dotted.replacen('.', "__", 1).to_uppercase()
+    )
+}
+
+/// The candidate nearest to `word` by edit distance, when near enough to be a typo.
+fn closest(word: &str, candidates: impl Iterator<Item = String>) -> Option<String> {
+    let bare = |s: &str| s.trim_matches(['[', ']']).to_owned();
+    candidates
+        .map(|c| (edit_distance(word, &bare(&c)), c))
+        .filter(|(d, c)| *d <= (bare(c).len() / 2).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// tracing reads a bare word such as `verbose` as a target name and so shows nothing: each
+/// directive must be a level or `target=level`.
+fn validate_log_filter(filter: &str) -> anyhow::Result<()> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = directive.rsplit_once('=').map_or(directive, |(_, l)| l);
+        if !LEVELS.contains(&level.to_lowercase().as_str()) {
+            bail!(
+                "log.filter (LODESTAR_LOG__FILTER) `{filter}`: `{directive}` is not a level; \
+                 use one of trace, debug, info, warn, error, off, or target=level such as \
+                 `info,lodestar_web=debug`"
+            );
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map_err(|e| anyhow::anyhow!("log.filter (LODESTAR_LOG__FILTER) `{filter}`: {e}"))?;
+    Ok(())
+}
+
+/// `mail.from`: `addr@host` or `Name <addr@host>`.
+fn validate_sender(from: &str) -> anyhow::Result<()> {
+    let addr = match (from.rfind('<'), from.strip_suffix('>')) {
+        (Some(open), Some(inner)) => &inner[open + 1..],
+        _ => from.trim(),
+    };
+    let ok = match addr.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !addr.contains(char::is_whitespace)
+        }
+        None => false,
+    };
+    if !ok {
+        bail!(
+            "mail.from (LODESTAR_MAIL__FROM) `{from}` is not an e-mail address: \
+             use `lodestar@example.com` or `Lodestar <lodestar@example.com>`"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Settings::load_from(
+            Some(Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/config.toml"
+            ))),
+            env.collect::<Vec<_>>().into_iter(),
+        )
+    }
+
+    #[test]
+    fn the_shipped_config_loads_and_other_lodestar_variables_are_left_alone() {
+        let s = load(&[
+            ("LODESTAR_TEST_POSTGRES_URL", "x"),
+            ("LODESTAR_CONFIG", "y"),
+        ]);
+        assert!(s.is_ok(), "{s:?}");
+    }
+
+    #[test]
+    fn a_misspelt_variable_names_the_setting_it_was_meant_for() {
+        let e = load(&[("LODESTAR_SERVR__BIND", "0.0.0.0:1")]).expect_err("refused");
+        assert!(e.to_string().contains("LODESTAR_SERVER__BIND"), "{e}");
+    }
+
+    #[test]
+    fn a_verbose_log_filter_is_an_error_not_silence() {
+        let e = load(&[("LODESTAR_LOG__FILTER", "verbose")]).expect_err("refused");
+        assert!(format!("{e:#}").contains("not a level"), "{e:#}");
+        assert!(load(&[("LODESTAR_LOG__FILTER", "info,lodestar_web=debug")]).is_ok());
+    }
+
+    #[test]
+    fn a_sender_without_an_address_is_refused() {
+        assert!(load(&[("LODESTAR_MAIL__FROM", "Lodestar")]).is_err());
+        assert!(load(&[("LODESTAR_MAIL__FROM", "a@b.example")]).is_ok());
     }
 }

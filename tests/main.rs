@@ -15,6 +15,7 @@ mod in_progress;
 mod ingest;
 mod kpi_api;
 mod kpi_cache;
+mod operating;
 mod pages;
 mod rollups;
 mod team_settings;

@@ -22,6 +22,6 @@ pub mod spec;
 
 pub use error::SchedulerError;
 pub use service::{
-    Clock, FireReport, RecipientOutcome, Resend, Scheduler, SchedulerConfig, SendNow, next_run,
-    system_clock,
+    Clock, DeliveryCounters, FireReport, RecipientOutcome, Resend, Scheduler, SchedulerConfig,
+    SendNow, next_run, system_clock,
 };

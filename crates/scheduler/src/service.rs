@@ -35,7 +35,27 @@ use crate::error::SchedulerError;
 use jobs::Jobs;
 use message_host::host_of;
 
+/// What this process's scheduler has done since it started, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct DeliveryCounters {
+    /// Messages the SMTP server (or the outbox) accepted.
+    pub sent: std::sync::atomic::AtomicU64,
+    /// Deliveries recorded as failed.
+    pub failed: std::sync::atomic::AtomicU64,
+    /// Transient failures followed by another attempt.
+    pub retried: std::sync::atomic::AtomicU64,
+    /// Deliveries whose sender stopped, taken over by this process.
+    pub takeovers: std::sync::atomic::AtomicU64,
+}
+
+impl DeliveryCounters {
+    pub(crate) fn bump(counter: &std::sync::atomic::AtomicU64) {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 struct Inner {
+    counters: DeliveryCounters,
     db: Db,
     engine: KpiEngine,
     mailer: Arc<Mailer>,
@@ -82,6 +102,11 @@ fn delta(d: Duration) -> TimeDelta {
 }
 
 impl Scheduler {
+    /// Deliveries sent, failed, retried and taken over by this process.
+    pub fn counters(&self) -> &DeliveryCounters {
+        &self.inner.counters
+    }
+
     pub fn new(
         db: Db,
         engine: KpiEngine,
@@ -101,6 +126,7 @@ impl Scheduler {
         let (triggers, trigger_rx) = mpsc::unbounded_channel();
         Scheduler {
             inner: Arc::new(Inner {
+                counters: DeliveryCounters::default(),
                 domain: host_of(&config.public_url),
                 permits: Semaphore::new(config.concurrency.max(1)),
                 team_permits: Mutex::new(HashMap::new()),

@@ -124,6 +124,8 @@ pub struct ScriptEngine {
     limits: Limits,
     /// Runs started since the process began (the `lodestar_script_runs_total` metric).
     runs: std::sync::atomic::AtomicU64,
+    /// Runs stopped (or not started) because their request's budget was spent.
+    budget_stops: std::sync::atomic::AtomicU64,
     cache: Mutex<Cache>,
 }
 
@@ -280,6 +282,7 @@ impl ScriptEngine {
             engine,
             limits,
             runs: std::sync::atomic::AtomicU64::new(0),
+            budget_stops: std::sync::atomic::AtomicU64::new(0),
             cache: Mutex::new(Cache::default()),
         }
     }
@@ -291,6 +294,11 @@ impl ScriptEngine {
     /// Runs started since the process began.
     pub fn runs(&self) -> u64 {
         self.runs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Runs stopped, or not started, because their request's script budget was spent.
+    pub fn budget_stops(&self) -> u64 {
+        self.budget_stops.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Compile `source`, or return the already compiled script with the same source.
@@ -387,6 +395,8 @@ impl ScriptEngine {
             );
         }
         if let Some(why) = budget.and_then(|b| b.spent(now)) {
+            self.budget_stops
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let message = budget.map(|b| b.message(why)).unwrap_or_default();
             return RunOutcome::failed(ScriptError::new(message), Vec::new());
         }
@@ -424,6 +434,8 @@ impl ScriptEngine {
             && matches!(&**err, EvalAltResult::ErrorTerminated(token, _)
                 if token.clone().into_string().as_deref() == Ok(STOP_BUDGET))
         {
+            self.budget_stops
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let why = b.spent(Instant::now()).unwrap_or(Spent::Time);
             return RunOutcome::failed(ScriptError::new(b.message(why)), logs);
         }

@@ -32,6 +32,7 @@ impl Db {
         opts.sqlx_logging(false);
         if url.starts_with("sqlite:") {
             create_parent_dir(url);
+            check_sqlite_file(url)?;
             opts.max_connections(8)
                 .min_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
@@ -46,7 +47,9 @@ impl Db {
                         .pragma("temp_store", "memory")
                 });
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            probe_postgres(url).await?;
             opts.max_connections(16)
+                .connect_timeout(POSTGRES_CONNECT_TIMEOUT)
                 .acquire_timeout(Duration::from_secs(30));
         } else {
             return Err(StoreError::UnsupportedUrl(redact(url)));
@@ -56,6 +59,30 @@ impl Db {
             conn,
             sqlite_path: sqlite_path(url),
         })
+    }
+
+    /// The SQLite file, when the database is one.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite_path.as_deref()
+    }
+
+    /// A consistent copy of an SQLite database into the new file `to` (SQLite's `VACUUM INTO`:
+    /// one read transaction, so servers may keep writing meanwhile).
+    pub async fn sqlite_backup_into(&self, to: &std::path::Path) -> Result<()> {
+        let Some(to) = to.to_str() else {
+            return Err(StoreError::Invalid(format!(
+                "the backup path {} is not UTF-8",
+                to.display()
+            )));
+        };
+        self.conn
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "VACUUM INTO ?",
+                [to.into()],
+            ))
+            .await?;
+        Ok(())
     }
 
     /// Applies the migrations and rebuilds stale rollups. Replicas starting together take turns:
@@ -153,6 +180,73 @@ async fn lock_file(path: PathBuf) -> Result<std::fs::File> {
     .await
     .map_err(|e| StoreError::Invalid(format!("waiting for the migration lock: {e}")))?
     .map_err(|e| StoreError::Invalid(format!("the migration lock file: {e}")))
+}
+
+/// How long reaching PostgreSQL may take before start-up gives up.
+const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// SQLite's own "unable to open database file" names neither the file nor the fix.
+fn check_sqlite_file(url: &str) -> Result<()> {
+    let Some(path) = sqlite_path(url) else {
+        return Ok(());
+    };
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.is_dir()
+    {
+        return Err(StoreError::Unavailable(format!(
+            "the folder {} of the SQLite database does not exist and cannot be created: \
+             create it, or point database.url (LODESTAR_DATABASE__URL) elsewhere",
+            parent.display()
+        )));
+    }
+    let creates = url
+        .split_once('?')
+        .is_some_and(|(_, q)| q.split('&').any(|p| p == "mode=rwc"));
+    if !path.exists() && !creates {
+        return Err(StoreError::Unavailable(format!(
+            "the SQLite database {} does not exist: add `?mode=rwc` to database.url \
+             (LODESTAR_DATABASE__URL) to create it, e.g. sqlite://{}?mode=rwc",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Host and port of a `postgres://user:pass@host:port/db` URL (5432 when none is given).
+fn postgres_host_port(url: &str) -> Option<(String, u16)> {
+    let rest = url.split_once("://")?.1;
+    if rest.contains("host=") {
+        return None; // a socket folder or several hosts: leave those to the driver
+    }
+    let authority = rest.split(['/', '?']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || host_port.starts_with('[') => (h, p.parse().ok()?),
+        _ => (host_port, 5432),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { "localhost" } else { host };
+    Some((host.to_owned(), port))
+}
+
+/// One TCP connection within [`POSTGRES_CONNECT_TIMEOUT`], so an unreachable server is reported
+/// once with its address and cause instead of the pool retrying until its own timeout.
+async fn probe_postgres(url: &str) -> Result<()> {
+    let Some((host, port)) = postgres_host_port(url) else {
+        return Ok(());
+    };
+    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+    let cause = match tokio::time::timeout(POSTGRES_CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} s", POSTGRES_CONNECT_TIMEOUT.as_secs()),
+    };
+    Err(StoreError::Unavailable(format!(
+        "cannot reach PostgreSQL at {host}:{port}: {cause} (is it running, and does \
+         database.url / LODESTAR_DATABASE__URL name the right host and port?)"
+    )))
 }
 
 fn create_parent_dir(url: &str) {

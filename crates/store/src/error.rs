@@ -10,6 +10,9 @@ pub enum StoreError {
     TeamExists(String),
     #[error("no team `{0}`")]
     NoSuchTeam(String),
+    /// The database cannot be reached or opened; the text says what to do.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("invalid value: {0}")]
     Invalid(String),
 }

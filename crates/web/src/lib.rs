@@ -10,6 +10,7 @@ pub mod error;
 mod html;
 mod limits;
 mod metrics;
+mod request_id;
 mod routes;
 mod session;
 mod startup;

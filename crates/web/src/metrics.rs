@@ -105,6 +105,112 @@ impl Metrics {
     }
 }
 
+/// `build_info`, the script engine's counters and what the process uses (Linux: from /proc).
+pub fn process_and_scripts(scripts: &lodestar_script::ScriptEngine) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP lodestar_build_info The running build; always 1.\n\
+         # TYPE lodestar_build_info gauge\n\
+         lodestar_build_info{{version=\"{}\"}} 1",
+        escape(env!("CARGO_PKG_VERSION"))
+    );
+    let _ = writeln!(
+        out,
+        "# HELP lodestar_script_runs_total KPI script runs started.\n\
+         # TYPE lodestar_script_runs_total counter\n\
+         lodestar_script_runs_total {}",
+        scripts.runs()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP lodestar_script_budget_exhausted_total Script runs stopped or skipped because \
+         their request's script budget was spent.\n\
+         # TYPE lodestar_script_budget_exhausted_total counter\n\
+         lodestar_script_budget_exhausted_total {}",
+        scripts.budget_stops()
+    );
+    let started = process_start();
+    let _ = writeln!(
+        out,
+        "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n\
+         # TYPE process_start_time_seconds gauge\n\
+         process_start_time_seconds {}",
+        started
+    );
+    if let Some(bytes) = resident_bytes() {
+        let _ = writeln!(
+            out,
+            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
+             # TYPE process_resident_memory_bytes gauge\n\
+             process_resident_memory_bytes {bytes}"
+        );
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        let _ = writeln!(
+            out,
+            "# HELP process_open_fds Open file descriptors.\n\
+             # TYPE process_open_fds gauge\n\
+             process_open_fds {}",
+            fds.count()
+        );
+    }
+    out
+}
+
+/// The scheduler's delivery counters (zero in a process without a scheduler).
+pub fn deliveries(scheduler: Option<&lodestar_scheduler::Scheduler>) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut out = String::new();
+    let value = |pick: fn(&lodestar_scheduler::DeliveryCounters) -> u64| {
+        scheduler.map_or(0, |s| pick(s.counters()))
+    };
+    for (name, help, n) in [
+        (
+            "lodestar_deliveries_sent_total",
+            "Digest messages accepted by the SMTP server or the outbox.",
+            value(|c| c.sent.load(Relaxed)),
+        ),
+        (
+            "lodestar_deliveries_failed_total",
+            "Digest deliveries recorded as failed.",
+            value(|c| c.failed.load(Relaxed)),
+        ),
+        (
+            "lodestar_deliveries_retried_total",
+            "Transient delivery failures followed by another attempt.",
+            value(|c| c.retried.load(Relaxed)),
+        ),
+        (
+            "lodestar_delivery_takeovers_total",
+            "Deliveries whose sender stopped, taken over by this process.",
+            value(|c| c.takeovers.load(Relaxed)),
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {n}"
+        );
+    }
+    out
+}
+
+/// When the process started, as first asked (close enough: the server asks at start-up).
+pub(crate) fn process_start() -> f64 {
+    static START: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *START.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    })
+}
+
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }

@@ -19,7 +19,7 @@ use lodestar_store::error::StoreError;
 
 use crate::limits::{Limiters, RateLimits};
 use crate::state::{AppState, WebSettings};
-use crate::{client_watch, conventions, metrics, routes};
+use crate::{client_watch, conventions, metrics, request_id, routes};
 
 /// Everything [`Application::build`] needs, as plain values: the binary maps its configuration
 /// into this, tests and benches fill it in themselves.
@@ -129,6 +129,9 @@ pub enum StartupError {
     Serve(#[source] std::io::Error),
 }
 
+/// Seconds in-flight requests get to finish after SIGTERM.
+const SHUTDOWN_GRACE_SECS: u64 = 25;
+
 /// How often the packs folder is checked for changes.
 const PACK_POLL: Duration = Duration::from_secs(2);
 
@@ -151,6 +154,7 @@ impl Application {
             })?;
         db.migrate().await.map_err(StartupError::Migrate)?;
 
+        metrics::process_start();
         let addr = settings.bind;
         let listener =
             TcpListener::bind(addr).map_err(|source| StartupError::Bind { addr, source })?;
@@ -269,11 +273,15 @@ fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io::Re
             .wrap(actix_web::middleware::from_fn(conventions::apply))
             .wrap(actix_web::middleware::from_fn(client_watch::watch))
             .wrap(actix_web::middleware::from_fn(metrics::observe))
+            .wrap(actix_web::middleware::from_fn(request_id::tag))
             .configure(conventions::extractors)
             .configure(routes::config)
             .default_service(web::to(conventions::not_found))
     })
     .workers(workers.max(1))
+    // SIGTERM stops accepting, lets accepted requests finish for at most this long, then exits:
+    // under the 30 s a container orchestrator waits before it kills.
+    .shutdown_timeout(SHUTDOWN_GRACE_SECS)
     .on_connect(client_watch::on_connect)
     .listen(listener)?
     .run();

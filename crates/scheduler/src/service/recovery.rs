@@ -31,6 +31,7 @@ impl Scheduler {
             let Some(row) = deliveries::take_over(db, row.id, now, lease_until).await? else {
                 continue;
             };
+            super::DeliveryCounters::bump(&self.inner.counters.takeovers);
             tracing::warn!(delivery = row.id, recipient = %row.recipient, period = %row.period, "taking over a delivery whose sender stopped");
             let me = self.clone();
             tokio::spawn(async move {

@@ -10,7 +10,7 @@ use lodestar_store::secrets;
 use lodestar_store::teams::{self, Team};
 
 use super::outcome::outcome;
-use super::{RecipientOutcome, Scheduler, delta};
+use super::{DeliveryCounters, RecipientOutcome, Scheduler, delta};
 use crate::digest::{self, Digest, Links};
 use crate::error::SchedulerError;
 
@@ -161,10 +161,12 @@ impl Scheduler {
                 Ok(report) => {
                     let response = report.to_string();
                     deliveries::mark_sent(db, row.id, attempts, &response, self.now()).await?;
+                    DeliveryCounters::bump(&self.inner.counters.sent);
                     return Ok((outcome(row, Status::Sent, Some(response), None), false));
                 }
                 Err(e) if e.is_transient() && attempts < stop_at => {
                     tracing::warn!(delivery = row.id, attempt = attempts, error = %e, wait_ms = wait.as_millis() as u64, "transient delivery failure; retrying");
+                    DeliveryCounters::bump(&self.inner.counters.retried);
                     let now = self.now();
                     last_error = Some(e.message().to_owned());
                     deliveries::renew(
@@ -184,6 +186,7 @@ impl Scheduler {
                     tracing::warn!(delivery = row.id, attempts, %error, "delivery failed");
                     deliveries::finish(db, row.id, Status::Failed, attempts, &error, self.now())
                         .await?;
+                    DeliveryCounters::bump(&self.inner.counters.failed);
                     let failed = outcome(row, Status::Failed, None, Some(error));
                     return Ok((failed, e.is_timeout()));
                 }

@@ -25,5 +25,10 @@ async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(format!(
+            "{}{}{}",
+            state.metrics.render(),
+            crate::metrics::process_and_scripts(state.kpis.scripts()),
+            crate::metrics::deliveries(state.scheduler.as_deref())
+        ))
 }
