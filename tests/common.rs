@@ -167,6 +167,7 @@ impl FreshDatabase {
                     rand_suffix()
                 );
                 let admin = Database::connect(admin_url.as_str()).await.unwrap();
+                sweep_leftovers(&admin).await;
                 admin
                     .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                     .await
@@ -177,6 +178,39 @@ impl FreshDatabase {
                     dir: None,
                 }
             }
+        }
+    }
+}
+
+/// Test databases are not dropped when their test ends (the app may still hold connections);
+/// the first test of a run drops those of test processes that are gone, so a developer's server
+/// does not fill up run after run.
+async fn sweep_leftovers(admin: &sea_orm::DatabaseConnection) {
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if SWEPT.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let Ok(rows) = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT datname FROM pg_database WHERE datname LIKE 'lodestar_test_%'",
+        ))
+        .await
+    else {
+        return;
+    };
+    for row in rows {
+        let Ok(name) = row.try_get_by_index::<String>(0) else {
+            continue;
+        };
+        let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+        let gone = pid.is_some_and(|p| {
+            p != std::process::id() && !std::path::Path::new(&format!("/proc/{p}")).exists()
+        });
+        if gone {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
         }
     }
 }
