@@ -33,6 +33,12 @@ pub fn app_settings(settings: &Settings) -> anyhow::Result<AppSettings> {
             send_now: Rate {
                 per_minute: settings.limits.send_now_per_minute,
             },
+            sign_in_per_account: Rate {
+                per_minute: settings.limits.sign_in_per_account_per_minute,
+            },
+            emails: Rate {
+                per_minute: settings.limits.emails_per_minute,
+            },
             trust_forwarded_for: settings.limits.trust_forwarded_for,
         },
     })

@@ -3,7 +3,7 @@
 
 mod browser;
 
-pub use browser::{Browser, attr_after};
+pub use browser::{Browser, Page, attr_after};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

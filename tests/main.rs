@@ -13,6 +13,7 @@ mod in_progress;
 mod ingest;
 mod kpi_api;
 mod pages;
+mod people;
 mod rollups;
 mod team_settings;
 mod tokens;

@@ -121,6 +121,7 @@ const ROUTE_SOURCES: &[(&str, &str)] = &[
     ("kpis.rs", include_str!("routes/kpis.rs")),
     ("mod.rs", include_str!("routes/mod.rs")),
     ("pages.rs", include_str!("routes/pages.rs")),
+    ("people.rs", include_str!("routes/people.rs")),
     ("reports.rs", include_str!("routes/reports.rs")),
     ("schedules.rs", include_str!("routes/schedules.rs")),
     ("session.rs", include_str!("routes/session.rs")),

@@ -25,6 +25,12 @@ pub struct Layout {
     pub csrf: Option<String>,
     /// Opened through a share link.
     pub shared: bool,
+    /// The teams of the person signed in (id, name), for the switcher when there are several.
+    pub teams: Vec<(i32, String)>,
+    /// The team of the page.
+    pub team_id: i32,
+    /// Signed in as a person (not with a token): offers "sign out everywhere".
+    pub person: bool,
 }
 
 impl Layout {
@@ -35,6 +41,9 @@ impl Layout {
             active: "",
             csrf: None,
             shared: false,
+            teams: Vec::new(),
+            team_id: 0,
+            person: false,
         }
     }
 }
@@ -45,7 +54,36 @@ pub struct LoginPage {
     pub layout: Layout,
     pub csrf: String,
     pub next: String,
-    pub error: Option<String>,
+    pub email: String,
+    pub notice: Option<String>,
+    /// A failed password sign-in (worded alike for every cause).
+    pub password_error: Option<String>,
+    pub token_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/set_password.html")]
+pub struct SetPasswordPage {
+    pub layout: Layout,
+    pub heading: String,
+    pub intro: String,
+    pub action: String,
+    pub button: String,
+    pub csrf: String,
+    pub email: String,
+    pub ask_password: bool,
+    pub min_chars: usize,
+    pub password_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/forgot.html")]
+pub struct ForgotPage {
+    pub layout: Layout,
+    pub csrf: String,
+    pub email: String,
+    pub sent: bool,
+    pub email_error: Option<String>,
 }
 
 #[derive(Template)]

@@ -312,6 +312,9 @@ async fn report_page(
                 active: "",
                 csrf: None,
                 shared: true,
+                teams: Vec::new(),
+                team_id: 0,
+                person: false,
             };
             render(
                 StatusCode::OK,

@@ -1,0 +1,444 @@
+//! People end to end over HTTP: an admin made by `lodestar user create`'s store call sets a
+//! password through the printed link; invites a person through the real SMTP server; roles,
+//! removal (sessions end at once), the last admin, one-time and expiring links, no account
+//! enumeration, sign out everywhere and team switching. SQLite and PostgreSQL.
+
+use std::time::Duration;
+
+use awc::http::StatusCode;
+use chrono::Utc;
+use lodestar_mail::MailSettings;
+use lodestar_mail::testing::SmtpServer;
+use lodestar_scheduler::SchedulerConfig;
+use lodestar_store::people;
+use lodestar_store::tokens::Role;
+use lodestar_web::DigestSettings;
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::common::{Backend, Browser, FixtureTeam, Page, TestApp, attr_after};
+use crate::pages::{W45, assert_fixture_numbers};
+
+backend_tests!(
+    an_admin_invites_a_person_who_reads_then_is_made_viewer_then_removed,
+    links_work_once_and_expire,
+    a_wrong_password_and_an_unknown_address_look_alike,
+    a_person_of_two_teams_sees_only_the_chosen_team,
+    signing_out_everywhere_ends_every_session_of_the_person,
+);
+
+const WAIT: Duration = Duration::from_secs(20);
+const PASSWORD: &str = "a long enough passphrase";
+
+fn mail_to(smtp: &SmtpServer) -> DigestSettings {
+    let mail = MailSettings {
+        smtp_url: Some(smtp.url()),
+        from: "Lodestar <people@lodestar.test>".to_owned(),
+        outbox_dir: "outbox".into(),
+    };
+    let config = SchedulerConfig {
+        public_url: String::new(),
+        grace: Duration::from_secs(60),
+        lease_timeout: Duration::from_secs(2),
+        retry_initial: Duration::from_millis(100),
+        retry_max_attempts: 2,
+        resync_interval: Duration::from_secs(60),
+        share_link_ttl: Duration::from_secs(86_400),
+        concurrency: 2,
+        team_concurrency: 1,
+        test_crash_after_claim: false,
+    };
+    DigestSettings {
+        smtp_timeout: Duration::from_secs(5),
+        start: false,
+        ..DigestSettings::new(mail, config)
+    }
+}
+
+async fn spawn(b: Backend) -> (TestApp, FixtureTeam, SmtpServer) {
+    let smtp = SmtpServer::start().await.unwrap();
+    let (app, team) = TestApp::with_fixture_and(b, |s| s.digests = Some(mail_to(&smtp))).await;
+    (app, team, smtp)
+}
+
+fn form_csrf(page: &Page) -> String {
+    attr_after(&page.body, "name=\"csrf\" value=\"")
+}
+
+/// The path of the first one-time link (`/login/{kind}/…`) in the text of received message `n`.
+fn link_in(smtp: &SmtpServer, n: usize, kind: &str) -> String {
+    let mail = &smtp.messages()[n];
+    let text: String = mail.parts().iter().map(|p| p.body.clone()).collect();
+    let marker = format!("/login/{kind}/");
+    let at = text
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {marker} link in {text}"));
+    let secret: String = text[at + marker.len()..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    assert_eq!(secret.len(), 64, "{text}");
+    format!("{marker}{secret}")
+}
+
+/// Opens a one-time link, fills the password (if asked) and follows the sign-in.
+async fn use_link(browser: &mut Browser<'_>, path: &str, password: &str) -> Page {
+    let form = browser.get(path).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let csrf = form_csrf(&form);
+    browser
+        .post_form(path, &[("csrf", &csrf), ("password", password)])
+        .await
+}
+
+async fn sign_in(browser: &mut Browser<'_>, email: &str, password: &str) -> Page {
+    let form = browser.get("/login").await;
+    let csrf = form_csrf(&form);
+    browser
+        .post_form(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("next", "/"),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
+}
+
+/// The page's CSRF token for the JSON API.
+async fn page_csrf(browser: &mut Browser<'_>) -> String {
+    let home = browser.get("/").await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+    attr_after(&home.body, "name=\"csrf-token\" content=\"")
+}
+
+async fn admin(app: &TestApp, team_id: i32, email: &str) -> String {
+    let (_, secret) = people::create_member(app.db(), email, team_id, Role::Admin, Utc::now())
+        .await
+        .unwrap();
+    format!("/login/password/{secret}")
+}
+
+async fn an_admin_invites_a_person_who_reads_then_is_made_viewer_then_removed(b: Backend) {
+    let (app, team, smtp) = spawn(b).await;
+    let link = admin(&app, team.id, "Ada@Acme.test").await;
+
+    let mut ada = Browser::new(&app);
+    let short = use_link(&mut ada, &link, "short").await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(short.body.contains("At least 10") || short.body.contains("at least 10"));
+    assert!(
+        short.body.contains("id=\"password-error\""),
+        "{}",
+        short.body
+    );
+    let set = use_link(&mut ada, &link, PASSWORD).await;
+    assert_eq!(set.status, StatusCode::SEE_OTHER, "{}", set.body);
+    assert!(ada.cookies.contains_key("lodestar_session"));
+    let csrf = page_csrf(&mut ada).await;
+
+    let (status, reply) = ada
+        .send_json(
+            "POST",
+            "/api/v1/members/invitations",
+            Some(&csrf),
+            &json!({"email": "bob@acme.test", "role": "editor"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    smtp.wait_for(1, WAIT).await.unwrap();
+    assert_eq!(smtp.messages()[0].to, vec!["bob@acme.test".to_owned()]);
+    let invitation = link_in(&smtp, 0, "invitation");
+
+    let mut bob = Browser::new(&app);
+    let joined = use_link(&mut bob, &invitation, PASSWORD).await;
+    assert_eq!(joined.status, StatusCode::SEE_OTHER, "{}", joined.body);
+    let report = bob.get(W45).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    assert_fixture_numbers(&report.body);
+    let bob_csrf = page_csrf(&mut bob).await;
+    let (status, _) = bob
+        .send_json(
+            "DELETE",
+            "/api/v1/kpis/custom/none",
+            Some(&bob_csrf),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "an editor may write");
+
+    let (status, members) = ada
+        .send_json("GET", "/api/v1/members", None, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{members}");
+    let list = members["members"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{members}");
+    let id_of = |email: &str| {
+        list.iter().find(|m| m["email"] == email).unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (bob_id, ada_id) = (id_of("bob@acme.test"), id_of("ada@acme.test"));
+
+    let (status, reply) = ada
+        .send_json(
+            "PUT",
+            &format!("/api/v1/members/{bob_id}"),
+            Some(&csrf),
+            &json!({"role": "viewer"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let (status, _) = bob
+        .send_json(
+            "DELETE",
+            "/api/v1/kpis/custom/none",
+            Some(&bob_csrf),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a viewer's writes are refused at once"
+    );
+    assert_eq!(bob.get(W45).await.status, StatusCode::OK, "a viewer reads");
+
+    // The last admin can neither be demoted nor removed.
+    for (method, body) in [("PUT", json!({"role": "editor"})), ("DELETE", json!({}))] {
+        let (status, reply) = ada
+            .send_json(
+                method,
+                &format!("/api/v1/members/{ada_id}"),
+                Some(&csrf),
+                &body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {reply}");
+        assert_eq!(reply["field"], "role", "{reply}");
+    }
+
+    let (status, reply) = ada
+        .send_json(
+            "DELETE",
+            &format!("/api/v1/members/{bob_id}"),
+            Some(&csrf),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{reply}");
+    let after = bob.get(W45).await;
+    assert_eq!(
+        after.status,
+        StatusCode::SEE_OTHER,
+        "the removed member's session ended"
+    );
+    assert!(after.location.unwrap().starts_with("/login"));
+    let again = sign_in(&mut bob, "bob@acme.test", PASSWORD).await;
+    assert_eq!(
+        again.status,
+        StatusCode::UNAUTHORIZED,
+        "no team left to sign in to"
+    );
+}
+
+async fn links_work_once_and_expire(b: Backend) {
+    let (app, team, smtp) = spawn(b).await;
+    let link = admin(&app, team.id, "ada@acme.test").await;
+    let mut ada = Browser::new(&app);
+    assert_eq!(
+        use_link(&mut ada, &link, PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let reused = ada.get(&link).await;
+    assert_eq!(
+        reused.status,
+        StatusCode::FORBIDDEN,
+        "a password link works once"
+    );
+
+    // A reset by e-mail: the link works once, the old password stops working.
+    let mut anon = Browser::new(&app);
+    let form = anon.get("/login/forgot").await;
+    let csrf = form_csrf(&form);
+    let sent = anon
+        .post_form(
+            "/login/forgot",
+            &[("csrf", &csrf), ("email", "ADA@acme.test")],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    smtp.wait_for(1, WAIT).await.unwrap();
+    let reset = link_in(&smtp, 0, "password");
+    let new = "another long passphrase";
+    assert_eq!(
+        use_link(&mut anon, &reset, new).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(anon.get(&reset).await.status, StatusCode::FORBIDDEN);
+    let form = anon.get("/login/forgot").await;
+    let csrf = form_csrf(&form);
+    let reposted = anon
+        .post_form(
+            &reset,
+            &[("csrf", &csrf), ("password", "yet another passphrase")],
+        )
+        .await;
+    assert_eq!(
+        reposted.status,
+        StatusCode::FORBIDDEN,
+        "a used link refuses a post"
+    );
+    assert_eq!(
+        ada.get("/").await.status,
+        StatusCode::SEE_OTHER,
+        "a new password ends the old sessions"
+    );
+    let mut fresh = Browser::new(&app);
+    assert_eq!(
+        sign_in(&mut fresh, "ada@acme.test", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        sign_in(&mut fresh, "ada@acme.test", new).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // Expired links.
+    let long_ago = Utc::now() - chrono::Duration::days(8);
+    let (_, old_reset) = people::issue_password_link(app.db(), "ada@acme.test", long_ago)
+        .await
+        .unwrap()
+        .unwrap();
+    let expired = anon.get(&format!("/login/password/{old_reset}")).await;
+    assert_eq!(expired.status, StatusCode::FORBIDDEN);
+    let old_invite = people::invite(
+        app.db(),
+        team.id,
+        "cy@acme.test",
+        Role::Viewer,
+        None,
+        long_ago,
+    )
+    .await
+    .unwrap();
+    let expired = anon.get(&format!("/login/invitation/{old_invite}")).await;
+    assert_eq!(expired.status, StatusCode::FORBIDDEN);
+
+    // Reset e-mails are limited per address (429 with Retry-After).
+    let mut last = StatusCode::OK;
+    let mut retry_after = None;
+    for _ in 0..5 {
+        let form = anon.get("/login/forgot").await;
+        let csrf = form_csrf(&form);
+        let page = anon
+            .post_form(
+                "/login/forgot",
+                &[("csrf", &csrf), ("email", "nobody@acme.test")],
+            )
+            .await;
+        last = page.status;
+        retry_after = page
+            .headers
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after.is_some());
+}
+
+async fn a_wrong_password_and_an_unknown_address_look_alike(b: Backend) {
+    let (app, team, _smtp) = spawn(b).await;
+    let link = admin(&app, team.id, "ada@acme.test").await;
+    let mut ada = Browser::new(&app);
+    use_link(&mut ada, &link, PASSWORD).await;
+
+    let mut x = Browser::new(&app);
+    let wrong = sign_in(&mut x, "ada@acme.test", "not the password").await;
+    let unknown = sign_in(&mut x, "nobody@acme.test", "not the password").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    let error = |p: &Page| attr_after(&p.body, "id=\"password-error\" role=\"alert\">").len();
+    let msg = |p: &Page| {
+        let at = p.body.find("id=\"password-error\"").unwrap();
+        p.body[at..].split("</p>").next().unwrap().to_owned()
+    };
+    assert_eq!(error(&wrong), error(&unknown));
+    assert_eq!(msg(&wrong), msg(&unknown));
+    // Past the per-account limit even the right password fails the same way.
+    for _ in 0..6 {
+        sign_in(&mut x, "ada@acme.test", "still not it").await;
+    }
+    let limited = sign_in(&mut x, "ada@acme.test", PASSWORD).await;
+    assert_eq!(limited.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(msg(&limited), msg(&wrong));
+}
+
+async fn a_person_of_two_teams_sees_only_the_chosen_team(b: Backend) {
+    let (app, team, _smtp) = spawn(b).await;
+    let (other_id, _) = app.team("zeta", "UTC", Role::Admin).await;
+    let link = admin(&app, team.id, "ada@acme.test").await;
+    people::create_member(
+        app.db(),
+        "ada@acme.test",
+        other_id,
+        Role::Viewer,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let mut ada = Browser::new(&app);
+    use_link(&mut ada, &link, PASSWORD).await;
+    let (_, me) = ada.send_json("GET", "/api/v1/team", None, &json!({})).await;
+    let first = me["slug"].as_str().unwrap().to_owned();
+    let report = ada.get(W45).await;
+    assert!(
+        report.body.contains("id=\"team-switch\""),
+        "{}",
+        report.body
+    );
+    let csv_first = ada.get("/reports/weekly.csv?period=2026-W45").await.body;
+
+    let target = if first == "zeta" { team.id } else { other_id };
+    let csrf = page_csrf(&mut ada).await;
+    let switched = ada
+        .post_form(
+            "/team/switch",
+            &[("csrf", &csrf), ("team_id", &target.to_string())],
+        )
+        .await;
+    assert_eq!(switched.status, StatusCode::SEE_OTHER, "{}", switched.body);
+    let (_, me) = ada.send_json("GET", "/api/v1/team", None, &json!({})).await;
+    assert_ne!(me["slug"].as_str().unwrap(), first);
+    let csv_second = ada.get("/reports/weekly.csv?period=2026-W45").await.body;
+    assert_ne!(csv_first, csv_second, "the export follows the chosen team");
+
+    // Not a member: refused.
+    let csrf = page_csrf(&mut ada).await;
+    let refused = ada
+        .post_form("/team/switch", &[("csrf", &csrf), ("team_id", "99999")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}
+
+async fn signing_out_everywhere_ends_every_session_of_the_person(b: Backend) {
+    let (app, team, _smtp) = spawn(b).await;
+    let link = admin(&app, team.id, "ada@acme.test").await;
+    let mut laptop = Browser::new(&app);
+    use_link(&mut laptop, &link, PASSWORD).await;
+    let mut phone = Browser::new(&app);
+    assert_eq!(
+        sign_in(&mut phone, "ada@acme.test", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(phone.get("/").await.status, StatusCode::OK);
+    let csrf = page_csrf(&mut laptop).await;
+    let out = laptop
+        .post_form("/logout/everywhere", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(phone.get("/").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(laptop.get("/").await.status, StatusCode::SEE_OTHER);
+}
