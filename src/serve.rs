@@ -84,8 +84,21 @@ pub async fn demo(settings: &Settings) -> anyhow::Result<()> {
     let team = crate::demo::ensure_demo_team(db).await?;
     let token =
         lodestar_store::tokens::create(db, team.id, lodestar_store::tokens::Role::Admin).await?;
+    let (_, secret) = lodestar_store::people::create_member(
+        db,
+        crate::demo::DEMO_EMAIL,
+        team.id,
+        lodestar_store::tokens::Role::Admin,
+        chrono::Utc::now(),
+    )
+    .await?;
     let base = settings.server.public_url.trim_end_matches('/');
     println!("Lodestar demo team `{}` is ready.", team.slug);
+    println!(
+        "  Open this link in your browser to sign in as {} (it works once, for 24 hours):",
+        crate::demo::DEMO_EMAIL
+    );
+    println!("          {base}/login/link/{secret}");
     println!("  token:  {token}");
     println!(
         "  KPIs:   curl -H 'Authorization: Bearer {token}' '{base}/api/v1/kpis?segment_by=channel'"

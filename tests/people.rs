@@ -25,6 +25,9 @@ backend_tests!(
     a_wrong_password_and_an_unknown_address_look_alike,
     a_person_of_two_teams_sees_only_the_chosen_team,
     signing_out_everywhere_ends_every_session_of_the_person,
+    the_cli_prints_a_set_password_link_and_lists_people,
+    the_csv_export_takes_a_bearer_token_until_it_is_revoked,
+    a_one_click_link_signs_in_once,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -441,4 +444,132 @@ async fn signing_out_everywhere_ends_every_session_of_the_person(b: Backend) {
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert_eq!(phone.get("/").await.status, StatusCode::SEE_OTHER);
     assert_eq!(laptop.get("/").await.status, StatusCode::SEE_OTHER);
+}
+
+fn lodestar(db_url: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lodestar"))
+        .args(args)
+        .env("LODESTAR_DATABASE__URL", db_url)
+        .env("LODESTAR_LOG__FILTER", "warn")
+        .output()
+        .expect("running lodestar")
+}
+
+async fn the_cli_prints_a_set_password_link_and_lists_people(b: Backend) {
+    let (app, team, _smtp) = spawn(b).await;
+    let slug = lodestar_store::teams::find_by_id(app.db(), team.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .slug;
+    let out = lodestar(
+        &app.database_url,
+        &[
+            "user",
+            "create",
+            "Ada@acme.test",
+            "--team",
+            &slug,
+            "--role",
+            "admin",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let at = printed.find("/login/password/").expect(&printed);
+    let path = printed[at..].trim().to_owned();
+    let mut ada = Browser::new(&app);
+    let set = use_link(&mut ada, &path, PASSWORD).await;
+    assert_eq!(set.status, StatusCode::SEE_OTHER, "{}", set.body);
+    assert_eq!(ada.get(W45).await.status, StatusCode::OK);
+    let mut again = Browser::new(&app);
+    assert_eq!(
+        sign_in(&mut again, "ada@acme.test", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    let out = lodestar(&app.database_url, &["user", "list", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        list["users"],
+        json!([{"id": list["users"][0]["id"], "email": "ada@acme.test", "password_set": true,
+                "teams": [{"team": slug, "role": "admin"}]}])
+    );
+    let bad = lodestar(
+        &app.database_url,
+        &["user", "create", "x@acme.test", "--team", "nope"],
+    );
+    assert!(!bad.status.success());
+}
+
+async fn the_csv_export_takes_a_bearer_token_until_it_is_revoked(b: Backend) {
+    let (app, team, _smtp) = spawn(b).await;
+    let token = app.token(team.id, Role::Viewer).await;
+    let csv = |t: String| {
+        let client = app.client.clone();
+        let url = format!("{}/reports/weekly.csv?period=2026-W45", app.base);
+        async move {
+            let mut resp = client
+                .get(url)
+                .insert_header(("Authorization", format!("Bearer {t}")))
+                .send()
+                .await
+                .unwrap();
+            let body = resp.body().await.unwrap();
+            (resp.status(), String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    let (status, body) = csv(token.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.lines().count() > 10, "{body}");
+    let (status, _) = csv("lsk_wrong".to_owned()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let list = lodestar_store::tokens::list(app.db(), team.id)
+        .await
+        .unwrap();
+    let id = list.last().unwrap().id;
+    lodestar_store::tokens::revoke(app.db(), team.id, id, Utc::now())
+        .await
+        .unwrap();
+    let (status, _) = csv(token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "refused at once");
+}
+
+async fn a_one_click_link_signs_in_once(b: Backend) {
+    let (app, team, _smtp) = spawn(b).await;
+    let (_, secret) = people::create_member(
+        app.db(),
+        "demo@example.com",
+        team.id,
+        Role::Admin,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let path = format!("/login/link/{secret}");
+    let mut demo = Browser::new(&app);
+    let page = demo.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        !page.body.contains("name=\"password\""),
+        "no password asked"
+    );
+    let csrf = form_csrf(&page);
+    let signed = demo.post_form(&path, &[("csrf", &csrf)]).await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    let report = demo.get(W45).await;
+    assert_eq!(report.status, StatusCode::OK);
+    assert_fixture_numbers(&report.body);
+    let mut other = Browser::new(&app);
+    assert_eq!(other.get(&path).await.status, StatusCode::FORBIDDEN, "once");
 }

@@ -226,6 +226,36 @@ pub async fn set_password_with_link(
     Ok(Some(user_id))
 }
 
+/// Uses a one-time link to sign in without choosing a password (the demo's link). `None` when
+/// the link is unknown, used or expired.
+pub async fn sign_in_with_link(db: &Db, secret: &str, now: DateTime<Utc>) -> Result<Option<i32>> {
+    if !looks_like_secret(secret) {
+        return Ok(None);
+    }
+    let hash = hash_token(secret);
+    let now_ms = now.timestamp_millis();
+    let tx = db.begin_write().await?;
+    let mut used = Sql::new(db.backend());
+    used.push("UPDATE password_links SET used_at = ")
+        .param(now_ms)
+        .push(" WHERE token_hash = ")
+        .param(hash.clone())
+        .push(" AND used_at IS NULL AND expires_at > ")
+        .param(now_ms);
+    if exec(&tx, used).await? != 1 {
+        return Ok(None);
+    }
+    let mut who = Sql::new(db.backend());
+    who.push("SELECT user_id FROM password_links WHERE token_hash = ")
+        .param(hash);
+    let user_id: i32 = one(&tx, who)
+        .await?
+        .ok_or_else(|| StoreError::Invalid("used link vanished".to_owned()))?
+        .try_get_by_index(0)?;
+    tx.commit().await?;
+    Ok(Some(user_id))
+}
+
 /// The id and stored password (if set) of the person with `email`.
 pub async fn find_for_sign_in(db: &Db, email: &str) -> Result<Option<(i32, Option<String>)>> {
     let Some(email) = normalize_email(email) else {

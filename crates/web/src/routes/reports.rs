@@ -122,6 +122,8 @@ impl ReportQuery {
 /// How the page was reached: a session, or a share link (just that team, report and period).
 enum Access {
     Session(SignedIn),
+    /// `Authorization: Bearer` (the CSV export, for spreadsheets and BI tools).
+    Token(Team),
     Share {
         team: Team,
         claims: ShareClaims,
@@ -133,6 +135,7 @@ impl Access {
     fn team(&self) -> &Team {
         match self {
             Access::Session(me) => &me.team,
+            Access::Token(team) => team,
             Access::Share { team, .. } => team,
         }
     }
@@ -165,6 +168,17 @@ async fn access(
     q: &ReportQuery,
 ) -> Result<Access, PageError> {
     let Some(token) = q.share.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
+        if req.headers().contains_key(header::AUTHORIZATION) {
+            // A machine: the token alone decides, never a cookie sent beside it.
+            let principal = match crate::auth::bearer(req) {
+                Some(t) => lodestar_store::tokens::authenticate(&state.db, &t).await?,
+                None => None,
+            };
+            return match principal {
+                Some(p) => Ok(Access::Token(p.team)),
+                None => Err(ApiError::Unauthorized.into()),
+            };
+        }
         return Ok(Access::Session(viewer::require(req, state).await?));
     };
     let secret = state.keys.share(&state.db).await?;
@@ -229,8 +243,10 @@ async fn page_report(
         (Access::Share { claims, .. }, _) => {
             PeriodKey::parse(&claims.period).map_err(|_| refused(ShareError::Malformed))?
         }
-        (Access::Session(_), Some(p)) => p,
-        (Access::Session(me), None) => default_period(&def, &me.team, state.kpis.now()),
+        (Access::Session(_) | Access::Token(_), Some(p)) => p,
+        (Access::Session(_) | Access::Token(_), None) => {
+            default_period(&def, team, state.kpis.now())
+        }
     };
     let def = as_asked(state, team, def, q.tree.as_deref()).await?;
     let cache = cache_name(slug, q.tree.as_deref());
@@ -260,6 +276,10 @@ async fn report_page(
         .unwrap_or_default();
     let title = format!("{} · {}", report.definition.title, report.label);
     match &access {
+        Access::Token(_) => Err(PageError::forbidden(
+            "Sign in to see this page",
+            "An API token opens the report's CSV and the JSON API; the page is for people.",
+        )),
         Access::Session(me) => {
             let next = key.next();
             let started = has_started(&next, &me.team, state.kpis.now());
