@@ -28,6 +28,8 @@ backend_tests!(
     the_cli_prints_a_set_password_link_and_lists_people,
     the_csv_export_takes_a_bearer_token_until_it_is_revoked,
     a_one_click_link_signs_in_once,
+    the_tokens_page_creates_a_token_for_the_csv_export_and_revokes_it,
+    the_members_page_invites_changes_roles_and_removes,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -572,4 +574,173 @@ async fn a_one_click_link_signs_in_once(b: Backend) {
     assert_fixture_numbers(&report.body);
     let mut other = Browser::new(&app);
     assert_eq!(other.get(&path).await.status, StatusCode::FORBIDDEN, "once");
+}
+
+async fn the_tokens_page_creates_a_token_for_the_csv_export_and_revokes_it(b: Backend) {
+    let (app, team, _smtp) = spawn(b).await;
+    let link = admin(&app, team.id, "ada@acme.test").await;
+    let mut ada = Browser::new(&app);
+    use_link(&mut ada, &link, PASSWORD).await;
+    let page = ada.get("/settings/tokens").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csrf = form_csrf(&page);
+    let created = ada
+        .post_form(
+            "/settings/tokens",
+            &[
+                ("csrf", &csrf),
+                ("label", "spreadsheet"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let token = attr_after(
+        &created.body,
+        "id=\"new-token\" class=\"token-once\" type=\"text\" readonly value=\"",
+    );
+    assert!(token.starts_with("lsk_"), "{token}");
+    assert!(created.body.contains("spreadsheet"));
+    assert_eq!(
+        ada.get("/settings/tokens")
+            .await
+            .body
+            .matches(&token)
+            .count(),
+        0,
+        "shown once"
+    );
+
+    let csv = |t: String| {
+        let client = app.client.clone();
+        let url = format!("{}/reports/weekly.csv?period=2026-W45", app.base);
+        async move {
+            client
+                .get(url)
+                .insert_header(("Authorization", format!("Bearer {t}")))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(csv(token.clone()).await, StatusCode::OK);
+    let id = lodestar_store::tokens::list(app.db(), team.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.label.as_deref() == Some("spreadsheet"))
+        .unwrap()
+        .id;
+    let revoked = ada
+        .post_form(&format!("/settings/tokens/{id}/revoke"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{}", revoked.body);
+    assert_eq!(
+        csv(token).await,
+        StatusCode::UNAUTHORIZED,
+        "refused at once"
+    );
+    let forged = ada
+        .post_form("/settings/tokens", &[("csrf", "forged"), ("role", "admin")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}
+
+async fn the_members_page_invites_changes_roles_and_removes(b: Backend) {
+    let (app, team, smtp) = spawn(b).await;
+    let link = admin(&app, team.id, "ada@acme.test").await;
+    let mut ada = Browser::new(&app);
+    use_link(&mut ada, &link, PASSWORD).await;
+    let page = ada.get("/settings/members").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csrf = form_csrf(&page);
+    let bad = ada
+        .post_form(
+            "/settings/members/invite",
+            &[
+                ("csrf", &csrf),
+                ("email", "not an address"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.body.contains("id=\"invite-email-error\""),
+        "{}",
+        bad.body
+    );
+    let sent = ada
+        .post_form(
+            "/settings/members/invite",
+            &[
+                ("csrf", &csrf),
+                ("email", "cy@acme.test"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    smtp.wait_for(1, WAIT).await.unwrap();
+    let invitation = link_in(&smtp, 0, "invitation");
+    let mut cy = Browser::new(&app);
+    assert_eq!(
+        use_link(&mut cy, &invitation, PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        cy.get("/settings/members").await.status,
+        StatusCode::FORBIDDEN,
+        "viewers do not manage"
+    );
+
+    let members = people::members(app.db(), team.id).await.unwrap();
+    let id_of = |e: &str| members.iter().find(|m| m.email == e).unwrap().user_id;
+    let last = ada
+        .post_form(
+            &format!("/settings/members/{}/remove", id_of("ada@acme.test")),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        last.location.as_deref(),
+        Some("/settings/members?done=last-admin")
+    );
+    assert!(
+        ada.get("/settings/members?done=last-admin")
+            .await
+            .body
+            .contains("last admin stays admin")
+    );
+    let promoted = ada
+        .post_form(
+            &format!("/settings/members/{}/role", id_of("cy@acme.test")),
+            &[("csrf", &csrf), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(
+        promoted.location.as_deref(),
+        Some("/settings/members?done=role")
+    );
+    assert_eq!(
+        cy.get("/settings/members").await.status,
+        StatusCode::OK,
+        "now an admin"
+    );
+    let removed = ada
+        .post_form(
+            &format!("/settings/members/{}/remove", id_of("cy@acme.test")),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        removed.location.as_deref(),
+        Some("/settings/members?done=removed")
+    );
+    assert_eq!(
+        cy.get("/").await.status,
+        StatusCode::SEE_OTHER,
+        "session ended at once"
+    );
 }

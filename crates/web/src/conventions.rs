@@ -125,6 +125,7 @@ const ROUTE_SOURCES: &[(&str, &str)] = &[
     ("reports.rs", include_str!("routes/reports.rs")),
     ("schedules.rs", include_str!("routes/schedules.rs")),
     ("session.rs", include_str!("routes/session.rs")),
+    ("settings.rs", include_str!("routes/settings.rs")),
     ("static_files.rs", include_str!("routes/static_files.rs")),
     ("team.rs", include_str!("routes/team.rs")),
     ("tokens.rs", include_str!("routes/tokens.rs")),

@@ -644,3 +644,33 @@ pub const UNITS: [&str; 6] = ["count", "currency", "percent", "ratio", "days", "
 
 #[cfg(test)]
 mod tests;
+
+/// A token as the settings page lists it.
+pub struct TokenRow {
+    pub id: i32,
+    pub label: String,
+    pub role: String,
+    pub created: String,
+    pub last_used: String,
+    pub revoked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/settings.html")]
+pub struct SettingsPage {
+    pub layout: Layout,
+    pub team_name: String,
+    /// `members` or `tokens`.
+    pub tab: &'static str,
+    pub csrf: String,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub members: Vec<lodestar_store::people::Member>,
+    pub roles: &'static [&'static str],
+    pub email: String,
+    pub email_error: Option<String>,
+    pub tokens: Vec<TokenRow>,
+    pub new_token: Option<String>,
+    pub label: String,
+    pub label_error: Option<String>,
+}

@@ -16,6 +16,7 @@ mod people;
 pub(crate) mod reports;
 mod schedules;
 pub(crate) mod session;
+mod settings;
 mod static_files;
 mod team;
 mod tokens;
@@ -30,6 +31,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     people::config(cfg);
     reports::config(cfg);
     schedules::config(cfg);
+    settings::config(cfg);
     session::config(cfg);
     static_files::config(cfg);
     team::config(cfg);
