@@ -416,3 +416,280 @@ async fn a_real_browser_runs_and_saves_a_script_in_the_editor() {
         .collect();
     assert!(errors.is_empty(), "browser errors: {errors:#?}");
 }
+
+/// A phone-sized real Chromium (390 px wide) over the DevTools protocol: a new admin sets a
+/// password through their one-time link, an invited person accepts with a too-short password
+/// (the error shows at the field), then a good one, and signs in again through the form. No page
+/// scrolls sideways and the browser reports no errors.
+#[actix_web::test]
+async fn a_real_phone_sized_browser_sets_a_password_accepts_an_invitation_and_signs_in() {
+    use awc::ws::{Frame, Message};
+    use futures_util::StreamExt;
+    use lodestar_store::people;
+    use lodestar_store::tokens::Role;
+    use std::io::BufRead;
+    use std::pin::Pin;
+
+    let Some(bin) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium must be installed in CI (.ci/run installs it)"
+        );
+        eprintln!("skipped: no chromium on PATH (apt-get install chromium)");
+        return;
+    };
+    let (app, FixtureTeam { id: team_id, .. }) = TestApp::with_fixture(Backend::Sqlite).await;
+    let (_, admin_secret) = people::create_member(
+        app.db(),
+        "ada@acme.test",
+        team_id,
+        Role::Admin,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let invitation = people::invite(
+        app.db(),
+        team_id,
+        "bob@acme.test",
+        Role::Viewer,
+        None,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = Command::new(&bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--remote-debugging-port=0",
+            "--remote-allow-origins=*",
+            "--window-size=390,844",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("about:blank")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _browser = Kill(child);
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let endpoint = loop {
+        match rx.try_recv() {
+            Ok(line) => {
+                if let Some(url) = line.split("DevTools listening on ").nth(1) {
+                    break url.trim().to_owned();
+                }
+            }
+            Err(_) if started.elapsed() > Duration::from_secs(30) => {
+                panic!("chromium did not open its DevTools port")
+            }
+            Err(_) => actix_web::rt::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let port = endpoint
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut resp = app
+        .client
+        .get(format!("http://{port}/json/list"))
+        .send()
+        .await
+        .unwrap();
+    let targets: Value = resp.json().await.unwrap();
+    let page_ws = targets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["type"] == "page")
+        .unwrap()["webSocketDebuggerUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, mut ws) = app
+        .client
+        .ws(page_ws)
+        .max_frame_size(64 << 20)
+        .connect()
+        .await
+        .unwrap();
+
+    let mut next_id = 0u64;
+    let mut events: Vec<Value> = Vec::new();
+    macro_rules! call {
+        ($method:expr, $params:expr) => {{
+            next_id += 1;
+            let id = next_id;
+            let msg = json!({"id": id, "method": $method, "params": $params}).to_string();
+            Pin::new(&mut ws).write(Message::Text(msg.into())).unwrap();
+            std::future::poll_fn(|cx| Pin::new(&mut ws).flush(cx))
+                .await
+                .unwrap();
+            loop {
+                let frame = actix_web::rt::time::timeout(Duration::from_secs(30), ws.next())
+                    .await
+                    .expect("DevTools answers within 30 s")
+                    .unwrap()
+                    .unwrap();
+                let Frame::Text(bytes) = frame else { continue };
+                let v: Value = serde_json::from_slice(&bytes).unwrap();
+                if v["id"] == id {
+                    assert!(v.get("error").is_none(), "{}: {v}", $method);
+                    break v["result"].clone();
+                }
+                events.push(v);
+            }
+        }};
+    }
+    macro_rules! eval {
+        ($js:expr) => {{
+            let r = call!(
+                "Runtime.evaluate",
+                json!({"expression": $js, "returnByValue": true})
+            );
+            r["result"]["value"].clone()
+        }};
+    }
+    // Waits for a page whose title is `$title` to have loaded, and checks it fits 390 px.
+    macro_rules! wait_page {
+        ($title:expr) => {{
+            let started = Instant::now();
+            while eval!("document.readyState") != "complete"
+                || eval!("document.title") != format!("{} · Lodestar", $title).as_str()
+            {
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "no page `{}`: at {}",
+                    $title,
+                    eval!("location.href + ' ' + document.title")
+                );
+                actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+            }
+            let width = eval!("document.documentElement.scrollWidth")
+                .as_i64()
+                .unwrap();
+            assert!(width <= 390, "{} scrolls sideways: {width} px", $title);
+        }};
+    }
+
+    call!("Runtime.enable", json!({}));
+    call!("Log.enable", json!({}));
+    call!("Page.enable", json!({}));
+    call!(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true})
+    );
+
+    // The admin's link from `lodestar user create`: set a password, land on the team's home.
+    call!(
+        "Page.navigate",
+        json!({"url": format!("{}/login/password/{admin_secret}", app.base)})
+    );
+    wait_page!("Set your password");
+    assert_eq!(
+        eval!("document.activeElement.id"),
+        "password",
+        "focus starts at the field"
+    );
+    assert_eq!(
+        eval!("document.querySelector('label[for=password]').textContent"),
+        "New password"
+    );
+    let _ = eval!(
+        "document.getElementById('password').value = 'a long enough passphrase'; document.querySelector('form').submit()"
+    );
+    wait_page!("Home");
+
+    // Signed out, the invited person opens their link in the same browser.
+    let _ = eval!("document.querySelector('form[action=\"/logout\"]').submit()");
+    wait_page!("Sign in");
+    call!(
+        "Page.navigate",
+        json!({"url": format!("{}/login/invitation/{invitation}", app.base)})
+    );
+    wait_page!("Accept the invitation");
+    let _ = eval!(
+        "document.getElementById('password').value = 'short'; document.querySelector('form').submit()"
+    );
+    let started = Instant::now();
+    while eval!("document.getElementById('password-error') ? document.getElementById('password-error').textContent : ''")
+        .as_str()
+        .unwrap_or_default()
+        .is_empty()
+    {
+        assert!(started.elapsed() < Duration::from_secs(20), "no error at the field");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        eval!("document.getElementById('password').getAttribute('aria-invalid')"),
+        "true"
+    );
+    wait_page!("Accept the invitation");
+    let _ = eval!(
+        "document.getElementById('password').value = 'bob has a long passphrase'; document.querySelector('form').submit()"
+    );
+    wait_page!("Home");
+
+    // Sign out and in again through the form, as people do.
+    let _ = eval!("document.querySelector('form[action=\"/logout\"]').submit()");
+    wait_page!("Sign in");
+    let _ = eval!(
+        "document.getElementById('email').value = 'bob@acme.test'; document.getElementById('password').value = 'bob has a long passphrase'; document.querySelector('form[action=\"/login\"]').submit()"
+    );
+    wait_page!("Home");
+    call!(
+        "Page.navigate",
+        json!({"url": format!("{}{W45}", app.base)})
+    );
+    let started = Instant::now();
+    while eval!("document.readyState") != "complete"
+        || !eval!("document.body.innerText")
+            .as_str()
+            .unwrap_or_default()
+            .contains("Week 45, 2026")
+    {
+        assert!(started.elapsed() < Duration::from_secs(20), "no report");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let errors: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["method"] == "Runtime.exceptionThrown"
+                || (e["method"] == "Log.entryAdded"
+                    && e["params"]["entry"]["level"] == "error"
+                    // The refused short password is a 422 on purpose.
+                    && !e["params"]["entry"]["text"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("status of 422"))
+                || (e["method"] == "Runtime.consoleAPICalled" && e["params"]["type"] == "error")
+        })
+        .collect();
+    assert!(errors.is_empty(), "browser errors: {errors:#?}");
+}
