@@ -30,6 +30,7 @@ backend_tests!(
     a_one_click_link_signs_in_once,
     the_tokens_page_creates_a_token_for_the_csv_export_and_revokes_it,
     the_members_page_invites_changes_roles_and_removes,
+    the_team_page_renames_and_moves_the_team_with_errors_at_the_field,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -743,4 +744,70 @@ async fn the_members_page_invites_changes_roles_and_removes(b: Backend) {
         StatusCode::SEE_OTHER,
         "session ended at once"
     );
+}
+
+async fn the_team_page_renames_and_moves_the_team_with_errors_at_the_field(b: Backend) {
+    let (app, team, _smtp) = spawn(b).await;
+    let link = admin(&app, team.id, "ada@acme.test").await;
+    let mut ada = Browser::new(&app);
+    use_link(&mut ada, &link, PASSWORD).await;
+    let page = ada.get("/settings/team").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csrf = form_csrf(&page);
+    let bad = ada
+        .post_form(
+            "/settings/team",
+            &[
+                ("csrf", &csrf),
+                ("name", "Acme EU"),
+                ("timezone", "Mars/Base"),
+                ("currency", "EUR"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.body.contains("id=\"team-timezone-error\""),
+        "{}",
+        bad.body
+    );
+    assert!(!bad.body.contains("id=\"team-currency-error\""));
+    assert!(
+        bad.body.contains("value=\"Mars/Base\""),
+        "what was typed stays"
+    );
+    let before = lodestar_store::teams::find_by_id(app.db(), team.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(before.name, "Acme EU", "nothing written");
+
+    let saved = ada
+        .post_form(
+            "/settings/team",
+            &[
+                ("csrf", &csrf),
+                ("name", "Acme EU"),
+                ("timezone", "Europe/Berlin"),
+                ("currency", "EUR"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        saved.location.as_deref(),
+        Some("/settings/team?done=team"),
+        "{}",
+        saved.body
+    );
+    let after = lodestar_store::teams::find_by_id(app.db(), team.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.name, "Acme EU");
+    assert_eq!(after.timezone.to_string(), "Europe/Berlin");
+    assert_eq!(after.currency.to_string(), "EUR");
+    let report = ada.get(W45).await;
+    assert_eq!(report.status, StatusCode::OK);
+    assert!(report.body.contains("Acme EU"));
+    assert!(report.body.contains('€'), "money in euros");
 }

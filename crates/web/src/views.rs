@@ -673,4 +673,16 @@ pub struct SettingsPage {
     pub new_token: Option<String>,
     pub label: String,
     pub label_error: Option<String>,
+    pub team_form: TeamForm,
+}
+
+/// The team settings form: what was typed, and what is wrong with it, field by field.
+#[derive(Default)]
+pub struct TeamForm {
+    pub name: String,
+    pub timezone: String,
+    pub currency: String,
+    pub name_error: Option<String>,
+    pub timezone_error: Option<String>,
+    pub currency_error: Option<String>,
 }

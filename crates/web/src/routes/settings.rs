@@ -14,10 +14,15 @@ use crate::html::{PageError, render};
 use crate::session;
 use crate::state::AppState;
 use crate::viewer::{self, SignedIn};
-use crate::views::{SettingsPage, TokenRow};
+use crate::views::{SettingsPage, TeamForm, TokenRow};
+use lodestar_core::currency::Currency;
+use lodestar_core::period::Timezone;
+use lodestar_store::teams;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(members_page)
+    cfg.service(team_page)
+        .service(save_team)
+        .service(members_page)
         .service(invite)
         .service(change_role)
         .service(remove)
@@ -71,6 +76,7 @@ fn notice(done: Option<&str>) -> Option<String> {
             "role" => "Role changed.",
             "removed" => "Member removed: their sessions in this team have ended.",
             "revoked" => "Token revoked: it stopped working at once.",
+            "team" => "Saved.",
             "last-admin" => "",
             _ => return None,
         }
@@ -111,10 +117,16 @@ async fn page(
         new_token: None,
         label: String::new(),
         label_error: None,
+        team_form: TeamForm {
+            name: me.team.name.clone(),
+            timezone: me.team.timezone.to_string(),
+            currency: me.team.currency.to_string(),
+            ..TeamForm::default()
+        },
     };
     if tab == "members" {
         p.members = people::members(&state.db, me.team.id).await?;
-    } else {
+    } else if tab == "tokens" {
         let when = |t: Option<chrono::DateTime<Utc>>| {
             t.map_or("never".to_owned(), |t| {
                 t.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -140,6 +152,78 @@ async fn page(
         header::HeaderValue::from_static("no-store"),
     );
     Ok(resp)
+}
+
+#[get("/settings/team")]
+async fn team_page(
+    req: HttpRequest,
+    q: web::Query<Notice>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let me = admin(&req, &state, None).await?;
+    let done = q.done.clone();
+    page(&state, &me, "team", StatusCode::OK, |p| {
+        p.notice = notice(done.as_deref());
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct TeamSettingsForm {
+    csrf: String,
+    name: String,
+    timezone: String,
+    currency: String,
+}
+
+/// Saves the team's name, timezone (rebuilding the daily summaries when it changes) and
+/// currency; every field is checked before anything is written.
+#[post("/settings/team")]
+async fn save_team(
+    req: HttpRequest,
+    f: web::Form<TeamSettingsForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let me = admin(&req, &state, Some(&f.csrf)).await?;
+    let name = f.name.trim().to_owned();
+    let mut form = TeamForm {
+        name: f.name.clone(),
+        timezone: f.timezone.clone(),
+        currency: f.currency.clone(),
+        ..TeamForm::default()
+    };
+    if name.is_empty() || name.chars().count() > teams::MAX_NAME_CHARS {
+        form.name_error = Some(format!(
+            "Give the team a name of 1 to {} characters.",
+            teams::MAX_NAME_CHARS
+        ));
+    }
+    let timezone = Timezone::parse(f.timezone.trim())
+        .map_err(|_| {
+            form.timezone_error = Some("Use an IANA timezone such as Europe/Berlin.".to_owned())
+        })
+        .ok();
+    let currency = Currency::parse(f.currency.trim())
+        .map_err(|_| form.currency_error = Some("Use an ISO 4217 code such as EUR.".to_owned()))
+        .ok();
+    let (Some(timezone), Some(currency), None) = (timezone, currency, &form.name_error) else {
+        return page(&state, &me, "team", StatusCode::UNPROCESSABLE_ENTITY, |p| {
+            p.team_form = form;
+        })
+        .await;
+    };
+    if name != me.team.name {
+        teams::rename(&state.db, me.team.id, &name).await?;
+    }
+    if currency != me.team.currency {
+        teams::set_currency(&state.db, me.team.id, currency).await?;
+    }
+    if timezone.name() != me.team.timezone.name() {
+        tracing::info!(team = %me.team.slug, %timezone, "timezone changed: rebuilding daily summaries");
+        teams::set_timezone(&state.db, me.team.id, &timezone).await?;
+    }
+    state.reports.invalidate_team(me.team.id);
+    Ok(back("/settings/team?done=team"))
 }
 
 #[get("/settings/members")]
