@@ -448,6 +448,16 @@ async fn a_real_phone_sized_browser_sets_a_password_accepts_an_invitation_and_si
     )
     .await
     .unwrap();
+    let (zeta, _) = app.team("zeta", "UTC", Role::Admin).await;
+    people::create_member(
+        app.db(),
+        "ada@acme.test",
+        zeta,
+        Role::Viewer,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     let invitation = people::invite(
         app.db(),
         team_id,
@@ -624,6 +634,40 @@ async fn a_real_phone_sized_browser_sets_a_password_accepts_an_invitation_and_si
         "document.getElementById('password').value = 'a long enough passphrase'; document.querySelector('form').submit()"
     );
     wait_page!("Home");
+    assert_eq!(
+        eval!("document.querySelectorAll('#team-switch option').length"),
+        2,
+        "a person of two teams has the switcher"
+    );
+    for (path, title) in [
+        ("/settings/members", "Members"),
+        ("/settings/team", "Team"),
+        ("/settings/tokens", "API tokens"),
+    ] {
+        call!(
+            "Page.navigate",
+            json!({"url": format!("{}{path}", app.base)})
+        );
+        wait_page!(title);
+    }
+    let _ = eval!(
+        "document.getElementById('token-label').value = 'phone'; document.querySelector('form[action=\"/settings/tokens\"]').submit()"
+    );
+    let started = Instant::now();
+    while eval!(
+        "document.getElementById('new-token') ? document.getElementById('new-token').value : ''"
+    )
+    .as_str()
+    .unwrap_or_default()
+    .is_empty()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no new token shown"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_page!("API tokens");
 
     // Signed out, the invited person opens their link in the same browser.
     let _ = eval!("document.querySelector('form[action=\"/logout\"]').submit()");

@@ -29,6 +29,7 @@ impl SignedIn {
             teams: self.teams.clone(),
             team_id: self.team.id,
             person: self.session.user_id.is_some(),
+            admin: self.session.role == lodestar_store::tokens::Role::Admin,
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct Layout {
     pub team_id: i32,
     /// Signed in as a person (not with a token): offers "sign out everywhere".
     pub person: bool,
+    /// An admin of the team: the navigation shows Settings.
+    pub admin: bool,
 }
 
 impl Layout {
@@ -44,6 +46,7 @@ impl Layout {
             teams: Vec::new(),
             team_id: 0,
             person: false,
+            admin: false,
         }
     }
 }

@@ -335,6 +335,7 @@ async fn report_page(
                 teams: Vec::new(),
                 team_id: 0,
                 person: false,
+                admin: false,
             };
             render(
                 StatusCode::OK,

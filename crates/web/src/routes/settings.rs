@@ -97,10 +97,10 @@ async fn page(
     status: StatusCode,
     fill: impl FnOnce(&mut SettingsPage),
 ) -> Result<HttpResponse, PageError> {
-    let title = if tab == "members" {
-        "Members"
-    } else {
-        "API tokens"
+    let title = match tab {
+        "members" => "Members",
+        "team" => "Team",
+        _ => "API tokens",
     };
     let mut p = SettingsPage {
         layout: me.layout(title, "settings"),
