@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use lodestar_core::currency::Currency;
 use lodestar_core::period::{Timezone, rfc3339};
 use lodestar_store::tokens::{Role, TokenInfo};
-use lodestar_store::{Db, teams, tokens};
+use lodestar_store::{Db, people, teams, tokens};
 
 use crate::settings::Settings;
 
@@ -75,6 +75,11 @@ pub enum Command {
         /// Replace an existing database (without it, restore refuses to overwrite one).
         #[arg(long)]
         force: bool,
+    },
+    /// People who sign in with an e-mail and password.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
     },
     /// Generate a large deterministic team and time the KPI engine on it (see BENCHMARKS.md).
     #[command(after_help = "Example: lodestar bench --scale 0.05")]
@@ -222,6 +227,33 @@ pub enum TokenCommand {
 }
 
 #[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a person to a team (creating their account) and print a one-time link to set their
+    /// password; it works once, for 24 hours.
+    #[command(
+        after_help = "Example: lodestar user create ada@example.com --team acme --role admin"
+    )]
+    Create {
+        /// The person's e-mail address (their sign-in name).
+        #[arg(value_name = "EMAIL")]
+        email: String,
+        /// The team's slug.
+        #[arg(long, value_name = "SLUG")]
+        team: String,
+        /// What they may do in the team.
+        #[arg(long, value_enum, default_value = "viewer")]
+        role: RoleArg,
+    },
+    /// List everyone with their teams and roles.
+    #[command(after_help = "Example: lodestar user list --json")]
+    List {
+        /// One JSON document: `{"users":[…]}`.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum KpiCommand {
     /// Compile a KPI script and report errors as `file:line:column: message`.
     #[command(after_help = "Example: lodestar kpi check scripts/lead-gen-extras/gross_roi.rhai")]
@@ -315,6 +347,14 @@ fn table(header: &[&str], rows: &[Vec<String>], empty: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The link of a one-time password secret on this server.
+pub fn password_url(settings: &Settings, secret: &str) -> String {
+    format!(
+        "{}/login/password/{secret}",
+        settings.server.public_url.trim_end_matches('/')
+    )
 }
 
 pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
@@ -416,6 +456,60 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 "{}",
                 serde_json::json!({"team": team.slug, "currency": currency})
             );
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Create { email, team, role },
+        } => {
+            let role = Role::from(role);
+            let db = open_db(&settings).await?;
+            let team = find_team(&db, &team).await?;
+            let (_, secret) =
+                people::create_member(&db, &email, team.id, role, chrono::Utc::now()).await?;
+            println!(
+                "{} is {role} of {}. To set a password and sign in, open (once, within 24 hours):",
+                people::normalize_email(&email).unwrap_or(email),
+                team.slug
+            );
+            println!("{}", password_url(&settings, &secret));
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::List { json },
+        } => {
+            let db = open_db(&settings).await?;
+            let list = people::list_users(&db).await?;
+            if json {
+                let users: Vec<_> = list
+                    .iter()
+                    .map(|u| {
+                        let teams: Vec<_> = u
+                            .teams
+                            .iter()
+                            .map(|(slug, role)| serde_json::json!({"team": slug, "role": role}))
+                            .collect();
+                        serde_json::json!({
+                            "id": u.id,
+                            "email": u.email,
+                            "password_set": u.has_password,
+                            "teams": teams,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::json!({ "users": users }));
+            } else if list.is_empty() {
+                println!("(no users)");
+            } else {
+                for u in &list {
+                    let teams: Vec<String> = u
+                        .teams
+                        .iter()
+                        .map(|(slug, role)| format!("{slug}:{role}"))
+                        .collect();
+                    let status = if u.has_password { "active" } else { "invited" };
+                    println!("{}  {}  {status}  {}", u.id, u.email, teams.join(","));
+                }
+            }
             Ok(())
         }
         Command::Token {

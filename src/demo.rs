@@ -13,6 +13,8 @@ use lodestar_store::teams::{self, Team};
 use crate::generate::{Chunk, GenSpec, generate};
 
 pub const DEMO_SLUG: &str = "demo";
+/// The demo person, who signs in through the one-time link `lodestar demo` prints.
+pub const DEMO_EMAIL: &str = "demo@example.com";
 
 /// Team `demo`: reused as it is when it has data, else created (or refilled) with about nine
 /// months of generated data ending now.

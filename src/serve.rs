@@ -36,6 +36,12 @@ pub fn app_settings(settings: &Settings) -> anyhow::Result<AppSettings> {
             send_now: Rate {
                 per_minute: settings.limits.send_now_per_minute,
             },
+            sign_in_per_account: Rate {
+                per_minute: settings.limits.sign_in_per_account_per_minute,
+            },
+            emails: Rate {
+                per_minute: settings.limits.emails_per_minute,
+            },
             trust_forwarded_for: settings.limits.trust_forwarded_for,
         },
     })
@@ -110,6 +116,14 @@ pub async fn demo(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
     let team = crate::demo::ensure_demo_team(db).await?;
     let token =
         lodestar_store::tokens::create(db, team.id, lodestar_store::tokens::Role::Admin).await?;
+    let (_, secret) = lodestar_store::people::create_member(
+        db,
+        crate::demo::DEMO_EMAIL,
+        team.id,
+        lodestar_store::tokens::Role::Admin,
+        chrono::Utc::now(),
+    )
+    .await?;
     // The address really listened on: the configured public URL may name another host or port.
     let mut addr = app.address();
     if addr.ip().is_unspecified() {
@@ -117,6 +131,11 @@ pub async fn demo(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
     }
     let base = format!("http://{addr}");
     println!("Lodestar demo team `{}` is ready.", team.slug);
+    println!(
+        "  Open this link in your browser to sign in as {} (it works once, for 24 hours):",
+        crate::demo::DEMO_EMAIL
+    );
+    println!("          {base}/login/link/{secret}");
     println!("  token:  {token}");
     println!(
         "  KPIs:   curl -H 'Authorization: Bearer {token}' '{base}/api/v1/kpis?segment_by=channel'"

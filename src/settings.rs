@@ -172,6 +172,11 @@ pub struct LimitSettings {
     pub sign_in_per_minute: u32,
     /// `send-now` calls per team and minute; 0: unlimited.
     pub send_now_per_minute: u32,
+    /// Password sign-in attempts per account and minute (beyond them an attempt fails like a
+    /// wrong password); 0: unlimited.
+    pub sign_in_per_account_per_minute: u32,
+    /// Password-reset and invitation e-mails per address and minute; 0: unlimited.
+    pub emails_per_minute: u32,
     /// Take the client address from `X-Forwarded-For`/`Forwarded`: only behind a proxy that
     /// sets them, or anyone can pick their own address.
     pub trust_forwarded_for: bool,
@@ -182,6 +187,8 @@ impl Default for LimitSettings {
         LimitSettings {
             sign_in_per_minute: 10,
             send_now_per_minute: 5,
+            sign_in_per_account_per_minute: 5,
+            emails_per_minute: 3,
             trust_forwarded_for: false,
         }
     }

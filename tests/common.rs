@@ -4,7 +4,7 @@
 mod browser;
 pub mod cdp;
 
-pub use browser::{Browser, attr_after};
+pub use browser::{Browser, Page, attr_after};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -17,6 +17,7 @@ mod kpi_api;
 mod kpi_cache;
 mod operating;
 mod pages;
+mod people;
 mod rollups;
 mod team_settings;
 mod tokens;

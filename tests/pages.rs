@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::common::TestApp;
 use crate::common::shown as shown_value;
 
-const W45: &str = "/reports/weekly?period=2026-W45";
+pub(crate) const W45: &str = "/reports/weekly?period=2026-W45";
 
 /// The HTML of one KPI card.
 fn card<'h>(html: &'h str, key: &str) -> &'h str {
@@ -64,7 +64,7 @@ async fn share_token(
 }
 
 /// Every KPI card shows the expected value, previous value and change, formatted for people.
-fn assert_fixture_numbers(html: &str) {
+pub(crate) fn assert_fixture_numbers(html: &str) {
     let current = expected_case("2026-W45");
     let previous = expected_case("2026-W44");
     assert_eq!(current.len(), Builtin::ALL.len());

@@ -12,6 +12,7 @@ mod m20261122_000007_daily_rollups;
 mod m20261205_000008_score_and_lifetime_rollups;
 mod m20261205_000009_team_currency;
 mod m20261206_000010_sessions_and_revocations;
+mod m20261206_000011_people;
 mod m20261206_000012_report_compare;
 
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_score_and_lifetime_rollups::Migration),
             Box::new(m20261205_000009_team_currency::Migration),
             Box::new(m20261206_000010_sessions_and_revocations::Migration),
+            Box::new(m20261206_000011_people::Migration),
             Box::new(m20261206_000012_report_compare::Migration),
         ]
     }

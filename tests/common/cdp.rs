@@ -294,7 +294,7 @@ impl Cdp {
         let token = serde_json::to_string(token).expect("a JSON string");
         self.eval(&format!(
             "document.getElementById('token').value = {token}; \
-             document.querySelector('form[action=\"/login\"]').submit(); true"
+             document.getElementById('token').form.submit(); true"
         ))
         .await;
         self.wait_event("Page.loadEventFired", mark).await;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::Duration as Days;
 use lodestar_core::catalog::Unit;
 use lodestar_report::format::format_value;
+use serde_json::Value;
 
 use crate::common::cdp::{Cdp, HEADLESS_FLAGS, artifacts_dir, chromium_or_skip};
 use crate::common::shown as shown_value;
@@ -225,5 +226,138 @@ async fn a_real_browser_runs_and_saves_a_script_in_the_editor() {
     assert!(catalog.to_string().contains("double_leads"), "{catalog}");
 
     let errors = cdp.errors();
+    assert!(errors.is_empty(), "browser errors: {errors:#?}");
+}
+
+/// A phone-sized real Chromium (390 px wide) over the DevTools protocol: a new admin sets a
+/// password through their one-time link, an invited person accepts with a too-short password
+/// (the error shows at the field), then a good one, and signs in again through the form. No page
+/// scrolls sideways and the browser reports no errors.
+/// Waits for a page whose title is `title` to have loaded, and checks it fits 390 px.
+async fn wait_page(cdp: &mut Cdp, title: &str) {
+    let wanted = serde_json::to_string(&format!("{title} · Lodestar")).unwrap();
+    cdp.wait_for(
+        &format!("document.readyState === 'complete' && document.title === {wanted}"),
+        &format!("the page `{title}`"),
+    )
+    .await;
+    let width = cdp
+        .eval("document.documentElement.scrollWidth")
+        .await
+        .as_i64()
+        .unwrap();
+    assert!(width <= 390, "{title} scrolls sideways: {width} px");
+}
+
+#[actix_web::test]
+async fn a_real_phone_sized_browser_sets_a_password_accepts_an_invitation_and_signs_in() {
+    use lodestar_store::people;
+    use lodestar_store::tokens::Role;
+
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let (app, FixtureTeam { id: team_id, .. }) = TestApp::with_fixture(Backend::Sqlite).await;
+    let now = chrono::Utc::now();
+    let (_, admin_secret) =
+        people::create_member(app.db(), "ada@acme.test", team_id, Role::Admin, now)
+            .await
+            .unwrap();
+    let (zeta, _) = app.team("zeta", "UTC", Role::Admin).await;
+    people::create_member(app.db(), "ada@acme.test", zeta, Role::Viewer, now)
+        .await
+        .unwrap();
+    let invitation = people::invite(app.db(), team_id, "bob@acme.test", Role::Viewer, None, now)
+        .await
+        .unwrap();
+
+    let mut cdp = Cdp::launch(&bin).await;
+    cdp.set_width(390).await;
+    let base = app.base.clone();
+
+    // The admin's link from `lodestar user create`: set a password, land on the team's home.
+    cdp.navigate(&format!("{base}/login/password/{admin_secret}"))
+        .await;
+    wait_page(&mut cdp, "Set your password").await;
+    assert_eq!(
+        cdp.eval("document.activeElement.id").await,
+        "password",
+        "focus starts at the field"
+    );
+    assert_eq!(
+        cdp.eval("document.querySelector('label[for=password]').textContent")
+            .await,
+        "New password"
+    );
+    cdp.eval("document.getElementById('password').value = 'a long enough passphrase'; document.querySelector('form').submit(); true").await;
+    wait_page(&mut cdp, "Home").await;
+    assert_eq!(
+        cdp.eval("document.querySelectorAll('#team-switch option').length")
+            .await,
+        2,
+        "a person of two teams has the switcher"
+    );
+    for (path, title) in [
+        ("/settings/members", "Members"),
+        ("/settings/team", "Team"),
+        ("/settings/tokens", "API tokens"),
+    ] {
+        cdp.navigate(&format!("{base}{path}")).await;
+        wait_page(&mut cdp, title).await;
+    }
+    cdp.eval("document.getElementById('token-label').value = 'phone'; document.querySelector('form[action=\"/settings/tokens\"]').submit(); true").await;
+    cdp.wait_for(
+        "!!document.getElementById('new-token') && document.getElementById('new-token').value !== ''",
+        "the new token shown once",
+    )
+    .await;
+    wait_page(&mut cdp, "API tokens").await;
+
+    // Signed out, the invited person opens their link in the same browser.
+    cdp.eval("document.querySelector('form[action=\"/logout\"]').submit(); true")
+        .await;
+    wait_page(&mut cdp, "Sign in").await;
+    cdp.navigate(&format!("{base}/login/invitation/{invitation}"))
+        .await;
+    wait_page(&mut cdp, "Accept the invitation").await;
+    cdp.eval("document.getElementById('password').value = 'short'; document.querySelector('form').submit(); true").await;
+    cdp.wait_for(
+        "!!document.getElementById('password-error') && document.getElementById('password-error').textContent !== ''",
+        "the error at the field",
+    )
+    .await;
+    assert_eq!(
+        cdp.eval("document.getElementById('password').getAttribute('aria-invalid')")
+            .await,
+        "true"
+    );
+    wait_page(&mut cdp, "Accept the invitation").await;
+    cdp.eval("document.getElementById('password').value = 'bob has a long passphrase'; document.querySelector('form').submit(); true").await;
+    wait_page(&mut cdp, "Home").await;
+
+    // Sign out and in again through the form, as people do.
+    cdp.eval("document.querySelector('form[action=\"/logout\"]').submit(); true")
+        .await;
+    wait_page(&mut cdp, "Sign in").await;
+    cdp.eval("document.getElementById('email').value = 'bob@acme.test'; document.getElementById('password').value = 'bob has a long passphrase'; document.querySelector('form[action=\"/login\"]').submit(); true").await;
+    wait_page(&mut cdp, "Home").await;
+    cdp.navigate(&format!("{base}{W45}")).await;
+    cdp.wait_for(
+        "document.body.innerText.includes('Week 45, 2026')",
+        "the report",
+    )
+    .await;
+
+    // The refused short password is a 422 on purpose.
+    let errors: Vec<&Value> = cdp
+        .errors()
+        .into_iter()
+        .filter(|e| {
+            !e["params"]["entry"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("status of 422")
+        })
+        .collect();
     assert!(errors.is_empty(), "browser errors: {errors:#?}");
 }

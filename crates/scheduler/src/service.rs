@@ -147,6 +147,12 @@ impl Scheduler {
         }
     }
 
+    /// The mailer digests go through: other messages (invitations, password resets) use it
+    /// too, so they work with SMTP and with the outbox alike.
+    pub fn mailer(&self) -> &Arc<Mailer> {
+        &self.inner.mailer
+    }
+
     pub fn config(&self) -> &SchedulerConfig {
         &self.inner.config
     }

@@ -13,6 +13,8 @@ pub mod error;
 pub mod ingest;
 pub mod loaded;
 pub mod measures;
+pub mod passwords;
+pub mod people;
 pub mod reports;
 pub mod rollup;
 pub mod schedules;

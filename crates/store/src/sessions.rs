@@ -30,6 +30,8 @@ pub struct ActiveSession {
     pub role: Role,
     /// The token the session was opened with.
     pub token_id: Option<i32>,
+    /// The person signed in (with a password or a link); `None` for a token's session.
+    pub user_id: Option<i32>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -57,6 +59,31 @@ pub async fn open(
     now: DateTime<Utc>,
     ttl: Duration,
 ) -> Result<Opened> {
+    insert(db, team_id, role, token_id, None, now, ttl).await
+}
+
+/// Opens a session for person `user_id` in team `team_id`, where they are a member with `role`
+/// (the role is read again from the membership on every request).
+pub async fn open_for_user(
+    db: &Db,
+    user_id: i32,
+    team_id: i32,
+    role: Role,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<Opened> {
+    insert(db, team_id, role, None, Some(user_id), now, ttl).await
+}
+
+async fn insert(
+    db: &Db,
+    team_id: i32,
+    role: Role,
+    token_id: Option<i32>,
+    user_id: Option<i32>,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<Opened> {
     let secret = new_secret();
     let id = hash_token(&secret);
     let expires_at = now + ttl;
@@ -68,8 +95,8 @@ pub async fn open(
     db.conn().execute_raw(sweep.build()).await?;
     let mut sql = Sql::new(db.backend());
     sql.push(
-        "INSERT INTO sessions (id, team_id, role, token_id, created_at, expires_at, last_seen_at) \
-         VALUES (",
+        "INSERT INTO sessions (id, team_id, role, token_id, user_id, created_at, expires_at, \
+         last_seen_at) VALUES (",
     )
     .param(id.clone())
     .push(", ")
@@ -78,6 +105,8 @@ pub async fn open(
     .param(role.as_str())
     .push(", ")
     .param(token_id)
+    .push(", ")
+    .param(user_id)
     .push(", ")
     .param(now_ms)
     .push(", ")
@@ -112,6 +141,7 @@ fn read(row: &QueryResult, id: String) -> Result<(ActiveSession, i64)> {
         role: Role::parse(&role)
             .ok_or_else(|| StoreError::Invalid(format!("stored role `{role}`")))?,
         token_id: row.try_get_by_index(1)?,
+        user_id: row.try_get_by_index(12)?,
         expires_at: DateTime::from_timestamp_millis(expires_ms)
             .ok_or_else(|| StoreError::Invalid(format!("stored instant {expires_ms}")))?,
     };
@@ -133,15 +163,19 @@ pub async fn find_active(
     let now_ms = now.timestamp_millis();
     let mut sql = Sql::new(db.backend());
     sql.push(
-        "SELECT s.role, s.token_id, s.expires_at, s.last_seen_at, \
+        "SELECT COALESCE(m.role, s.role), s.token_id, s.expires_at, s.last_seen_at, \
          t.id, t.slug, t.name, t.timezone, t.data_version, t.created_at, t.rollup_version, \
-         t.currency \
+         t.currency, s.user_id \
          FROM sessions s JOIN teams t ON t.id = s.team_id \
          LEFT JOIN api_tokens k ON k.id = s.token_id \
+         LEFT JOIN memberships m ON m.user_id = s.user_id AND m.team_id = s.team_id \
          WHERE s.id = ",
     )
     .param(id.clone())
-    .push(" AND s.revoked_at IS NULL AND k.revoked_at IS NULL AND s.expires_at > ")
+    .push(
+        " AND s.revoked_at IS NULL AND k.revoked_at IS NULL \
+         AND (s.user_id IS NULL OR m.user_id IS NOT NULL) AND s.expires_at > ",
+    )
     .param(now_ms);
     let Some(row) = db.conn().query_one_raw(sql.build()).await? else {
         return Ok(None);
@@ -170,6 +204,43 @@ pub async fn end(db: &Db, id: &str, now: DateTime<Utc>) -> Result<bool> {
         .push(" WHERE id = ")
         .param(id)
         .push(" AND revoked_at IS NULL");
+    Ok(db.conn().execute_raw(sql.build()).await?.rows_affected() > 0)
+}
+
+/// Ends every session of person `user_id` ("sign out everywhere", a new password).
+pub async fn end_all_of_user(
+    conn: &impl ConnectionTrait,
+    user_id: i32,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let mut sql = Sql::new(conn.get_database_backend());
+    sql.push("UPDATE sessions SET revoked_at = ")
+        .param(now.timestamp_millis())
+        .push(" WHERE user_id = ")
+        .param(user_id)
+        .push(" AND revoked_at IS NULL");
+    Ok(conn.execute_raw(sql.build()).await?.rows_affected())
+}
+
+/// Moves person `user_id`'s session `id` to team `team_id`, where they must be a member.
+/// `false` when they are not (nothing changes).
+pub async fn switch_team(db: &Db, id: &str, user_id: i32, team_id: i32) -> Result<bool> {
+    let mut sql = Sql::new(db.backend());
+    sql.push("UPDATE sessions SET team_id = ")
+        .param(team_id)
+        .push(", role = (SELECT role FROM memberships WHERE user_id = ")
+        .param(user_id)
+        .push(" AND team_id = ")
+        .param(team_id)
+        .push(") WHERE revoked_at IS NULL AND id = ")
+        .param(id)
+        .push(" AND user_id = ")
+        .param(user_id)
+        .push(" AND EXISTS (SELECT 1 FROM memberships WHERE user_id = ")
+        .param(user_id)
+        .push(" AND team_id = ")
+        .param(team_id)
+        .push(")");
     Ok(db.conn().execute_raw(sql.build()).await?.rows_affected() > 0)
 }
 

@@ -126,6 +126,50 @@ pub async fn set_currency(db: &Db, team_id: i32, currency: Currency) -> Result<(
     Ok(())
 }
 
+/// Longest team name.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Renames the team (what pages and e-mails show). The data version moves, so no cached report
+/// keeps the old name.
+pub async fn rename(db: &Db, team_id: i32, name: &str) -> Result<()> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
+        return Err(StoreError::Invalid(format!(
+            "team name: 1 to {MAX_NAME_CHARS} characters, no control characters"
+        )));
+    }
+    team::Entity::update_many()
+        .col_expr(team::Column::Name, Expr::value(name.to_owned()))
+        .col_expr(
+            team::Column::DataVersion,
+            Expr::col(team::Column::DataVersion).add(1),
+        )
+        .filter(team::Column::Id.eq(team_id))
+        .exec(db.conn())
+        .await?;
+    Ok(())
+}
+
+/// Moves the team to another timezone and rebuilds its daily summaries, whose days are the
+/// team's local days. The summaries are marked stale first, so a rebuild cut short is finished
+/// by the next start (`rollup::rebuild_stale`).
+pub async fn set_timezone(db: &Db, team_id: i32, timezone: &Timezone) -> Result<()> {
+    team::Entity::update_many()
+        .col_expr(team::Column::Timezone, Expr::value(timezone.to_string()))
+        .col_expr(team::Column::RollupVersion, Expr::value(0))
+        .col_expr(
+            team::Column::DataVersion,
+            Expr::col(team::Column::DataVersion).add(1),
+        )
+        .filter(team::Column::Id.eq(team_id))
+        .exec(db.conn())
+        .await?;
+    crate::rollup::rebuild(db, team_id).await
+}
+
 pub async fn bump_data_version(conn: &impl ConnectionTrait, team_id: i32) -> Result<()> {
     team::Entity::update_many()
         .col_expr(

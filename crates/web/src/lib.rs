@@ -1,6 +1,7 @@
 //! Lodestar over HTTP: routes, auth and the JSON API. Handlers parse input into domain types and
 //! call `store`/`report`; no business logic lives here.
 
+mod accounts;
 mod auth;
 mod body;
 mod client_watch;

@@ -25,6 +25,10 @@ pub struct RateLimits {
     pub sign_in: Rate,
     /// `send-now` calls per team.
     pub send_now: Rate,
+    /// Password sign-in attempts per account (e-mail address).
+    pub sign_in_per_account: Rate,
+    /// Password-reset and invitation e-mails per recipient address.
+    pub emails: Rate,
     /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a proxy that sets
     /// them); otherwise the TCP peer's address.
     pub trust_forwarded_for: bool,
@@ -35,6 +39,8 @@ impl Default for RateLimits {
         RateLimits {
             sign_in: Rate { per_minute: 10 },
             send_now: Rate { per_minute: 5 },
+            sign_in_per_account: Rate { per_minute: 5 },
+            emails: Rate { per_minute: 3 },
             trust_forwarded_for: false,
         }
     }
@@ -107,6 +113,8 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
 pub struct Limiters {
     pub sign_in: RateLimiter<IpAddr>,
     pub send_now: RateLimiter<i32>,
+    pub sign_in_per_account: RateLimiter<String>,
+    pub emails: RateLimiter<String>,
     pub trust_forwarded_for: bool,
 }
 
@@ -115,6 +123,8 @@ impl Limiters {
         Limiters {
             sign_in: RateLimiter::new(limits.sign_in),
             send_now: RateLimiter::new(limits.send_now),
+            sign_in_per_account: RateLimiter::new(limits.sign_in_per_account),
+            emails: RateLimiter::new(limits.emails),
             trust_forwarded_for: limits.trust_forwarded_for,
         }
     }
@@ -129,6 +139,26 @@ impl Limiters {
             too_many(
                 wait,
                 "Too many sign-in attempts from your address. Wait a minute, then try again.",
+            )
+        })
+    }
+
+    /// One password attempt on account `email`: `false` over the limit. The caller answers
+    /// exactly as for a wrong password, so the limit tells nothing about the account.
+    pub fn sign_in_account(&self, email: &str) -> bool {
+        let ok = self.sign_in_per_account.check(&email.to_owned()).is_ok();
+        if !ok {
+            tracing::warn!("password attempts on one account over the limit");
+        }
+        ok
+    }
+
+    /// One e-mail (reset, invitation) to `email`, whether or not it has an account.
+    pub fn email(&self, email: &str) -> Result<(), ApiError> {
+        self.emails.check(&email.to_owned()).map_err(|wait| {
+            too_many(
+                wait,
+                "Too many e-mails to this address. Wait a minute, then try again.",
             )
         })
     }

@@ -14,6 +14,8 @@ pub struct SignedIn {
     pub team: Team,
     /// The session's CSRF token, for forms and the page's scripts.
     pub csrf: String,
+    /// The person's teams (id, name) when signed in as a person.
+    pub teams: Vec<(i32, String)>,
 }
 
 impl SignedIn {
@@ -24,6 +26,10 @@ impl SignedIn {
             active,
             csrf: Some(self.csrf.clone()),
             shared: false,
+            teams: self.teams.clone(),
+            team_id: self.team.id,
+            person: self.session.user_id.is_some(),
+            admin: self.session.role == lodestar_store::tokens::Role::Admin,
         }
     }
 }
@@ -39,10 +45,19 @@ pub async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<Option<Sig
     let secret = state.keys.session(&state.db).await?;
     let csrf = session::csrf_token(secret, &session.id);
     let team = session.team.clone();
+    let teams = match session.user_id {
+        Some(user_id) => lodestar_store::people::teams_of(&state.db, user_id)
+            .await?
+            .into_iter()
+            .map(|(t, _)| (t.id, t.name))
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(Some(SignedIn {
         session,
         team,
         csrf,
+        teams,
     }))
 }
 

@@ -25,6 +25,14 @@ pub struct Layout {
     pub csrf: Option<String>,
     /// Opened through a share link.
     pub shared: bool,
+    /// The teams of the person signed in (id, name), for the switcher when there are several.
+    pub teams: Vec<(i32, String)>,
+    /// The team of the page.
+    pub team_id: i32,
+    /// Signed in as a person (not with a token): offers "sign out everywhere".
+    pub person: bool,
+    /// An admin of the team: the navigation shows Settings.
+    pub admin: bool,
 }
 
 impl Layout {
@@ -35,6 +43,10 @@ impl Layout {
             active: "",
             csrf: None,
             shared: false,
+            teams: Vec::new(),
+            team_id: 0,
+            person: false,
+            admin: false,
         }
     }
 }
@@ -45,7 +57,36 @@ pub struct LoginPage {
     pub layout: Layout,
     pub csrf: String,
     pub next: String,
-    pub error: Option<String>,
+    pub email: String,
+    pub notice: Option<String>,
+    /// A failed password sign-in (worded alike for every cause).
+    pub password_error: Option<String>,
+    pub token_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/set_password.html")]
+pub struct SetPasswordPage {
+    pub layout: Layout,
+    pub heading: String,
+    pub intro: String,
+    pub action: String,
+    pub button: String,
+    pub csrf: String,
+    pub email: String,
+    pub ask_password: bool,
+    pub min_chars: usize,
+    pub password_error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/forgot.html")]
+pub struct ForgotPage {
+    pub layout: Layout,
+    pub csrf: String,
+    pub email: String,
+    pub sent: bool,
+    pub email_error: Option<String>,
 }
 
 #[derive(Template)]
@@ -606,3 +647,45 @@ pub const UNITS: [&str; 6] = ["count", "currency", "percent", "ratio", "days", "
 
 #[cfg(test)]
 mod tests;
+
+/// A token as the settings page lists it.
+pub struct TokenRow {
+    pub id: i32,
+    pub label: String,
+    pub role: String,
+    pub created: String,
+    pub last_used: String,
+    pub revoked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/settings.html")]
+pub struct SettingsPage {
+    pub layout: Layout,
+    pub team_name: String,
+    /// `members` or `tokens`.
+    pub tab: &'static str,
+    pub csrf: String,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub members: Vec<lodestar_store::people::Member>,
+    pub roles: &'static [&'static str],
+    pub email: String,
+    pub email_error: Option<String>,
+    pub tokens: Vec<TokenRow>,
+    pub new_token: Option<String>,
+    pub label: String,
+    pub label_error: Option<String>,
+    pub team_form: TeamForm,
+}
+
+/// The team settings form: what was typed, and what is wrong with it, field by field.
+#[derive(Default)]
+pub struct TeamForm {
+    pub name: String,
+    pub timezone: String,
+    pub currency: String,
+    pub name_error: Option<String>,
+    pub timezone_error: Option<String>,
+    pub currency_error: Option<String>,
+}

@@ -134,6 +134,8 @@ fn asked_of(
 /// How the page was reached: a session, or a share link (just that team, report and period).
 enum Access {
     Session(SignedIn),
+    /// `Authorization: Bearer` (the CSV export, for spreadsheets and BI tools).
+    Token(Team),
     Share {
         team: Team,
         claims: ShareClaims,
@@ -145,6 +147,7 @@ impl Access {
     fn team(&self) -> &Team {
         match self {
             Access::Session(me) => &me.team,
+            Access::Token(team) => team,
             Access::Share { team, .. } => team,
         }
     }
@@ -177,6 +180,17 @@ async fn access(
     q: &ReportQuery,
 ) -> Result<Access, PageError> {
     let Some(token) = q.share.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
+        if req.headers().contains_key(header::AUTHORIZATION) {
+            // A machine: the token alone decides, never a cookie sent beside it.
+            let principal = match crate::auth::bearer(req) {
+                Some(t) => lodestar_store::tokens::authenticate(&state.db, &t).await?,
+                None => None,
+            };
+            return match principal {
+                Some(p) => Ok(Access::Token(p.team)),
+                None => Err(ApiError::Unauthorized.into()),
+            };
+        }
         return Ok(Access::Session(viewer::require(req, state).await?));
     };
     let secret = state.keys.share(&state.db).await?;
@@ -250,7 +264,7 @@ async fn page_report(
             PeriodKey::parse(&claims.period).map_err(|_| refused(ShareError::Malformed))?;
             Some(claims.period.as_str())
         }
-        Access::Session(_) => q.period.as_deref(),
+        Access::Session(_) | Access::Token(_) => q.period.as_deref(),
     };
     let asked = asked_of(
         &def,
@@ -294,6 +308,10 @@ async fn report_page(
     let to = report.to.map(|d| format!("&to={d}")).unwrap_or_default();
     let title = format!("{} · {}", report.definition.title, report.label);
     match &access {
+        Access::Token(_) => Err(PageError::forbidden(
+            "Sign in to see this page",
+            "An API token opens the report's CSV and the JSON API; the page is for people.",
+        )),
         Access::Session(me) => {
             let next = key.next();
             let started = has_started(&next, &me.team, state.kpis.now());
@@ -346,6 +364,10 @@ async fn report_page(
                 active: "",
                 csrf: None,
                 shared: true,
+                teams: Vec::new(),
+                team_id: 0,
+                person: false,
+                admin: false,
             };
             render(
                 StatusCode::OK,

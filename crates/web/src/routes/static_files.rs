@@ -1,4 +1,4 @@
-//! The stylesheet, the editor's script and the icon, compiled into the binary: pages load
+//! The stylesheet, the editor's script, the copy buttons' script and the icon, compiled into the binary: pages load
 //! nothing from anywhere else.
 
 use actix_web::http::header;
@@ -9,7 +9,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 }
 
 /// (name, content type, bytes).
-const ASSETS: [(&str, &str, &[u8]); 3] = [
+const ASSETS: [(&str, &str, &[u8]); 4] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -19,6 +19,11 @@ const ASSETS: [(&str, &str, &[u8]); 3] = [
         "scripts.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/scripts.js"),
+    ),
+    (
+        "copy.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/copy.js"),
     ),
     (
         "favicon.svg",
