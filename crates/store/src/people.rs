@@ -183,6 +183,39 @@ pub async fn password_link(db: &Db, secret: &str, now: DateTime<Utc>) -> Result<
     })
 }
 
+/// Marks the password link `secret` used, in `tx`, and gives its person; `None` when it is
+/// unknown, used or expired. The conditional update decides between two racing requests.
+async fn use_link(
+    db: &Db,
+    tx: &impl ConnectionTrait,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i32>> {
+    if !looks_like_secret(secret) {
+        return Ok(None);
+    }
+    let hash = hash_token(secret);
+    let now_ms = now.timestamp_millis();
+    let mut used = Sql::new(db.backend());
+    used.push("UPDATE password_links SET used_at = ")
+        .param(now_ms)
+        .push(" WHERE token_hash = ")
+        .param(hash.clone())
+        .push(" AND used_at IS NULL AND expires_at > ")
+        .param(now_ms);
+    if exec(tx, used).await? != 1 {
+        return Ok(None);
+    }
+    let mut who = Sql::new(db.backend());
+    who.push("SELECT user_id FROM password_links WHERE token_hash = ")
+        .param(hash);
+    let user_id: i32 = one(tx, who)
+        .await?
+        .ok_or_else(|| StoreError::Invalid("used link vanished".to_owned()))?
+        .try_get_by_index(0)?;
+    Ok(Some(user_id))
+}
+
 /// Uses a password link: sets the password (`phc`, already hashed) and ends every session the
 /// person had. `None` when the link is unknown, used or expired: a link works once, even when
 /// two requests race (the conditional update decides).
@@ -192,29 +225,10 @@ pub async fn set_password_with_link(
     phc: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<i32>> {
-    if !looks_like_secret(secret) {
-        return Ok(None);
-    }
-    let hash = hash_token(secret);
-    let now_ms = now.timestamp_millis();
     let tx = db.begin_write().await?;
-    let mut used = Sql::new(db.backend());
-    used.push("UPDATE password_links SET used_at = ")
-        .param(now_ms)
-        .push(" WHERE token_hash = ")
-        .param(hash.clone())
-        .push(" AND used_at IS NULL AND expires_at > ")
-        .param(now_ms);
-    if exec(&tx, used).await? != 1 {
+    let Some(user_id) = use_link(db, &tx, secret, now).await? else {
         return Ok(None);
-    }
-    let mut who = Sql::new(db.backend());
-    who.push("SELECT user_id FROM password_links WHERE token_hash = ")
-        .param(hash);
-    let user_id: i32 = one(&tx, who)
-        .await?
-        .ok_or_else(|| StoreError::Invalid("used link vanished".to_owned()))?
-        .try_get_by_index(0)?;
+    };
     let mut set = Sql::new(db.backend());
     set.push("UPDATE users SET password_hash = ")
         .param(phc)
@@ -229,29 +243,10 @@ pub async fn set_password_with_link(
 /// Uses a one-time link to sign in without choosing a password (the demo's link). `None` when
 /// the link is unknown, used or expired.
 pub async fn sign_in_with_link(db: &Db, secret: &str, now: DateTime<Utc>) -> Result<Option<i32>> {
-    if !looks_like_secret(secret) {
-        return Ok(None);
-    }
-    let hash = hash_token(secret);
-    let now_ms = now.timestamp_millis();
     let tx = db.begin_write().await?;
-    let mut used = Sql::new(db.backend());
-    used.push("UPDATE password_links SET used_at = ")
-        .param(now_ms)
-        .push(" WHERE token_hash = ")
-        .param(hash.clone())
-        .push(" AND used_at IS NULL AND expires_at > ")
-        .param(now_ms);
-    if exec(&tx, used).await? != 1 {
+    let Some(user_id) = use_link(db, &tx, secret, now).await? else {
         return Ok(None);
-    }
-    let mut who = Sql::new(db.backend());
-    who.push("SELECT user_id FROM password_links WHERE token_hash = ")
-        .param(hash);
-    let user_id: i32 = one(&tx, who)
-        .await?
-        .ok_or_else(|| StoreError::Invalid("used link vanished".to_owned()))?
-        .try_get_by_index(0)?;
+    };
     tx.commit().await?;
     Ok(Some(user_id))
 }
