@@ -145,7 +145,7 @@ async fn rollups_agree_with_the_rows_after_updates(backend: Backend) {
     ));
     layouts.push((
         "2026-W49 days 1-3".into(),
-        Buckets::first_days(key("2026-W49"), 3, 3, tz.0).unwrap(),
+        Buckets::compared(&key("2026-W49").trend(3), Some(3), tz.0),
     ));
     let mut compared = 0;
     for (last, bounds) in &layouts {

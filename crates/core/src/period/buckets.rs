@@ -138,21 +138,6 @@ impl Buckets {
         Ok(Buckets::from_spans(&spans, tz))
     }
 
-    /// The first `elapsed` days of each of the `count` periods ending with `current` (all of a
-    /// period shorter than that): a period in progress with comparisons of the same length.
-    pub fn first_days(
-        current: PeriodKey,
-        count: usize,
-        elapsed: i64,
-        tz: Tz,
-    ) -> Result<Buckets, CoreError> {
-        let keys = current.trend(count);
-        if keys.windows(2).any(|w| w[0] == w[1]) {
-            return Err(CoreError::PeriodTooEarly(current.to_string()));
-        }
-        Ok(Buckets::compared(&keys, Some(elapsed), tz))
-    }
-
     /// `keys` (each the comparison of the next, oldest first: consecutive periods, or the same
     /// period of consecutive years), each whole or cut after its first `elapsed` days (all of a
     /// period shorter than that). The gaps between them are read and dropped.
@@ -431,7 +416,7 @@ mod tests {
     #[test]
     fn a_period_in_progress_is_compared_with_the_same_first_days() {
         let tz = chrono_tz::Europe::Berlin;
-        let b = Buckets::first_days(key("2026-W49"), 3, 3, tz).expect("buckets");
+        let b = Buckets::compared(&key("2026-W49").trend(3), Some(3), tz);
         assert_eq!(b.len(), 3);
         let keys: Vec<String> = b.keys().map(|k| k.to_string()).collect();
         assert_eq!(keys, ["2026-W47", "2026-W48", "2026-W49"]);
@@ -474,7 +459,7 @@ mod tests {
     #[test]
     fn first_days_are_clamped_to_a_shorter_period() {
         // Day 31 of March compares with all of February.
-        let b = Buckets::first_days(key("2027-03"), 3, 31, Tz::UTC).expect("buckets");
+        let b = Buckets::compared(&key("2027-03").trend(3), Some(31), Tz::UTC);
         assert_eq!(b.covered_days(0), 31, "January has 31 days");
         assert_eq!(b.covered_days(1), 28, "February has 28");
         assert_eq!(b.covered_days(2), 31);
@@ -495,7 +480,7 @@ mod tests {
         assert_eq!(tail.covered_days(1), 2);
         assert_eq!(tail.periods[0].key, key("2026-W48"));
         // The last two of a gapped window keep their gap.
-        let w = Buckets::first_days(key("2026-W49"), 3, 2, Tz::UTC).expect("buckets");
+        let w = Buckets::compared(&key("2026-W49").trend(3), Some(2), Tz::UTC);
         let t = w.last(2);
         assert_eq!(t.spans, [0, 2]);
         assert_eq!(t.span_count(), 3);

@@ -107,15 +107,11 @@ fn kpi_value(env: &Env, r: &Requested, mut on_logs: impl FnMut(&str, Vec<String>
             }
         }
     };
-    let uncompared = KpiValue {
-        change_display: None,
-        ..KpiValue::new(meta.clone(), value, None)
-    };
-    let base = if compared {
-        KpiValue::new(meta, value, previous)
-    } else {
-        uncompared
-    };
+    let mut base = KpiValue::new(meta, value, previous);
+    if !compared {
+        // Nothing to compare with: no change to show either (`previous` is already `None`).
+        base.change_display = None;
+    }
     KpiValue {
         segments,
         unsupported,
