@@ -574,6 +574,24 @@ fn serve_waits_for_the_database_only_when_asked() {
     );
 }
 
+/// `GET /healthz` on `port` answers 200.
+fn answers_health(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+    if conn
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut reply = String::new();
+    let _ = conn.read_to_string(&mut reply);
+    reply.starts_with("HTTP/1.1 200")
+}
+
 /// SIGTERM: the server stops accepting, stops its scheduler and exits 0 well within its bound.
 #[test]
 fn serve_exits_0_soon_after_sigterm() {
@@ -589,8 +607,10 @@ fn serve_exits_0_soon_after_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Up means answering HTTP: the port accepts connections as soon as it is bound, before the
+    // server runs and handles signals.
     let up = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !answers_health(port) {
         assert!(
             up.elapsed() < Duration::from_secs(20),
             "serve did not come up"
