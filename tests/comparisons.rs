@@ -17,6 +17,7 @@ backend_tests!(
     a_month_to_date_compares_the_same_first_days,
     bad_comparisons_are_400_naming_the_parameter,
     the_report_page_and_its_downloads_follow_the_comparison,
+    the_report_page_reads_ranges_and_rolling_windows,
 );
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -304,4 +305,55 @@ async fn the_report_page_and_its_downloads_follow_the_comparison(b: Backend) {
         !none.contains("id=\"drivers\""),
         "nothing to explain without a comparison"
     );
+}
+
+async fn the_report_page_reads_ranges_and_rolling_windows(b: Backend) {
+    // Wednesday 2026-11-18 in New York: the last 28 days are Oct 21 – Nov 17.
+    let app = TestApp::spawn_with(b, |s| {
+        s.clock = fixed_clock(at("2026-11-18T20:00:00Z"));
+    })
+    .await;
+    let (token, rows) = team_with_two_years(&app).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&token, "/").await;
+    let page = browser.get("/reports/weekly?period=last-28d").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let html = page.body;
+    assert!(html.contains("Oct 21 – Nov 17, 2026 (28 days)"), "{html}");
+    // The previous window is a link of its own: the 28 days before.
+    assert!(html.contains("period=2026-09-23..2026-10-20"), "{html}");
+    let csv = browser
+        .get("/reports/weekly.csv?period=2026-10-21..2026-11-17&compare=year")
+        .await
+        .body;
+    let leads_line: Vec<&str> = csv
+        .lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|cols| cols.get(2) == Some(&"leads") && cols.get(7) == Some(&""))
+        .unwrap_or_else(|| panic!("{csv}"));
+    assert_eq!(leads_line[0], "2026-10-21..2026-11-17");
+    assert_eq!(
+        leads_line[8].parse::<f64>().ok(),
+        Some(count_in(
+            &rows,
+            "2026-10-21T04:00:00Z",
+            "2026-11-18T05:00:00Z"
+        )),
+        "{leads_line:?}"
+    );
+    assert_eq!(
+        leads_line[9].parse::<f64>().ok(),
+        Some(count_in(
+            &rows,
+            "2025-10-21T04:00:00Z",
+            "2025-11-18T05:00:00Z"
+        )),
+        "{leads_line:?}"
+    );
+    // A backwards range is refused on the page with the reason, not a blank report.
+    let bad = browser
+        .get("/reports/weekly?period=2026-11-17..2026-10-21")
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("ends before it starts"), "{}", bad.body);
 }

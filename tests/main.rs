@@ -22,3 +22,4 @@ mod rollups;
 mod team_settings;
 mod tokens;
 mod trees;
+mod windows;

@@ -4,9 +4,17 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum CoreError {
     #[error(
-        "invalid period `{0}`: expected a day (2026-11-03), an ISO week (2026-W45), a month (2026-11), a quarter (2026-Q4) or a year (2026)"
+        "invalid period `{0}`: expected a day (2026-11-03), an ISO week (2026-W45), a month (2026-11), a quarter (2026-Q4), a year (2026), a range of days (2026-11-03..2026-11-16), wtd, mtd, qtd, ytd or a rolling window (last-28d, last-4w, last-3m)"
     )]
     InvalidPeriod(String),
+    #[error("range `{0}` ends before it starts: give the first day, then the last")]
+    RangeBackwards(String),
+    #[error("range `{0}` is longer than three years: ask for a shorter one")]
+    RangeTooLong(String),
+    #[error(
+        "range `{0}` is longer than a year, so the same days a year earlier overlap it: use compare=previous or a shorter range"
+    )]
+    YearCompareOverlaps(String),
     #[error(
         "period `{0}` is too early: its comparison and trend would reach before the year 0000; ask for a later period"
     )]
@@ -39,8 +47,11 @@ impl CoreError {
     /// The request parameter at fault, where one is.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            CoreError::InvalidPeriod(_) | CoreError::PeriodTooEarly(_) => Some("period"),
-            CoreError::InvalidCompare(_) => Some("compare"),
+            CoreError::InvalidPeriod(_)
+            | CoreError::PeriodTooEarly(_)
+            | CoreError::RangeBackwards(_)
+            | CoreError::RangeTooLong(_) => Some("period"),
+            CoreError::InvalidCompare(_) | CoreError::YearCompareOverlaps(_) => Some("compare"),
             CoreError::InvalidTo(_) | CoreError::ToOutsidePeriod { .. } => Some("to"),
             CoreError::InvalidDimension(_) | CoreError::UnknownSegmentSet(_) => Some("segment_by"),
             _ => None,

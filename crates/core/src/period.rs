@@ -27,6 +27,9 @@ pub enum PeriodKind {
     Month,
     Quarter,
     Year,
+    /// Any run of whole local days: a custom range (`2026-11-03..2026-11-16`) or a rolling window
+    /// (`last-28d`). Not a kind reports or schedules repeat on, so not in [`PeriodKind::ALL`].
+    Range,
 }
 
 impl PeriodKind {
@@ -45,6 +48,15 @@ impl PeriodKind {
             PeriodKind::Month => "month",
             PeriodKind::Quarter => "quarter",
             PeriodKind::Year => "year",
+            PeriodKind::Range => "range",
+        }
+    }
+
+    /// What one of these periods is called in prose: `2.6 weeks`, `vs the previous period`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            PeriodKind::Range => "period",
+            kind => kind.as_str(),
         }
     }
 }
@@ -67,25 +79,60 @@ impl FromStr for PeriodKind {
 }
 
 /// A period of some kind, named by its canonical key (`2026-W45`, `2026-11`, `2026-Q4`, `2026`,
-/// `2026-11-03`). Only keys whose (ISO) year has four digits, 0000 to 9999, exist: arithmetic that
-/// would leave that range stops at its edge.
+/// `2026-11-03`, or a range of local days `2026-11-03..2026-11-16`, both included). Only keys whose
+/// (ISO) year has four digits, 0000 to 9999, exist: arithmetic that would leave that range stops at
+/// its edge.
 ///
 /// Keys order by their first day, so a sorted list of one kind is chronological.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeriodKey {
-    /// Always the true first day of the period (a Monday for weeks, the 1st for months...), so
-    /// equality of keys is equality of this pair.
+    /// Always the true first day of the period (a Monday for weeks, the 1st for months...).
     first: NaiveDate,
+    /// The day after its last: fixed by `first` for calendar kinds, chosen for a range.
+    end: NaiveDate,
     kind: PeriodKind,
 }
 
 const MIN_YEAR: i32 = 0;
 const MAX_YEAR: i32 = 9999;
 
+/// The longest range a request may read: three years of days.
+pub const MAX_RANGE_DAYS: i64 = 3 * 366;
+
 impl PeriodKey {
     /// Parses a canonical key; anything else is [`CoreError::InvalidPeriod`].
     pub fn parse(s: &str) -> Result<PeriodKey, CoreError> {
+        if let Some((first, last)) = s.split_once("..") {
+            let day = |d: &str| match parse_key(d.as_bytes()) {
+                Some(k) if k.kind == PeriodKind::Day => Ok(k.first),
+                _ => Err(CoreError::InvalidPeriod(s.to_owned())),
+            };
+            return PeriodKey::range(day(first)?, day(last)?);
+        }
         parse_key(s.as_bytes()).ok_or_else(|| CoreError::InvalidPeriod(s.to_owned()))
+    }
+
+    /// The local days from `first` to `last`, both included: at least one day, at most
+    /// [`MAX_RANGE_DAYS`], within the supported years.
+    pub fn range(first: NaiveDate, last: NaiveDate) -> Result<PeriodKey, CoreError> {
+        let text = || format!("{first}..{last}");
+        if last < first {
+            return Err(CoreError::RangeBackwards(text()));
+        }
+        let end = last
+            .succ_opt()
+            .filter(|_| last.year() <= MAX_YEAR && first.year() >= MIN_YEAR);
+        let Some(end) = end else {
+            return Err(CoreError::InvalidPeriod(text()));
+        };
+        if (end - first).num_days() > MAX_RANGE_DAYS {
+            return Err(CoreError::RangeTooLong(text()));
+        }
+        Ok(PeriodKey {
+            first,
+            end,
+            kind: PeriodKind::Range,
+        })
     }
 
     pub fn kind(&self) -> PeriodKind {
@@ -99,8 +146,12 @@ impl PeriodKey {
 
     /// The local calendar date right after the period (exclusive end).
     pub fn end_day(&self) -> NaiveDate {
-        // From the index rather than through `next()`, so the last key of the range has a real end.
-        first_day_of(self.kind, self.index() + 1)
+        self.end
+    }
+
+    /// The local calendar date of its last day.
+    pub fn last_day(&self) -> NaiveDate {
+        self.end.pred_opt().unwrap_or(self.first)
     }
 
     /// Calendar days in the period (a DST change does not change this; it changes hours).
@@ -117,14 +168,23 @@ impl PeriodKey {
     }
 
     /// The period `n` periods later (earlier when `n` is negative), stopping at the supported range.
+    /// A range moves by its own length.
     pub fn offset(&self, n: i64) -> PeriodKey {
+        if self.kind == PeriodKind::Range {
+            return self.shifted(n);
+        }
         let (min, max) = index_bounds(self.kind);
         let index = self.index().saturating_add(n).clamp(min, max);
         PeriodKey::from_index(self.kind, index)
     }
 
-    /// The period of `kind` that contains the local date `day`.
+    /// The period of `kind` that contains the local date `day` (for [`PeriodKind::Range`], the
+    /// range of that one day).
     pub fn containing(kind: PeriodKind, day: NaiveDate) -> PeriodKey {
+        if kind == PeriodKind::Range {
+            let day = PeriodKey::containing(PeriodKind::Day, day);
+            return PeriodKey::range(day.first, day.first).unwrap_or(day);
+        }
         let (min, max) = index_bounds(kind);
         PeriodKey::from_index(kind, index_of(kind, day).clamp(min, max))
     }
@@ -172,11 +232,36 @@ impl PeriodKey {
         index_of(self.kind, self.first)
     }
 
-    /// Callers pass an index within [`index_bounds`].
+    /// Callers pass a calendar kind and an index within [`index_bounds`].
     fn from_index(kind: PeriodKind, index: i64) -> PeriodKey {
         PeriodKey {
             first: first_day_of(kind, index),
+            // From the index rather than through `next()`, so the last key of the range has a
+            // real end.
+            end: first_day_of(kind, index + 1),
             kind,
+        }
+    }
+
+    /// A range moved by `n` times its length, stopping at the supported years.
+    fn shifted(&self, n: i64) -> PeriodKey {
+        let len = self.days();
+        let min = NaiveDate::from_ymd_opt(MIN_YEAR, 1, 1).unwrap_or(NaiveDate::MIN);
+        let max = NaiveDate::from_ymd_opt(MAX_YEAR, 12, 31).unwrap_or(NaiveDate::MAX);
+        let lowest = i64::from(min.num_days_from_ce());
+        let highest = i64::from(max.num_days_from_ce()) - len + 1;
+        let first = i64::from(self.first.num_days_from_ce())
+            .saturating_add(n.saturating_mul(len))
+            .clamp(lowest, highest.max(lowest));
+        let first = i32::try_from(first)
+            .ok()
+            .and_then(NaiveDate::from_num_days_from_ce_opt)
+            .unwrap_or(self.first);
+        let end = first + Days::new(u64::try_from(len).unwrap_or(1));
+        PeriodKey {
+            first,
+            end,
+            kind: PeriodKind::Range,
         }
     }
 }
@@ -192,6 +277,8 @@ fn index_of(kind: PeriodKind, day: NaiveDate) -> i64 {
         PeriodKind::Month => i64::from(day.year()) * 12 + i64::from(day.month0()),
         PeriodKind::Quarter => i64::from(day.year()) * 4 + i64::from(day.month0() / 3),
         PeriodKind::Year => i64::from(day.year()),
+        // Ranges have no running numbers; they move by their length (`PeriodKey::shifted`).
+        PeriodKind::Range => i64::from(day.num_days_from_ce()),
     }
 }
 
@@ -213,6 +300,9 @@ fn first_day_of(kind: PeriodKind, index: i64) -> NaiveDate {
         PeriodKind::Month => ymd(index.div_euclid(12), index.rem_euclid(12) + 1),
         PeriodKind::Quarter => ymd(index.div_euclid(4), index.rem_euclid(4) * 3 + 1),
         PeriodKind::Year => ymd(index, 1),
+        PeriodKind::Range => i32::try_from(index)
+            .ok()
+            .and_then(NaiveDate::from_num_days_from_ce_opt),
     };
     // Unreachable for indices near the supported range; the range's first day keeps this total.
     date.unwrap_or(NaiveDate::MIN)
@@ -289,7 +379,7 @@ fn parse_key(s: &[u8]) -> Option<PeriodKey> {
         ),
         _ => return None,
     };
-    Some(PeriodKey { first, kind })
+    Some(PeriodKey::from_index(kind, index_of(kind, first)))
 }
 
 impl fmt::Display for PeriodKey {
@@ -304,6 +394,19 @@ impl fmt::Display for PeriodKey {
             PeriodKind::Month => write!(f, "{:04}-{:02}", d.year(), d.month()),
             PeriodKind::Quarter => write!(f, "{:04}-Q{}", d.year(), d.month0() / 3 + 1),
             PeriodKind::Year => write!(f, "{:04}", d.year()),
+            PeriodKind::Range => {
+                let l = self.last_day();
+                write!(
+                    f,
+                    "{:04}-{:02}-{:02}..{:04}-{:02}-{:02}",
+                    d.year(),
+                    d.month(),
+                    d.day(),
+                    l.year(),
+                    l.month(),
+                    l.day()
+                )
+            }
         }
     }
 }

@@ -88,13 +88,7 @@ pub fn money(v: f64, currency: Currency) -> String {
 /// `2.6 weeks`, `1.0 month`: a number of the report's periods.
 fn periods(v: f64, kind: PeriodKind) -> String {
     let text = grouped(&format!("{v:.1}"));
-    let name = match kind {
-        PeriodKind::Day => "day",
-        PeriodKind::Week => "week",
-        PeriodKind::Month => "month",
-        PeriodKind::Quarter => "quarter",
-        PeriodKind::Year => "year",
-    };
+    let name = kind.noun();
     if text == "1.0" {
         format!("{text} {name}")
     } else {
@@ -189,11 +183,23 @@ impl Tone {
 }
 
 /// A period for headings: `Week 45, 2026 (Nov 2 – Nov 8)`, `November 2026`,
-/// `Q4 2026 (Oct 1 – Dec 31)`, `2026`, `Tue, Nov 3, 2026`.
+/// `Q4 2026 (Oct 1 – Dec 31)`, `2026`, `Tue, Nov 3, 2026`, `Nov 3 – Nov 16, 2026 (14 days)`.
 pub fn period_label(key: &PeriodKey) -> String {
     let first = key.first_day();
-    let last = key.end_day().pred_opt().unwrap_or(first);
+    let last = key.last_day();
     match key.kind() {
+        PeriodKind::Range if first.year() == last.year() => format!(
+            "{}, {} ({})",
+            day_range(first, last),
+            first.year(),
+            days(key.days())
+        ),
+        PeriodKind::Range => format!(
+            "{} – {} ({})",
+            first.format("%b %-d, %Y"),
+            last.format("%b %-d, %Y"),
+            days(key.days())
+        ),
         PeriodKind::Day => first.format("%a, %b %-d, %Y").to_string(),
         PeriodKind::Week => {
             let week = first.iso_week();
@@ -212,6 +218,23 @@ pub fn period_label(key: &PeriodKey) -> String {
             day_range(first, last)
         ),
         PeriodKind::Year => first.year().to_string(),
+    }
+}
+
+/// A period as a navigation button names it: its key (`2026-W44`), or for a range its days
+/// (`Oct 11 – Nov 7`), which a phone has room for.
+pub fn nav_label(key: &PeriodKey) -> String {
+    match key.kind() {
+        PeriodKind::Range => day_range(key.first_day(), key.last_day()),
+        _ => key.to_string(),
+    }
+}
+
+fn days(n: i64) -> String {
+    if n == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{n} days")
     }
 }
 

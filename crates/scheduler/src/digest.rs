@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use lodestar_core::period::{Comparison, PeriodKey, PeriodKind};
+use lodestar_core::period::{Comparison, PeriodKey};
 use lodestar_mail::digest::{DigestBar, DigestDriver, DigestSummary};
 use lodestar_mail::{DigestKpi, DigestSection, DigestView, Trend, render_digest};
 use lodestar_report::definition::ReportDefinition;
@@ -155,7 +155,7 @@ pub fn view(
         explanations,
         drivers: report.drivers.iter().map(driver).collect(),
         summary: summary(report),
-        period_noun: noun(report.period.key.kind()).to_owned(),
+        period_noun: report.period.key.kind().noun().to_owned(),
         manage_url,
     }
 }
@@ -168,16 +168,6 @@ fn summary(report: &Report) -> DigestSummary {
         headline: rows(s.headline),
         movers: rows(s.movers),
         missed: rows(s.missed),
-    }
-}
-
-fn noun(kind: PeriodKind) -> &'static str {
-    match kind {
-        PeriodKind::Day => "day",
-        PeriodKind::Week => "week",
-        PeriodKind::Month => "month",
-        PeriodKind::Quarter => "quarter",
-        PeriodKind::Year => "year",
     }
 }
 

@@ -322,9 +322,9 @@ async fn report_page(
                         Some(PeriodNav {
                             action: base.clone(),
                             prev_href: format!("{base}?period={}{also}", key.previous()),
-                            prev_key: key.previous().to_string(),
+                            prev_key: lodestar_report::format::nav_label(&key.previous()),
                             next_href: started.then(|| format!("{base}?period={next}{also}")),
-                            next_key: next.to_string(),
+                            next_key: lodestar_report::format::nav_label(&next),
                             tree: tree.clone(),
                         }),
                         None,

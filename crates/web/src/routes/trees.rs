@@ -420,10 +420,10 @@ async fn tree_page(
         nav: PeriodNav {
             action: base.clone(),
             prev_href: format!("{base}?period={}", period.previous()),
-            prev_key: period.previous().to_string(),
+            prev_key: lodestar_report::format::nav_label(&period.previous()),
             next_href: (next.resolve(me.team.timezone.0).start <= state.kpis.now())
                 .then(|| format!("{base}?period={next}")),
-            next_key: next.to_string(),
+            next_key: lodestar_report::format::nav_label(&next),
             tree: None,
         },
         rows: TreePage::rows(&report),
