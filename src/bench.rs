@@ -5,6 +5,7 @@
 
 mod import;
 mod scripts;
+mod stages;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -355,6 +356,15 @@ async fn kpi_bench(engine: &KpiEngine, backend: &str, args: &BenchArgs) -> anyho
             "max_ms": timing.max, "target_ms": case.target_ms, "ok": ok,
         }));
     }
+    stages::stages_bench(
+        engine,
+        &team,
+        week,
+        args.iterations,
+        &mut report,
+        &mut json_lines,
+    )
+    .await?;
     let rss = peak_rss();
     report.push(format!(
         "peak RSS while querying: {} (target < 300 MB)",

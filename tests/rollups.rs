@@ -186,6 +186,58 @@ async fn rollups_agree_with_the_rows_after_updates(backend: Backend) {
     }
     // The comparison covered real data: every period kind, thousands of values.
     assert!(compared > 10_000, "only {compared} values compared");
+
+    // The stage distribution at every local midnight from September to January, from the
+    // rollups' stage entries, against the leads' own timestamps counted here.
+    let mut day = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+    let mut nonzero = 0;
+    while day < chrono::NaiveDate::from_ymd_opt(2027, 2, 1).unwrap() {
+        let end = lodestar_core::period::local_midnight(day, tz.0).timestamp_millis();
+        let rolled = lodestar_store::stages::distribution(
+            app.db(),
+            team_id,
+            lodestar_core::period::day_number(day),
+        )
+        .await
+        .unwrap();
+        let rolled: Vec<(&str, u64)> = rolled.iter().map(|(s, n)| (s.key(), *n)).collect();
+        let counted = stages_from_rows(&app, team_id, end).await;
+        assert_eq!(rolled, counted, "stages at the start of {day}");
+        nonzero += rolled.iter().filter(|(_, n)| *n > 0).count();
+        day = day.succ_opt().unwrap();
+    }
+    assert!(nonzero > 500, "the distribution had data: {nonzero}");
+}
+
+/// Leads created before `end` in each stage at `end` (spec/KPIS.md, "Stage distribution"), in
+/// `Stage::ALL` order, straight from the rows.
+async fn stages_from_rows(app: &TestApp, team_id: i32, end: i64) -> Vec<(&'static str, u64)> {
+    let sql = format!(
+        "SELECT CASE WHEN churned_at < {end} THEN 'churned' WHEN won_at < {end} THEN 'customer' \
+         WHEN lost_at < {end} THEN 'lost' WHEN opportunity_at < {end} THEN 'opportunity' \
+         WHEN sql_at < {end} THEN 'sql' WHEN sal_at < {end} THEN 'sal' \
+         WHEN mql_at < {end} THEN 'mql' ELSE 'lead' END AS stage, COUNT(*) FROM leads \
+         WHERE team_id = {team_id} AND created_at < {end} GROUP BY 1"
+    );
+    let rows = app
+        .db()
+        .conn()
+        .query_all_raw(sea_orm::Statement::from_string(app.db().backend(), sql))
+        .await
+        .unwrap();
+    let counts: std::collections::HashMap<String, i64> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get_by_index(0).unwrap(),
+                r.try_get_by_index(1).unwrap(),
+            )
+        })
+        .collect();
+    lodestar_core::stage::Stage::ALL
+        .iter()
+        .map(|s| (s.key(), counts.get(s.key()).copied().unwrap_or(0) as u64))
+        .collect()
 }
 
 async fn rollup_rows(app: &TestApp, team_id: i32) -> Vec<String> {

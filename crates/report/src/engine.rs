@@ -386,8 +386,8 @@ pub async fn stages(
     team: &Team,
     period: &PeriodKey,
 ) -> Result<BTreeMap<&'static str, u64>, ReportError> {
-    let end = period.resolve(team.timezone.0).end.timestamp_millis();
-    let dist = lodestar_store::stages::distribution(db, team.id, end).await?;
+    let end_day = lodestar_core::period::day_number(period.end_day());
+    let dist = lodestar_store::stages::distribution(db, team.id, end_day).await?;
     Ok(Stage::ALL
         .iter()
         .map(|s| (s.key(), dist.get(s).copied().unwrap_or(0)))

@@ -13,6 +13,7 @@ use std::fmt::Write;
 use chrono::{NaiveDate, TimeDelta};
 use lodestar_core::domain::{event_kind, nps};
 use lodestar_core::period::{Timezone, local_midnight};
+use lodestar_core::stage::Stage;
 use sea_orm::{ConnectionTrait, QueryResult};
 
 use crate::error::{Result, StoreError};
@@ -23,19 +24,20 @@ mod rebuild;
 
 use engaged::EngagedKey;
 pub use engaged::{Reach, any_engagement, engagement_times, kind_of, reach_of};
-pub use rebuild::{rebuild, rebuild_stale};
+pub use rebuild::{rebuild, rebuild_stale, rebuild_with_progress};
 
 const DAY_MS: i64 = 86_400_000;
 
 /// The version a team's rollups are at when built; `teams.rollup_version` below it means
 /// "rebuild from the rows".
-/// 2 added the lead score and customer lifetime sums (migration 000008).
-pub const VERSION: i32 = 2;
+/// 2 added the lead score and customer lifetime sums (migration 000008); 3 the stage entries
+/// (migration 000015).
+pub const VERSION: i32 = 3;
 
 /// Pending deltas are written once this many (day, dimensions) keys have accumulated.
 const FLUSH_AT: usize = 20_000;
 
-/// Rollup rows per statement: at most 512 × 21 bound values, under SQLite's 32,766.
+/// Rollup rows per statement: at most 512 × 32 bound values, under SQLite's 32,766.
 const ROWS_PER_STATEMENT: usize = 512;
 
 /// Maps instants to the team's local days, remembering each local midnight it computed.
@@ -185,9 +187,11 @@ pub(crate) const SETTLED: usize = 15;
 pub(crate) const SCORE_SUM: usize = 16;
 pub(crate) const SCORE_N: usize = 17;
 pub(crate) const LIFETIME_MS: usize = 18;
+/// The net stage entries, one column per stage in [`Stage::ALL`] order from here.
+pub(crate) const STAGE_ENTRIES: usize = 19;
 
 /// Counters per (day, dimensions) of `lead_days`.
-pub const LEAD_COUNTERS: usize = 19;
+pub const LEAD_COUNTERS: usize = 27;
 
 pub const LEAD_COLUMNS: [&str; LEAD_COUNTERS] = [
     "leads",
@@ -209,6 +213,14 @@ pub const LEAD_COLUMNS: [&str; LEAD_COUNTERS] = [
     "score_sum",
     "score_n",
     "lifetime_ms",
+    "stage_churned",
+    "stage_customer",
+    "stage_lost",
+    "stage_opportunity",
+    "stage_sql",
+    "stage_sal",
+    "stage_mql",
+    "stage_lead",
 ];
 
 const N: usize = 0;
@@ -217,6 +229,41 @@ const PROMOTERS: usize = 2;
 const DETRACTORS: usize = 3;
 
 pub const EVENT_COLUMNS: [&str; 4] = ["n", "value_sum", "promoters", "detractors"];
+
+/// The stage (a position in [`Stage::ALL`]) a lead is in at every instant after `at`: the first
+/// whose timestamp is at or before it.
+fn stage_after(l: &LeadFacts, at: i64) -> usize {
+    let times = [l.churned, l.won, l.lost, l.opportunity, l.sql, l.sal, l.mql];
+    times
+        .iter()
+        .position(|t| t.is_some_and(|t| t <= at))
+        .unwrap_or(Stage::ALL.len() - 1)
+}
+
+/// When a lead's stage changes, in time order: `(instant, stage entered, stage left)`, the first
+/// at its creation (leaving none). Its stage at an instant `end` (spec/KPIS.md, "Stage
+/// distribution") is the one entered by the last change before `end`; a timestamp before its
+/// creation counts from its creation, when the lead starts to count.
+fn stage_changes(l: &LeadFacts) -> Vec<(i64, usize, Option<usize>)> {
+    let mut points: Vec<i64> = [l.churned, l.won, l.lost, l.opportunity, l.sql, l.sal, l.mql]
+        .iter()
+        .flatten()
+        .map(|&t| t.max(l.created))
+        .chain([l.created])
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+    let mut changes = Vec::with_capacity(points.len());
+    let mut current = None;
+    for at in points {
+        let stage = stage_after(l, at);
+        if current != Some(stage) {
+            changes.push((at, stage, current));
+            current = Some(stage);
+        }
+    }
+    changes
+}
 
 /// Interned dimension tuples: rollup keys hold a number, so accumulating a row's
 /// contributions allocates nothing once its dimensions have been seen.
@@ -338,6 +385,13 @@ impl Pending {
         };
         if let Some(closed) = closed {
             self.lead_at(clock, dims, l.created.max(closed))[SETTLED] += sign;
+        }
+        for (at, stage, left) in stage_changes(l) {
+            let row = self.lead_at(clock, dims, at);
+            row[STAGE_ENTRIES + stage] += sign;
+            if let Some(left) = left {
+                row[STAGE_ENTRIES + left] -= sign;
+            }
         }
     }
 

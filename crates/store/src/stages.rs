@@ -1,4 +1,6 @@
-//! The stage distribution at an instant, in one grouped statement.
+//! The stage distribution at a local midnight, from the running sums of the daily rollups'
+//! stage entries (`lead_days.stage_*`, see `rollup::stage_changes`): one grouped read of the
+//! team's summary rows, not a scan of its leads.
 
 use std::collections::BTreeMap;
 
@@ -9,28 +11,29 @@ use crate::Db;
 use crate::error::Result;
 use crate::sql::Sql;
 
-/// How many leads created before `end` (epoch ms) are in each stage at `end`.
-pub async fn distribution(db: &Db, team_id: i32, end: i64) -> Result<BTreeMap<Stage, u64>> {
-    // The CASE follows Stage::ALL: the first stage that holds wins.
-    let case = format!(
-        "CASE WHEN churned_at < {end} THEN 'churned' WHEN won_at < {end} THEN 'customer' \
-         WHEN lost_at < {end} THEN 'lost' WHEN opportunity_at < {end} THEN 'opportunity' \
-         WHEN sql_at < {end} THEN 'sql' WHEN sal_at < {end} THEN 'sal' \
-         WHEN mql_at < {end} THEN 'mql' ELSE 'lead' END"
-    );
+/// How many leads created before the local midnight starting day `end_day` (see
+/// `lodestar_core::period::day_number`) are in each stage then.
+pub async fn distribution(db: &Db, team_id: i32, end_day: i32) -> Result<BTreeMap<Stage, u64>> {
+    let sums: Vec<String> = Stage::ALL
+        .iter()
+        .map(|s| format!("CAST(COALESCE(SUM(stage_{}), 0) AS BIGINT)", s.key()))
+        .collect();
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
-        "SELECT {case} AS stage, COUNT(*) FROM leads WHERE team_id = "
+        "SELECT {} FROM lead_days WHERE team_id = ",
+        sums.join(", ")
     ))
     .param(team_id)
-    .push(&format!(" AND created_at < {end} GROUP BY 1"));
-    let mut out: BTreeMap<Stage, u64> = Stage::ALL.iter().map(|s| (*s, 0)).collect();
-    for row in db.conn().query_all_raw(sql.build()).await? {
-        let key: String = row.try_get_by_index(0)?;
-        let n: i64 = row.try_get_by_index(1)?;
-        if let Some(stage) = Stage::ALL.iter().find(|s| s.key() == key) {
-            out.insert(*stage, n as u64);
-        }
+    .push(" AND day < ")
+    .param(end_day);
+    let row = db.conn().query_one_raw(sql.build()).await?;
+    let mut out = BTreeMap::new();
+    for (i, stage) in Stage::ALL.iter().enumerate() {
+        let n: i64 = match &row {
+            Some(row) => row.try_get_by_index(i)?,
+            None => 0,
+        };
+        out.insert(*stage, u64::try_from(n).unwrap_or(0));
     }
     Ok(out)
 }
