@@ -114,8 +114,13 @@ pub async fn demo(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
     let app = build(settings, args).await?;
     let db = &app.state().db;
     let team = crate::demo::ensure_demo_team(db).await?;
-    let token =
-        lodestar_store::tokens::create(db, team.id, lodestar_store::tokens::Role::Admin).await?;
+    let token = lodestar_store::tokens::create_labelled(
+        db,
+        team.id,
+        lodestar_store::tokens::Role::Admin,
+        Some("lodestar demo"),
+    )
+    .await?;
     let (_, secret) = lodestar_store::people::create_member(
         db,
         crate::demo::DEMO_EMAIL,

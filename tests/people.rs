@@ -30,6 +30,7 @@ backend_tests!(
     a_one_click_link_signs_in_once,
     the_tokens_page_creates_a_token_for_the_csv_export_and_revokes_it,
     the_members_page_invites_changes_roles_and_removes,
+    open_invitations_are_listed_and_can_be_withdrawn,
     the_team_page_renames_and_moves_the_team_with_errors_at_the_field,
 );
 
@@ -810,4 +811,118 @@ async fn the_team_page_renames_and_moves_the_team_with_errors_at_the_field(b: Ba
     assert_eq!(report.status, StatusCode::OK);
     assert!(report.body.contains("Acme EU"));
     assert!(report.body.contains('€'), "money in euros");
+
+    // The daily summaries are rebuilt in the background; moving back to New York when that is
+    // done gives every fixture value again, so the rebuild followed the timezone both ways.
+    settle_rebuild(&mut ada).await;
+    let back = ada
+        .post_form(
+            "/settings/team",
+            &[
+                ("csrf", &csrf),
+                ("name", "Acme EU"),
+                ("timezone", "America/New_York"),
+                ("currency", "USD"),
+            ],
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+    settle_rebuild(&mut ada).await;
+    let (status, body) = app
+        .get(Some(&team.token), "/api/v1/kpis?period=2026-W45")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let expected = crate::common::expected_kpis("2026-W45");
+    for kpi in body["kpis"].as_array().unwrap() {
+        let key = kpi["key"].as_str().unwrap();
+        let Some(want) = expected.get(key) else {
+            continue;
+        };
+        match (kpi["value"].as_f64(), want.as_f64()) {
+            (Some(a), Some(e)) => assert!(crate::common::close(a, e), "{key}: {a} vs {e}"),
+            (a, e) => assert_eq!(a, e, "{key}"),
+        }
+    }
+}
+
+/// Waits until the team page no longer shows a summary rebuild in progress (it refreshes itself
+/// while one runs).
+async fn settle_rebuild(browser: &mut Browser<'_>) {
+    for _ in 0..200 {
+        let page = browser.get("/settings/team").await;
+        assert!(!page.body.contains("failed"), "{}", page.body);
+        if !page.body.contains("Rebuilding the daily summaries") {
+            return;
+        }
+        assert!(page.body.contains("<progress"), "{}", page.body);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the rebuild did not finish");
+}
+
+async fn open_invitations_are_listed_and_can_be_withdrawn(b: Backend) {
+    let (app, team, smtp) = spawn(b).await;
+    let link = admin(&app, team.id, "ada@acme.test").await;
+    let mut ada = Browser::new(&app);
+    use_link(&mut ada, &link, PASSWORD).await;
+    let csrf = form_csrf(&ada.get("/settings/members").await);
+    for (email, role) in [("bo@acme.test", "editor"), ("cy@acme.test", "viewer")] {
+        let sent = ada
+            .post_form(
+                "/settings/members/invite",
+                &[("csrf", &csrf), ("email", email), ("role", role)],
+            )
+            .await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    }
+    smtp.wait_for(2, WAIT).await.unwrap();
+    let page = ada.get("/settings/members").await.body;
+    assert!(page.contains("Invitations not yet accepted"), "{page}");
+    assert!(page.contains("<td>bo@acme.test</td>") && page.contains("<td>cy@acme.test</td>"));
+    let open = people::pending_invitations(app.db(), team.id, Utc::now())
+        .await
+        .unwrap();
+    let bo = open.iter().find(|i| i.email == "bo@acme.test").unwrap();
+    assert_eq!(bo.role, Role::Editor);
+
+    // Another team's admin cannot withdraw it, and a post without the form's token is refused.
+    let (other, _) = app.team("other", "UTC", Role::Admin).await;
+    let mut eve = Browser::new(&app);
+    use_link(
+        &mut eve,
+        &admin(&app, other, "eve@other.test").await,
+        PASSWORD,
+    )
+    .await;
+    let eve_csrf = form_csrf(&eve.get("/settings/members").await);
+    let path = format!("/settings/invitations/{}/withdraw", bo.id);
+    let foreign = eve.post_form(&path, &[("csrf", &eve_csrf)]).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let forged = ada.post_form(&path, &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let done = ada.post_form(&path, &[("csrf", &csrf)]).await;
+    assert_eq!(
+        done.location.as_deref(),
+        Some("/settings/members?done=withdrawn")
+    );
+    let page = ada.get("/settings/members?done=withdrawn").await.body;
+    assert!(page.contains("Invitation withdrawn"), "{page}");
+    assert!(!page.contains("<td>bo@acme.test</td>") && page.contains("<td>cy@acme.test</td>"));
+    // Bo's link (the first message) no longer works; Cy's still does.
+    let bo_link = link_in(&smtp, 0, "invitation");
+    let mut bo = Browser::new(&app);
+    let dead = bo.get(&bo_link).await;
+    assert_eq!(dead.status, StatusCode::FORBIDDEN, "{}", dead.body);
+    let mut cy = Browser::new(&app);
+    let cy_link = link_in(&smtp, 1, "invitation");
+    assert_eq!(
+        use_link(&mut cy, &cy_link, PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let page = ada.get("/settings/members").await.body;
+    assert!(
+        !page.contains("Invitations not yet accepted"),
+        "accepted: {page}"
+    );
 }

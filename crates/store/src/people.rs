@@ -496,6 +496,54 @@ pub async fn invite(
     Ok(secret)
 }
 
+/// An invitation not yet accepted, as the members page lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingInvitation {
+    pub id: i32,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The team's invitations still open at `now` (unused, unexpired), newest first.
+pub async fn pending_invitations(
+    db: &Db,
+    team_id: i32,
+    now: DateTime<Utc>,
+) -> Result<Vec<PendingInvitation>> {
+    let mut sql = Sql::new(db.backend());
+    sql.push("SELECT id, email, role, expires_at FROM invitations WHERE team_id = ")
+        .param(team_id)
+        .push(" AND accepted_at IS NULL AND expires_at > ")
+        .param(now.timestamp_millis())
+        .push(" ORDER BY created_at DESC, id DESC");
+    let rows = db.conn().query_all_raw(sql.build()).await?;
+    rows.iter()
+        .map(|row| {
+            let r: String = row.try_get_by_index(2)?;
+            let expires: i64 = row.try_get_by_index(3)?;
+            Ok(PendingInvitation {
+                id: row.try_get_by_index(0)?,
+                email: row.try_get_by_index(1)?,
+                role: role(&r)?,
+                expires_at: DateTime::from_timestamp_millis(expires).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Withdraws an open invitation of the team: its link stops working at once. False when the
+/// team has no such open invitation (another team's, or accepted already).
+pub async fn revoke_invitation(db: &Db, team_id: i32, id: i32) -> Result<bool> {
+    let mut sql = Sql::new(db.backend());
+    sql.push("DELETE FROM invitations WHERE id = ")
+        .param(id)
+        .push(" AND team_id = ")
+        .param(team_id)
+        .push(" AND accepted_at IS NULL");
+    Ok(exec(db.conn(), sql).await? == 1)
+}
+
 /// The invitation a link names, while it is unused and unexpired.
 pub async fn invitation(db: &Db, secret: &str, now: DateTime<Utc>) -> Result<Option<Invitation>> {
     if !looks_like_secret(secret) {

@@ -156,6 +156,9 @@ pub async fn rename(db: &Db, team_id: i32, name: &str) -> Result<()> {
 /// Moves the team to another timezone and rebuilds its daily summaries, whose days are the
 /// team's local days. The summaries are marked stale first, so a rebuild cut short is finished
 /// by the next start (`rollup::rebuild_stale`).
+/// Moves the team to `timezone` and marks its daily summaries stale; the caller rebuilds them
+/// (`rollup::rebuild`, or `rebuild_with_progress` to show how far it got). Until then, and if the
+/// process stops first, the next start-up rebuilds them (`rollup::rebuild_stale`).
 pub async fn set_timezone(db: &Db, team_id: i32, timezone: &Timezone) -> Result<()> {
     team::Entity::update_many()
         .col_expr(team::Column::Timezone, Expr::value(timezone.to_string()))
@@ -167,7 +170,7 @@ pub async fn set_timezone(db: &Db, team_id: i32, timezone: &Timezone) -> Result<
         .filter(team::Column::Id.eq(team_id))
         .exec(db.conn())
         .await?;
-    crate::rollup::rebuild(db, team_id).await
+    Ok(())
 }
 
 pub async fn bump_data_version(conn: &impl ConnectionTrait, team_id: i32) -> Result<()> {

@@ -11,6 +11,7 @@ pub mod error;
 mod html;
 mod limits;
 mod metrics;
+mod rebuilds;
 mod request_id;
 mod routes;
 mod session;

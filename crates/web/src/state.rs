@@ -41,6 +41,8 @@ pub struct AppState {
     pub scheduler: Option<Arc<Scheduler>>,
     /// Rate limits of this process (sign-in attempts, send-now).
     pub(crate) limits: Arc<Limiters>,
+    /// Daily-summary rebuilds after timezone changes, with their progress.
+    pub(crate) rebuilds: crate::rebuilds::Rebuilds,
 }
 
 /// Reports kept in memory; one is a few tens of kilobytes.
@@ -70,6 +72,7 @@ impl AppState {
             packs,
             scheduler,
             limits: Arc::new(limits),
+            rebuilds: crate::rebuilds::Rebuilds::default(),
         }
     }
 

@@ -669,6 +669,10 @@ pub struct SettingsPage {
     pub notice: Option<String>,
     pub error: Option<String>,
     pub members: Vec<lodestar_store::people::Member>,
+    /// Open invitations: e-mail, role, when the link expires (`2026-12-13`).
+    pub invitations: Vec<(lodestar_store::people::PendingInvitation, String)>,
+    /// The daily summaries' rebuild after a timezone change, while it runs or once it failed.
+    pub rebuild: Option<crate::rebuilds::Rebuild>,
     pub roles: &'static [&'static str],
     pub email: String,
     pub email_error: Option<String>,

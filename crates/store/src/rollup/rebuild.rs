@@ -13,11 +13,28 @@ const PAGE: i64 = 20_000;
 
 /// Recomputes a team's rollups from its rows, in one write transaction, and marks them current.
 pub async fn rebuild(db: &Db, team_id: i32) -> Result<()> {
-    rebuild_team(db, team_id, false).await.map(|_| ())
+    rebuild_team(db, team_id, false, &mut |_| {})
+        .await
+        .map(|_| ())
+}
+
+/// The same, calling `progress` with the number of rows read so far after each page of them
+/// (out of the team's leads and events).
+pub async fn rebuild_with_progress(
+    db: &Db,
+    team_id: i32,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<()> {
+    rebuild_team(db, team_id, false, progress).await.map(|_| ())
 }
 
 /// Rebuilds (unless `only_if_stale` and another process already did); true when it did.
-async fn rebuild_team(db: &Db, team_id: i32, only_if_stale: bool) -> Result<bool> {
+async fn rebuild_team(
+    db: &Db,
+    team_id: i32,
+    only_if_stale: bool,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<bool> {
     let tx = db.begin_write().await?;
     // Takes the team row's lock, as every load does first: no load of this team runs while its
     // rollups are rebuilt, and a replica starting at the same time waits here, then skips.
@@ -43,6 +60,7 @@ async fn rebuild_team(db: &Db, team_id: i32, only_if_stale: bool) -> Result<bool
             .param(team_id);
         tx.execute_raw(sql.build()).await?;
     }
+    let mut read = 0u64;
     for table in ["leads", "events"] {
         let columns = stored_columns(table).unwrap_or_default();
         let mut after = 0i64;
@@ -77,6 +95,8 @@ async fn rebuild_team(db: &Db, team_id: i32, only_if_stale: bool) -> Result<bool
                 }
             }
             pending.flush_if_large(&tx, team_id).await?;
+            read += rows.len() as u64;
+            progress(read);
         }
     }
     pending.flush(&tx, team_id).await?;
@@ -101,7 +121,7 @@ pub async fn rebuild_stale(db: &Db) -> Result<()> {
     for row in rows {
         let team_id: i32 = row.try_get_by_index(0)?;
         let started = std::time::Instant::now();
-        if !rebuild_team(db, team_id, true).await? {
+        if !rebuild_team(db, team_id, true, &mut |_| {}).await? {
             continue;
         }
         tracing::info!(

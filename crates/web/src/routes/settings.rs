@@ -23,6 +23,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(team_page)
         .service(save_team)
         .service(members_page)
+        .service(withdraw)
         .service(invite)
         .service(change_role)
         .service(remove)
@@ -75,6 +76,7 @@ fn notice(done: Option<&str>) -> Option<String> {
             "invited" => "Invitation sent.",
             "role" => "Role changed.",
             "removed" => "Member removed: their sessions in this team have ended.",
+            "withdrawn" => "Invitation withdrawn: its link no longer works.",
             "revoked" => "Token revoked: it stopped working at once.",
             "team" => "Saved.",
             "last-admin" => "",
@@ -110,6 +112,8 @@ async fn page(
         notice: None,
         error: None,
         members: Vec::new(),
+        invitations: Vec::new(),
+        rebuild: state.rebuilds.of(me.team.id),
         roles: ROLES,
         email: String::new(),
         email_error: None,
@@ -126,6 +130,14 @@ async fn page(
     };
     if tab == "members" {
         p.members = people::members(&state.db, me.team.id).await?;
+        p.invitations = people::pending_invitations(&state.db, me.team.id, state.kpis.now())
+            .await?
+            .into_iter()
+            .map(|i| {
+                let expires = i.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+                (i, expires)
+            })
+            .collect();
     } else if tab == "tokens" {
         let when = |t: Option<chrono::DateTime<Utc>>| {
             t.map_or("never".to_owned(), |t| {
@@ -218,9 +230,28 @@ async fn save_team(
     if currency != me.team.currency {
         teams::set_currency(&state.db, me.team.id, currency).await?;
     }
-    if timezone.name() != me.team.timezone.name() {
+    let moved = timezone.name() != me.team.timezone.name();
+    if moved && state.rebuilds.is_running(me.team.id) {
+        form.timezone_error = Some(
+            "The daily summaries are still being rebuilt for the last change: change the \
+             timezone again when that is done."
+                .to_owned(),
+        );
+        return page(&state, &me, "team", StatusCode::CONFLICT, |p| {
+            p.team_form = form;
+        })
+        .await;
+    }
+    if moved {
         tracing::info!(team = %me.team.slug, %timezone, "timezone changed: rebuilding daily summaries");
         teams::set_timezone(&state.db, me.team.id, &timezone).await?;
+        let rows: u64 = lodestar_store::loaded::table_counts(&state.db, me.team.id)
+            .await?
+            .iter()
+            .filter(|(table, _)| table != "spend")
+            .map(|(_, n)| n)
+            .sum();
+        state.rebuilds.start(state.db.clone(), me.team.id, rows);
     }
     state.reports.invalidate_team(me.team.id);
     Ok(back("/settings/team?done=team"))
@@ -327,6 +358,20 @@ async fn remove(
             Change::NotAMember => return Err(PageError::not_found("No such member.")),
         },
     )
+}
+
+#[post("/settings/invitations/{id}/withdraw")]
+async fn withdraw(
+    req: HttpRequest,
+    id: web::Path<i32>,
+    f: web::Form<RoleForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let me = admin(&req, &state, Some(&f.csrf)).await?;
+    if !people::revoke_invitation(&state.db, me.team.id, *id).await? {
+        return Err(PageError::not_found("No such open invitation."));
+    }
+    Ok(back("/settings/members?done=withdrawn"))
 }
 
 #[get("/settings/tokens")]
