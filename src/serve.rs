@@ -106,12 +106,39 @@ async fn build(settings: &Settings, args: &ServeArgs) -> anyhow::Result<Applicat
 }
 
 pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
-    let app = build(settings, args).await?;
+    let Some(app) = build_unless_stopped(settings, args).await? else {
+        return Ok(());
+    };
     Ok(app.run_until_stopped().await?)
 }
 
+/// Builds the application (connecting, migrating, binding), or `None` when SIGTERM or Ctrl-C
+/// arrives first: a process stopped while it starts (a rolling restart, a deploy that gave up
+/// on it) exits 0 at once instead of being killed half-way by the default signal action. Once
+/// it serves, actix-web handles those signals (stop accepting, finish requests, stop the
+/// scheduler).
+async fn build_unless_stopped(
+    settings: &Settings,
+    args: &ServeArgs,
+) -> anyhow::Result<Option<Application>> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        app = build(settings, args) => Ok(Some(app?)),
+        _ = term.recv() => {
+            tracing::info!("SIGTERM while starting: stopped before serving");
+            Ok(None)
+        }
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("Ctrl-C while starting: stopped before serving");
+            Ok(None)
+        }
+    }
+}
+
 pub async fn demo(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
-    let app = build(settings, args).await?;
+    let Some(app) = build_unless_stopped(settings, args).await? else {
+        return Ok(());
+    };
     let db = &app.state().db;
     let team = crate::demo::ensure_demo_team(db).await?;
     let token = lodestar_store::tokens::create_labelled(

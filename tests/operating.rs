@@ -637,6 +637,52 @@ fn serve_exits_0_soon_after_sigterm() {
     assert!(status.success(), "{status}: {}", stderr(&out));
 }
 
+/// SIGTERM while `serve` is still starting (here: waiting for a PostgreSQL that is not there)
+/// stops it at once with status 0, not the default action's 143.
+#[test]
+fn serve_stopped_while_starting_exits_0() {
+    let port = free_port(); // nothing listens there
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lodestar"))
+        .args(["serve", "--wait-for-db", "60"])
+        .env(
+            "LODESTAR_DATABASE__URL",
+            format!("postgres://lodestar@127.0.0.1:{port}/lodestar"),
+        )
+        .env("LODESTAR_LOG__FILTER", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It is starting once it has said it is waiting for the database.
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let started = Instant::now();
+    while !seen.contains("database not reachable yet") {
+        assert!(started.elapsed() < Duration::from_secs(20), "{seen}");
+        std::io::BufRead::read_line(&mut err, &mut seen).unwrap();
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if stopping.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            panic!("serve still starting 5 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+    assert_eq!(status.code(), Some(0), "{seen}{rest}");
+    assert!(rest.contains("stopped before serving"), "{seen}{rest}");
+}
+
 /// Run from a folder with no `scripts/` in it, `serve` still finds the shipped packs (beside the
 /// executable, else the source tree it was built from): the catalog lists their KPIs.
 #[actix_web::test]
