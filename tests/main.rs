@@ -19,6 +19,7 @@ mod operating;
 mod pages;
 mod people;
 mod rollups;
+mod schedule_pages;
 mod team_settings;
 mod tokens;
 mod trees;

@@ -31,8 +31,17 @@ async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
         .await;
     assert!(status.is_success(), "{body}");
     let share = share_token(&app, team_id, "weekly", "2026-W45", Days::hours(1)).await;
+    let (status, schedule) = app
+        .post_json(
+            Some(&token),
+            "/api/v1/schedules",
+            &json!({"report": "weekly", "cron": "0 8 * * MON-FRI", "timezone": "America/Argentina/Buenos_Aires",
+                    "recipients": ["head.of.growth.marketing@example.com", "b@example.com"]}),
+        )
+        .await;
+    assert!(status.is_success(), "{schedule}");
 
-    let signed_in: [(&str, String); 10] = [
+    let signed_in: [(&str, String); 13] = [
         ("home", "/".to_owned()),
         ("report", W45.to_owned()),
         ("report-split", "/reports/paid?period=2026-W45".to_owned()),
@@ -41,6 +50,9 @@ async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
         ("tree", "/trees/default?period=2026-W45".to_owned()),
         ("catalog", "/catalog".to_owned()),
         ("scripts", "/scripts".to_owned()),
+        ("schedules", "/schedules".to_owned()),
+        ("schedule-new", "/schedules/new".to_owned()),
+        ("schedule", format!("/schedules/{}", schedule["id"])),
         ("error-404", "/no-such-page".to_owned()),
         ("error-400", "/reports/weekly?period=2026-W99".to_owned()),
     ];

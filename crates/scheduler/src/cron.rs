@@ -17,6 +17,9 @@ use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 
+mod words;
+pub use words::describe;
+
 /// How cron(8) treats a job when the wall clock jumps (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DstRule {

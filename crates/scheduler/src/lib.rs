@@ -23,5 +23,5 @@ pub mod spec;
 pub use error::SchedulerError;
 pub use service::{
     Clock, DeliveryCounters, FireReport, RecipientOutcome, Resend, Scheduler, SchedulerConfig,
-    SendNow, next_run, system_clock,
+    SendNow, next_run, next_runs, system_clock,
 };

@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_cron_scheduler::JobScheduler;
 
 pub use config::{Clock, SchedulerConfig, system_clock};
-pub use due::next_run;
+pub use due::{next_run, next_runs};
 pub use outcome::{FireReport, RecipientOutcome, Resend, SendNow};
 
 use crate::error::SchedulerError;

@@ -496,6 +496,17 @@ pub async fn invite(
     Ok(secret)
 }
 
+/// The e-mail address of person `user_id`.
+pub async fn email_of(db: &Db, user_id: i32) -> Result<Option<String>> {
+    let mut sql = Sql::new(db.backend());
+    sql.push("SELECT email FROM users WHERE id = ")
+        .param(user_id);
+    match one(db.conn(), sql).await? {
+        Some(row) => Ok(Some(row.try_get_by_index(0)?)),
+        None => Ok(None),
+    }
+}
+
 /// An invitation not yet accepted, as the members page lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingInvitation {

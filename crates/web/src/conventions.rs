@@ -123,6 +123,10 @@ const ROUTE_SOURCES: &[(&str, &str)] = &[
     ("pages.rs", include_str!("routes/pages.rs")),
     ("people.rs", include_str!("routes/people.rs")),
     ("reports.rs", include_str!("routes/reports.rs")),
+    (
+        "schedule_pages.rs",
+        include_str!("routes/schedule_pages.rs"),
+    ),
     ("schedules.rs", include_str!("routes/schedules.rs")),
     ("session.rs", include_str!("routes/session.rs")),
     ("settings.rs", include_str!("routes/settings.rs")),

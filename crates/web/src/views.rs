@@ -645,6 +645,8 @@ pub struct ScriptsPage<'a> {
 
 pub const UNITS: [&str; 6] = ["count", "currency", "percent", "ratio", "days", "score"];
 
+pub mod schedules;
+
 #[cfg(test)]
 mod tests;
 

@@ -10,6 +10,20 @@ use lodestar_store::schedules::Schedule;
 use crate::cron::CronSpec;
 use crate::error::SchedulerError;
 
+/// The next `n` occurrences of a schedule after `now` (none when paused or invalid).
+pub fn next_runs(schedule: &Schedule, now: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+    let mut runs = Vec::with_capacity(n);
+    let mut after = now;
+    while runs.len() < n {
+        let Some(next) = next_run(schedule, after) else {
+            break;
+        };
+        runs.push(next);
+        after = next;
+    }
+    runs
+}
+
 /// The next occurrence of a schedule strictly after `now`; `None` when paused (or invalid).
 pub fn next_run(schedule: &Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     if schedule.paused {

@@ -19,10 +19,32 @@ impl Scheduler {
         team_id: i32,
         schedule_id: i32,
     ) -> Result<Option<SendNow>, SchedulerError> {
+        self.send_by_hand(team_id, schedule_id, None).await
+    }
+
+    /// The same, to `to` only (a person trying a schedule out sends it to themself first).
+    pub async fn send_test(
+        &self,
+        team_id: i32,
+        schedule_id: i32,
+        to: &str,
+    ) -> Result<Option<SendNow>, SchedulerError> {
+        self.send_by_hand(team_id, schedule_id, Some(to)).await
+    }
+
+    async fn send_by_hand(
+        &self,
+        team_id: i32,
+        schedule_id: i32,
+        only: Option<&str>,
+    ) -> Result<Option<SendNow>, SchedulerError> {
         let db = &self.inner.db;
-        let Some(schedule) = schedules::get(db, team_id, schedule_id).await? else {
+        let Some(mut schedule) = schedules::get(db, team_id, schedule_id).await? else {
             return Ok(None);
         };
+        if let Some(to) = only {
+            schedule.recipients = vec![to.to_owned()];
+        }
         let (_, tz) = parse_schedule(&schedule)?;
         let def = find_report(db, team_id, &schedule.report).await?;
         let kind = def

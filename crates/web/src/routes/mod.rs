@@ -14,6 +14,7 @@ mod kpis;
 mod pages;
 mod people;
 pub(crate) mod reports;
+mod schedule_pages;
 mod schedules;
 pub(crate) mod session;
 mod settings;
@@ -30,6 +31,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     pages::config(cfg);
     people::config(cfg);
     reports::config(cfg);
+    schedule_pages::config(cfg);
     schedules::config(cfg);
     settings::config(cfg);
     session::config(cfg);
