@@ -11,6 +11,7 @@ mod explanations;
 mod phone_widths;
 mod share_links;
 mod sign_in;
+mod split;
 mod summary;
 
 use chrono::{Duration as Days, Utc};

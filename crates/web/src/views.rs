@@ -300,6 +300,25 @@ pub struct PeriodNav {
     pub next_key: String,
     /// The KPI tree the page was asked to follow (`?tree=`): the period form keeps it.
     pub tree: Option<String>,
+    /// The dimensions the form's "split by" offers (the report's own split among them).
+    pub splits: Vec<String>,
+}
+
+impl PeriodNav {
+    /// What a report may be split by: the dimensions every table has or leads have, and the
+    /// report's own split when it is another (an `attrs.*` key or a segment set).
+    pub fn splits(current: Option<&lodestar_core::dimension::Dimension>) -> Vec<String> {
+        let mut all: Vec<String> = ["channel", "campaign", "source", "category"]
+            .iter()
+            .map(|d| (*d).to_owned())
+            .collect();
+        if let Some(d) = current.map(ToString::to_string)
+            && !all.contains(&d)
+        {
+            all.push(d);
+        }
+        all
+    }
 }
 
 /// One row of a driver picture: a signed bar drawn from the middle of a 200-unit-wide SVG,

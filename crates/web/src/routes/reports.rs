@@ -8,6 +8,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use askama::Template;
 use chrono::Utc;
+use lodestar_core::dimension::Dimension;
 use lodestar_core::period::{Asked, PeriodKey, Progress};
 use lodestar_report::cache::CacheKey;
 use lodestar_report::definition::{ReportDefinition, ReportInput};
@@ -43,35 +44,58 @@ fn asked_tree(tree: Option<&str>) -> Option<&str> {
     tree.map(str::trim).filter(|t| !t.is_empty())
 }
 
-/// The definition as this request shows it: organised by the tree the query names, if any.
-/// A tree named by the query that the team does not have is the request's fault (400); one
-/// named by a stored definition that is gone is reported as missing (404) when assembling.
+/// The split a query asks for: `None` when it does not say, `Some(None)` for `none` (no split),
+/// else the dimension; a dimension that does not parse is 400 naming `segment_by`.
+fn asked_split(segment_by: Option<&str>) -> Result<Option<Option<Dimension>>, ApiError> {
+    match segment_by.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some("none") => Ok(Some(None)),
+        Some(s) => Ok(Some(Some(Dimension::parse(s)?))),
+    }
+}
+
+/// The definition as this request shows it: organised by the tree the query names, if any, and
+/// split by the dimension it names (`segment_by`, or `none`). A tree named by the query that the
+/// team does not have is the request's fault (400); one named by a stored definition that is
+/// gone is reported as missing (404) when assembling.
 async fn as_asked(
     state: &AppState,
     team: &Team,
     def: Arc<ReportDefinition>,
     tree: Option<&str>,
+    segment_by: Option<&str>,
 ) -> Result<Arc<ReportDefinition>, ApiError> {
-    let Some(slug) = asked_tree(tree) else {
+    let split = asked_split(segment_by)?;
+    let tree = asked_tree(tree);
+    if tree.is_none() && split.is_none() {
         return Ok(def);
-    };
-    if trees::resolve(&state.kpis, team, slug).await?.is_none() {
-        return Err(ApiError::BadRequest(format!(
-            "tree: no KPI tree `{slug}` for this team (GET /api/v1/trees lists them)"
-        )));
     }
-    Ok(Arc::new(ReportDefinition {
-        tree: Some(slug.to_owned()),
-        ..(*def).clone()
-    }))
+    let mut def = (*def).clone();
+    if let Some(slug) = tree {
+        if trees::resolve(&state.kpis, team, slug).await?.is_none() {
+            return Err(ApiError::BadRequest(format!(
+                "tree: no KPI tree `{slug}` for this team (GET /api/v1/trees lists them)"
+            )));
+        }
+        def.tree = Some(slug.to_owned());
+    }
+    if let Some(split) = split {
+        def.segment_by = split;
+    }
+    Ok(Arc::new(def))
 }
 
-/// The cache name of report `slug` as asked: its definition's layout, or by `?tree=`.
-fn cache_name(slug: &str, tree: Option<&str>) -> String {
-    match asked_tree(tree) {
-        Some(t) => format!("{slug}?tree={t}"),
-        None => slug.to_owned(),
+/// The cache name of report `slug` as asked: its definition's layout, or by `?tree=` and
+/// `?segment_by=`.
+fn cache_name(slug: &str, tree: Option<&str>, segment_by: Option<&str>) -> String {
+    let mut name = slug.to_owned();
+    if let Some(t) = asked_tree(tree) {
+        name.push_str(&format!("?tree={t}"));
     }
+    if let Some(s) = segment_by.map(str::trim).filter(|s| !s.is_empty()) {
+        name.push_str(&format!("?segment_by={s}"));
+    }
+    name
 }
 
 /// The assembled report, from the cache when the team's data has not changed since.
@@ -109,6 +133,7 @@ struct ReportQuery {
     period: Option<String>,
     share: Option<String>,
     tree: Option<String>,
+    segment_by: Option<String>,
     compare: Option<String>,
     to: Option<String>,
 }
@@ -274,8 +299,8 @@ async fn page_report(
         q.to.as_deref(),
         state.kpis.now(),
     )?;
-    let def = as_asked(state, team, def, q.tree.as_deref()).await?;
-    let cache = cache_name(slug, q.tree.as_deref());
+    let def = as_asked(state, team, def, q.tree.as_deref(), q.segment_by.as_deref()).await?;
+    let cache = cache_name(slug, q.tree.as_deref(), q.segment_by.as_deref());
     let report = report_for(state, team, &def, &cache, asked)
         .await
         .map_err(|e| missing_tree(slug, e))?;
@@ -300,9 +325,17 @@ async fn report_page(
         .as_deref()
         .map(|t| format!("&tree={t}"))
         .unwrap_or_default();
-    // Links keep a comparison other than the report's own.
+    // Links keep a comparison other than the report's own, and the split asked for.
     if report.compare != report.definition.compare {
         also.push_str(&format!("&compare={}", report.compare));
+    }
+    if asked_split(q.segment_by.as_deref())?.is_some() {
+        let split = report
+            .definition
+            .segment_by
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |d| d.to_string());
+        also.push_str(&format!("&segment_by={split}"));
     }
     // Downloads are of exactly what the page shows, a period read to date included.
     let to = report.to.map(|d| format!("&to={d}")).unwrap_or_default();
@@ -326,6 +359,7 @@ async fn report_page(
                             next_href: started.then(|| format!("{base}?period={next}{also}")),
                             next_key: lodestar_report::format::nav_label(&next),
                             tree: tree.clone(),
+                            splits: PeriodNav::splits(report.definition.segment_by.as_ref()),
                         }),
                         None,
                         format!("{base}.csv?period={key}{also}{to}"),
@@ -423,6 +457,7 @@ async fn list_reports(auth: Auth, state: web::Data<AppState>) -> Result<HttpResp
 struct ApiReportQuery {
     period: Option<String>,
     tree: Option<String>,
+    segment_by: Option<String>,
     compare: Option<String>,
     to: Option<String>,
 }
@@ -449,8 +484,15 @@ async fn get_report(
         q.to.as_deref(),
         state.kpis.now(),
     )?;
-    let def = as_asked(&state, team, def, q.tree.as_deref()).await?;
-    let cache = cache_name(&slug, q.tree.as_deref());
+    let def = as_asked(
+        &state,
+        team,
+        def,
+        q.tree.as_deref(),
+        q.segment_by.as_deref(),
+    )
+    .await?;
+    let cache = cache_name(&slug, q.tree.as_deref(), q.segment_by.as_deref());
     let cached = report_for(&state, team, &def, &cache, asked)
         .await
         .map_err(|e| match e {

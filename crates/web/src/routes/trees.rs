@@ -425,6 +425,7 @@ async fn tree_page(
                 .then(|| format!("{base}?period={next}")),
             next_key: lodestar_report::format::nav_label(&next),
             tree: None,
+            splits: Vec::new(),
         },
         rows: TreePage::rows(&report),
         findings: report
