@@ -9,6 +9,7 @@ mod csv_json;
 mod definitions;
 mod explanations;
 mod phone_widths;
+mod scripts_page;
 mod share_links;
 mod sign_in;
 mod split;

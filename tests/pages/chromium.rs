@@ -177,6 +177,20 @@ async fn a_real_browser_runs_and_saves_a_script_in_the_editor() {
     )
     .await;
     assert_eq!(eval!("document.title"), "Scripts · Lodestar");
+    // The example is a percentage, trailing; periods and splits are offered as lists.
+    assert_eq!(eval!("document.getElementById('unit').value"), "percent");
+    assert_eq!(eval!("document.getElementById('kind').value"), "trailing");
+    assert_eq!(
+        eval!("[...document.getElementById('segment_by').options].map(o => o.value).join(',')"),
+        ",channel,campaign,source,category"
+    );
+    let offered = eval!("[...document.querySelectorAll('#periods option')].map(o => o.value)");
+    for p in ["wtd", "mtd", "last-28d"] {
+        assert!(
+            offered.as_array().unwrap().iter().any(|v| v == p),
+            "{offered}"
+        );
+    }
 
     // Run the default script (gross ROI) on the fixture's week 45, shown as a percentage.
     let _ = eval!(
@@ -224,6 +238,21 @@ async fn a_real_browser_runs_and_saves_a_script_in_the_editor() {
     }
     let (_, catalog) = app.get(Some(&token), "/api/v1/catalog").await;
     assert!(catalog.to_string().contains("double_leads"), "{catalog}");
+    // The "Open" list has it without a reload.
+    assert_eq!(
+        eval!("document.getElementById('open').value"),
+        "double_leads"
+    );
+    assert!(
+        eval!(
+            "[...document.getElementById('open').options].some(o => o.textContent === 'Double leads (double_leads)')"
+        ) == serde_json::Value::Bool(true)
+    );
+    // A rolling window runs too, split by channel.
+    let _ = eval!(
+        "document.getElementById('period').value = 'last-28d'; document.getElementById('segment_by').value = 'channel'; document.getElementById('run').click()"
+    );
+    assert_eq!(wait_status!("rolling run"), "Done");
 
     let errors = cdp.errors();
     assert!(errors.is_empty(), "browser errors: {errors:#?}");

@@ -284,7 +284,7 @@ impl KpiEngine {
         &self,
         team: &Team,
         source: &str,
-        period: PeriodKey,
+        asked: lodestar_core::period::Asked,
         segment_by: Option<Dimension>,
     ) -> Result<ScriptEval, ReportError> {
         let script = match self.scripts.compile(source) {
@@ -316,8 +316,8 @@ impl KpiEngine {
             },
         );
         let req = KpiRequest {
-            period,
-            comparison: Comparison::default(),
+            period: asked.period,
+            comparison: asked.comparison,
             segment_by,
             keys: Some(vec![EVAL_KEY.to_owned()]),
             trend: 0,

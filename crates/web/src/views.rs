@@ -657,6 +657,12 @@ pub struct ScriptsPage<'a> {
     pub layout: Layout,
     pub team_name: &'a str,
     pub period: String,
+    /// (key, label) of the periods to run on: recent weeks, months and quarters, ranges too.
+    pub periods: Vec<(String, String)>,
+    /// What a run may be split by.
+    pub dimensions: Vec<String>,
+    /// Editors and admins save; viewers only run.
+    pub can_edit: bool,
     pub custom: Vec<ScriptOption>,
     pub units: [&'static str; 6],
     pub categories: Vec<&'static str>,

@@ -164,10 +164,27 @@
       }
       showError(null);
       setStatus(r.body.version ? 'Saved as version ' + r.body.version : 'Saved', 'good');
+      remember(key, body);
       loadHistory(key);
     }).catch(function (e) {
       setStatus('Network error: ' + e, 'bad');
     });
+  }
+
+  // The "Open" list follows what was saved: a new KPI is added, a changed one updated.
+  function remember(key, body) {
+    var open = byId('open');
+    var opt = Array.prototype.find.call(open.options, function (o) { return o.value === key; });
+    if (!opt) {
+      opt = document.createElement('option');
+      opt.value = key;
+      open.appendChild(opt);
+    }
+    opt.textContent = body.name + ' (' + key + ')';
+    ['name', 'unit', 'direction', 'kind', 'category', 'script'].forEach(function (f) {
+      opt.setAttribute('data-' + f, body[f]);
+    });
+    open.value = key;
   }
 
   function when(v) {
@@ -229,7 +246,8 @@
   });
   byId('key').addEventListener('change', function () { loadHistory(keyValue()); });
   byId('run').addEventListener('click', run);
-  byId('save').addEventListener('click', save);
+  // Viewers have no Save button.
+  if (byId('save')) byId('save').addEventListener('click', save);
   script.addEventListener('input', function () { errorLine = null; renderGutter(); });
   script.addEventListener('scroll', function () { gutter.scrollTop = script.scrollTop; });
   script.addEventListener('keydown', function (ev) {

@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use lodestar_core::catalog::{Builtin, Direction, Kind, Unit};
 use lodestar_core::dimension::Dimension;
-use lodestar_core::period::PeriodKey;
+use lodestar_core::period::{Asked, PeriodKey, PeriodKind};
 use lodestar_report::custom::CustomKpi;
 use lodestar_script::is_valid_kpi_key;
 use lodestar_store::custom_kpis::{self, StoredKpi};
@@ -183,7 +183,18 @@ async fn eval_script(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let body: EvalBody = parse_json(&body)?;
-    let period = PeriodKey::parse(body.period.trim())?;
+    // Any period the KPI API takes: a key, a range, wtd/mtd/qtd/ytd, a rolling window.
+    let team = &auth.0.team;
+    let now = state.kpis.now();
+    let default = PeriodKey::last_complete(PeriodKind::Week, now, team.timezone.0);
+    let asked = Asked::parse(
+        Some(&body.period),
+        None,
+        None,
+        default,
+        now,
+        team.timezone.0,
+    )?;
     let segment_by = body
         .segment_by
         .as_deref()
@@ -192,7 +203,7 @@ async fn eval_script(
         .transpose()?;
     let reply = state
         .kpis
-        .eval_script(&auth.0.team, &body.script, period, segment_by)
+        .eval_script(team, &body.script, asked, segment_by)
         .await?;
     Ok(HttpResponse::Ok().json(reply))
 }

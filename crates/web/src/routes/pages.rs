@@ -6,6 +6,7 @@ use lodestar_core::catalog::Branch;
 use lodestar_core::period::{Asked, Comparison, PeriodKey, PeriodKind};
 use lodestar_report::catalog::catalog;
 use lodestar_report::definition::{ReportDefinition, WEEKLY};
+use lodestar_report::format::period_label;
 use lodestar_report::report::{HEADLINE, default_period};
 use lodestar_report::team_reports;
 
@@ -151,11 +152,39 @@ async fn scripts_page(
             })
         })
         .collect();
-    let period = PeriodKey::last_complete(PeriodKind::Week, state.kpis.now(), me.team.timezone.0);
+    let now = state.kpis.now();
+    let tz = me.team.timezone.0;
+    let period = PeriodKey::last_complete(PeriodKind::Week, now, tz);
+    // The last complete periods first, then the ones in progress and rolling windows.
+    let mut periods: Vec<(String, String)> = Vec::new();
+    for (kind, n) in [
+        (PeriodKind::Week, 8),
+        (PeriodKind::Month, 6),
+        (PeriodKind::Quarter, 4),
+    ] {
+        let last = PeriodKey::last_complete(kind, now, tz);
+        for k in last.trend(n).into_iter().rev() {
+            periods.push((k.to_string(), format!("{k} · {}", period_label(&k))));
+        }
+    }
+    for (key, label) in [
+        ("wtd", "this week to date"),
+        ("mtd", "this month to date"),
+        ("last-28d", "the last 28 days"),
+        ("last-3m", "the last 3 months"),
+    ] {
+        periods.push((key.to_owned(), label.to_owned()));
+    }
     let page = ScriptsPage {
         layout: me.layout("Scripts", "scripts"),
         team_name: &me.team.name,
         period: period.to_string(),
+        periods,
+        dimensions: ["channel", "campaign", "source", "category"]
+            .iter()
+            .map(|d| (*d).to_owned())
+            .collect(),
+        can_edit: me.session.role.can_write(),
         custom,
         units: UNITS,
         categories: Branch::ALL.iter().map(|b| b.title()).collect(),
