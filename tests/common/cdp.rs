@@ -279,6 +279,37 @@ impl Cdp {
         }
     }
 
+    /// Types `text` into the focused element, as a keyboard would.
+    pub async fn type_text(&mut self, text: &str) {
+        self.call("Input.insertText", json!({ "text": text })).await;
+    }
+
+    /// Presses and releases a key: `Tab`, `Enter`, `Space`, with its DOM code and key code.
+    pub async fn press(&mut self, key: &str) {
+        let (code, key_code, text) = match key {
+            "Tab" => ("Tab", 9, ""),
+            "Enter" => ("Enter", 13, "\r"),
+            "Space" => ("Space", 32, " "),
+            other => panic!("no key {other} in the test driver"),
+        };
+        let key_name = if key == "Space" { " " } else { key };
+        for kind in ["keyDown", "keyUp"] {
+            let mut params = json!({"type": kind, "key": key_name, "code": code,
+                "windowsVirtualKeyCode": key_code, "nativeVirtualKeyCode": key_code});
+            if kind == "keyDown" && !text.is_empty() {
+                params["text"] = json!(text);
+            }
+            self.call("Input.dispatchKeyEvent", params).await;
+        }
+    }
+
+    /// Presses `key` where it submits a form or follows a link, and waits for the new page.
+    pub async fn press_and_load(&mut self, key: &str) {
+        let mark = self.events.len();
+        self.press(key).await;
+        self.wait_event("Page.loadEventFired", mark).await;
+    }
+
     pub async fn set_cookie(&mut self, name: &str, value: &str, url: &str) {
         self.call(
             "Network.setCookie",

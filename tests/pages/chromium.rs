@@ -364,12 +364,38 @@ async fn a_real_phone_sized_browser_sets_a_password_accepts_an_invitation_and_si
     cdp.eval("document.getElementById('password').value = 'bob has a long passphrase'; document.querySelector('form').submit(); true").await;
     wait_page(&mut cdp, "Home").await;
 
-    // Sign out and in again through the form, as people do.
+    // Sign out and in again with the keyboard alone: type the address, Tab to the password,
+    // Enter to sign in.
     cdp.eval("document.querySelector('form[action=\"/logout\"]').submit(); true")
         .await;
     wait_page(&mut cdp, "Sign in").await;
-    cdp.eval("document.getElementById('email').value = 'bob@acme.test'; document.getElementById('password').value = 'bob has a long passphrase'; document.querySelector('form[action=\"/login\"]').submit(); true").await;
+    cdp.eval("document.getElementById('email').focus(); true")
+        .await;
+    cdp.type_text("bob@acme.test").await;
+    cdp.press("Tab").await;
+    assert_eq!(
+        cdp.eval("document.activeElement.id").await,
+        "password",
+        "Tab goes from the address to the password"
+    );
+    cdp.type_text("bob has a long passphrase").await;
+    cdp.press_and_load("Enter").await;
     wait_page(&mut cdp, "Home").await;
+    // The team switcher and sign-out are reachable by Tab from the top of the page.
+    let mut reached = Vec::new();
+    for _ in 0..30 {
+        cdp.press("Tab").await;
+        reached.push(
+            cdp.eval(
+                "(document.activeElement.textContent || document.activeElement.id || '').trim()",
+            )
+            .await,
+        );
+    }
+    assert!(
+        reached.iter().any(|r| r == "Sign out"),
+        "Tab reaches Sign out: {reached:?}"
+    );
     cdp.navigate(&format!("{base}{W45}")).await;
     cdp.wait_for(
         "document.body.innerText.includes('Week 45, 2026')",
