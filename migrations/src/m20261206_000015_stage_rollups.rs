@@ -8,6 +8,14 @@
 //! is the running sum of these columns over the days before it. The columns start at 0; the
 //! store's rollup version goes to 3, so every existing team's rollups are rebuilt from its rows
 //! once at the next start-up, filling them.
+//!
+//! `engaged_first` makes engagement rate exact from the rollups for a period read to a date (a
+//! month to day 18 and the same days of the months it is compared with): per period kind, lead
+//! dimensions and local day, the number of leads whose engagement in a period of that kind
+//! starts counting on that day, the later of their first engagement in the period and their
+//! creation (and who were not won or lost before the period began). The engaged, reachable leads
+//! of the first days of a period are the sum of its rows over those days; over all its days it
+//! is the period's `engaged_periods` row.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
@@ -29,18 +37,29 @@ const COLUMNS: &[&str] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = COLUMNS
+        let sqlite = manager.get_connection().get_database_backend() == DbBackend::Sqlite;
+        let clustered = if sqlite { " WITHOUT ROWID" } else { "" };
+        let mut statements: Vec<String> = COLUMNS
             .iter()
             .map(|c| format!("ALTER TABLE lead_days ADD COLUMN {c} BIGINT NOT NULL DEFAULT 0"))
             .collect();
+        statements.push(format!(
+            "CREATE TABLE engaged_first (\
+             team_id INTEGER NOT NULL REFERENCES teams (id) ON DELETE CASCADE, \
+             period_kind VARCHAR(8) NOT NULL, day INTEGER NOT NULL, \
+             channel VARCHAR(200) NOT NULL, campaign VARCHAR(200) NOT NULL, \
+             source VARCHAR(200) NOT NULL, leads BIGINT NOT NULL DEFAULT 0, \
+             PRIMARY KEY (team_id, period_kind, day, channel, campaign, source)){clustered}"
+        ));
         run(manager, statements).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = COLUMNS
+        let mut statements: Vec<String> = COLUMNS
             .iter()
             .map(|c| format!("ALTER TABLE lead_days DROP COLUMN {c}"))
             .collect();
+        statements.push("DROP TABLE engaged_first".to_owned());
         run(manager, statements).await
     }
 }

@@ -312,12 +312,13 @@ pub struct Pending {
     leads: HashMap<DayKey, [i64; LEAD_COUNTERS]>,
     events: HashMap<DayKey, [i64; 4]>,
     engaged: HashMap<EngagedKey, i64>,
+    engaged_first: HashMap<EngagedKey, i64>,
     dims: Dims,
 }
 
 impl Pending {
     pub fn len(&self) -> usize {
-        self.leads.len() + self.events.len() + self.engaged.len()
+        self.leads.len() + self.events.len() + self.engaged.len() + self.engaged_first.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -438,25 +439,23 @@ impl Pending {
             &rows,
         )
         .await?;
-        let engaged: Vec<_> = self.engaged.drain().collect();
-        let rows: Vec<_> = engaged
-            .iter()
-            .map(|(k, v)| {
-                let mut keys = vec![k.kind.as_str()];
-                keys.extend(dims.values(k.dims));
-                (k.first, keys, std::slice::from_ref(v))
-            })
-            .collect();
         let engaged_keys = ["period_kind", "channel", "campaign", "source"];
-        write(
-            tx,
-            team_id,
-            "engaged_periods",
-            &engaged_keys,
-            &["leads"],
-            &rows,
-        )
-        .await
+        for (table, pending) in [
+            ("engaged_periods", &mut self.engaged),
+            ("engaged_first", &mut self.engaged_first),
+        ] {
+            let engaged: Vec<_> = pending.drain().collect();
+            let rows: Vec<_> = engaged
+                .iter()
+                .map(|(k, v)| {
+                    let mut keys = vec![k.kind.as_str()];
+                    keys.extend(dims.values(k.dims));
+                    (k.first, keys, std::slice::from_ref(v))
+                })
+                .collect();
+            write(tx, team_id, table, &engaged_keys, &["leads"], &rows).await?;
+        }
+        Ok(())
     }
 
     /// Flushes when enough has accumulated, to keep memory flat on long loads.

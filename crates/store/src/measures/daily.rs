@@ -11,8 +11,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use chrono::NaiveDate;
 use lodestar_core::dimension::Dimension;
 use lodestar_core::domain::event_kind;
+use lodestar_core::period::{PeriodKey, PeriodKind};
 use sea_orm::ConnectionTrait;
 
 use super::{Acc, MeasureQuery, bound_of, bucket_of, get_bucket, get_i64, in_spans, segments};
@@ -347,18 +349,43 @@ pub(super) async fn event_kinds(
 pub(super) async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Result<Vec<usize>> {
     let d = &q.bounds.days;
     let mut wanted: HashMap<(&'static str, i32), usize> = HashMap::new();
+    // Spans that are the first days of a period: (kind, first day, end day, span).
+    let mut prefixes: Vec<(&'static str, i32, i32, usize)> = Vec::new();
     let mut left = Vec::new();
     for &i in &q.bounds.spans {
-        match kind_of(d[i], d[i + 1]) {
-            Some(kind) => {
+        match (kind_of(d[i], d[i + 1]), prefix_of(d[i], d[i + 1])) {
+            (Some(kind), _) => {
                 wanted.insert((kind.as_str(), d[i]), i);
             }
-            None => left.push(i),
+            (None, Some(kind)) => prefixes.push((kind.as_str(), d[i], d[i + 1], i)),
+            (None, None) => left.push(i),
         }
     }
-    if wanted.is_empty() {
-        return Ok(left);
+    if !wanted.is_empty() {
+        whole_periods(db, q, &wanted, acc).await?;
     }
+    if !prefixes.is_empty() {
+        first_days(db, q, &prefixes, acc).await?;
+    }
+    Ok(left)
+}
+
+/// The kind of the smallest period that `[first, end)` (local days) is the first days of, if any.
+fn prefix_of(first: i32, end: i32) -> Option<PeriodKind> {
+    let date = |day: i32| NaiveDate::default() + chrono::TimeDelta::days(i64::from(day));
+    PeriodKind::ALL.into_iter().find(|&kind| {
+        let p = PeriodKey::containing(kind, date(first));
+        p.first_day() == date(first) && p.end_day() >= date(end)
+    })
+}
+
+/// Engaged leads of whole periods, from `engaged_periods`.
+async fn whole_periods(
+    db: &Db,
+    q: &MeasureQuery<'_>,
+    wanted: &HashMap<(&'static str, i32), usize>,
+    acc: &mut Acc,
+) -> Result<()> {
     let seg = segments(db, "r", q)?;
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
@@ -394,5 +421,45 @@ pub(super) async fn engaged(db: &Db, q: &MeasureQuery<'_>, acc: &mut Acc) -> Res
             acc.at(bucket, segment).engaged += count;
         }
     }
-    Ok(left)
+    Ok(())
+}
+
+/// Engaged leads of the first days of periods (a month to day 18, and the months it is compared
+/// with), from `engaged_first`: the leads that started to count on one of those days.
+async fn first_days(
+    db: &Db,
+    q: &MeasureQuery<'_>,
+    prefixes: &[(&'static str, i32, i32, usize)],
+    acc: &mut Acc,
+) -> Result<()> {
+    let seg = segments(db, "r", q)?;
+    let mut sql = Sql::new(db.backend());
+    sql.push(&format!(
+        "SELECT r.period_kind, r.day, {expr}, CAST(SUM(r.leads) AS BIGINT) \
+         FROM engaged_first r WHERE r.team_id = {team} AND (",
+        expr = seg.expr(),
+        team = q.team_id,
+    ));
+    for (i, (kind, first, end, _)) in prefixes.iter().enumerate() {
+        sql.push(if i == 0 { "" } else { " OR " }).push(&format!(
+            "(r.period_kind = '{kind}' AND r.day >= {first} AND r.day < {end})"
+        ));
+    }
+    sql.push(") GROUP BY 1, 2, 3");
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let kind: String = row.try_get_by_index(0)?;
+        let day: i32 = row.try_get_by_index(1)?;
+        let segment: String = row.try_get_by_index(2)?;
+        let count = get_i64(&row, 3)?;
+        let bucket = prefixes
+            .iter()
+            .find(|(k, first, end, _)| *k == kind && *first <= day && day < *end)
+            .map(|(.., b)| *b);
+        if let Some(bucket) = bucket
+            && count != 0
+        {
+            acc.at(bucket, segment).engaged += count;
+        }
+    }
+    Ok(())
 }

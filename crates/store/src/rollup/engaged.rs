@@ -1,4 +1,5 @@
-//! Engaged leads per period (`engaged_periods`), the numerator of engagement rate.
+//! Engaged leads per period (`engaged_periods`), the numerator of engagement rate, and per day
+//! the lead starts to count in a period (`engaged_first`), for the first days of periods.
 //!
 //! "Reachable leads with at least one engagement event in P" counts distinct leads, so it does
 //! not add up over days; it is kept per period of each kind instead (day, week, month, quarter,
@@ -8,7 +9,7 @@
 //! depends on the lead and on its engagement events, so when either changes ingest takes the
 //! lead's old contribution out and puts the new one in.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{NaiveDate, TimeDelta};
 use lodestar_core::domain::event_kind;
@@ -25,7 +26,8 @@ const KEYS_PER_STATEMENT: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct EngagedKey {
     pub kind: PeriodKind,
-    /// Days since 1970-01-01 of the period's first local day.
+    /// Days since 1970-01-01 of the period's first local day (in `engaged_first`, of the day the
+    /// lead starts to count).
     pub first: i32,
     /// The lead's (channel, campaign, source), interned.
     pub dims: u32,
@@ -85,15 +87,19 @@ impl Pending {
             lead.campaign.as_str(),
             lead.source.as_str(),
         ]);
+        let created_day = clock.day_of(lead.created);
         for kind in PeriodKind::ALL {
-            let periods: BTreeSet<(i32, i32)> = days
-                .iter()
-                .map(|&d| {
-                    let p = PeriodKey::containing(kind, date_of(d));
-                    (day_of_date(p.first_day()), day_of_date(p.end_day()))
-                })
-                .collect();
-            for (first, end) in periods {
+            // Each period holding an engagement, with the first engagement day in it.
+            let mut periods: BTreeMap<(i32, i32), i32> = BTreeMap::new();
+            for &d in &days {
+                let p = PeriodKey::containing(kind, date_of(d));
+                let bounds = (day_of_date(p.first_day()), day_of_date(p.end_day()));
+                periods
+                    .entry(bounds)
+                    .and_modify(|m| *m = (*m).min(d))
+                    .or_insert(d);
+            }
+            for ((first, end), first_engaged) in periods {
                 let start = clock.midnight(first);
                 let end = clock.midnight(end);
                 let reachable = lead.created < end
@@ -102,6 +108,15 @@ impl Pending {
                 if reachable {
                     let key = EngagedKey { kind, first, dims };
                     *self.engaged.entry(key).or_default() += sign;
+                    // It counts for the first days of the period from the later of its first
+                    // engagement and its creation (both before the end, so within the period).
+                    let from = first_engaged.max(created_day);
+                    let key = EngagedKey {
+                        kind,
+                        first: from,
+                        dims,
+                    };
+                    *self.engaged_first.entry(key).or_default() += sign;
                 }
             }
         }

@@ -54,7 +54,12 @@ async fn rebuild_team(
     }
     let mut clock = team_clock(&tx, team_id).await?;
     let mut pending = Pending::default();
-    for table in ["lead_days", "event_days", "engaged_periods"] {
+    for table in [
+        "lead_days",
+        "event_days",
+        "engaged_periods",
+        "engaged_first",
+    ] {
         let mut sql = Sql::new(tx.get_database_backend());
         sql.push(&format!("DELETE FROM {table} WHERE team_id = "))
             .param(team_id);
