@@ -19,8 +19,8 @@ use crate::error::ScriptError;
 mod convert;
 mod declare;
 pub use convert::{Decimal, Formats, number};
-pub(crate) use declare::{MappingFailure, declare};
 pub use declare::is_valid_mapping_name;
+pub(crate) use declare::{MappingFailure, declare};
 
 /// Most rows one export row may repeat into (`repeat`).
 const MAX_REPEAT: i64 = 100_000;
@@ -245,10 +245,7 @@ impl BoundSource {
             return BoundSource::Template(parts);
         }
         BoundSource::Column {
-            index: spec
-                .column
-                .as_deref()
-                .and_then(|c| find_column(headers, c)),
+            index: spec.column.as_deref().and_then(|c| find_column(headers, c)),
             values: spec.values.clone(),
         }
     }
@@ -302,14 +299,17 @@ impl Bound<'_> {
     /// The export's column a Lodestar field is read from, when it is read from one column.
     pub fn column_of(&self, field: &str) -> Option<&str> {
         match &self.kind {
-            BoundKind::Columns { cells, .. } => cells.iter().find(|(f, _)| f == field).and_then(
-                |(_, source)| match source {
-                    BoundSource::Column { index: Some(i), .. } => {
-                        self.headers.get(*i).map(String::as_str)
-                    }
-                    _ => None,
-                },
-            ),
+            BoundKind::Columns { cells, .. } => {
+                cells
+                    .iter()
+                    .find(|(f, _)| f == field)
+                    .and_then(|(_, source)| match source {
+                        BoundSource::Column { index: Some(i), .. } => {
+                            self.headers.get(*i).map(String::as_str)
+                        }
+                        _ => None,
+                    })
+            }
             BoundKind::Script(_) => None,
         }
     }
@@ -359,7 +359,11 @@ impl Bound<'_> {
                 let text = values.get(index).copied().unwrap_or("");
                 let count = number(text, self.mapping.formats.decimal)
                     .ok()
-                    .and_then(|n| n.parse::<i64>().ok().or(if n.is_empty() { Some(0) } else { None }))
+                    .and_then(|n| {
+                        n.parse::<i64>()
+                            .ok()
+                            .or(if n.is_empty() { Some(0) } else { None })
+                    })
                     .filter(|n| (0..=MAX_REPEAT).contains(n));
                 match count {
                     Some(n) => n,

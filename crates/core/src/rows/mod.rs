@@ -77,7 +77,10 @@ pub trait InputRow: Sized + Send {
                 let hint = suggest::closest(name, fields.iter().copied())
                     .map(|f| format!("; did you mean `{f}`?"))
                     .unwrap_or_else(|| format!("; the columns are {}", fields.join(", ")));
-                errors.push(FieldError::new(name, format!("unknown column `{name}`{hint}")));
+                errors.push(FieldError::new(
+                    name,
+                    format!("unknown column `{name}`{hint}"),
+                ));
             }
         }
         errors

@@ -98,7 +98,8 @@ impl ScriptEngine {
         let result = FRAME.set(&frame, || {
             let mut scope = Scope::new();
             scope.push("row", row);
-            self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, &call.ast)
+            self.engine
+                .eval_ast_with_scope::<Dynamic>(&mut scope, &call.ast)
         });
         result.map_err(|err| {
             if matches!(&*err, EvalAltResult::ErrorTerminated(token, _)

@@ -33,12 +33,10 @@ pub(crate) enum FieldType {
 
 pub(crate) fn field_type(field: &str) -> FieldType {
     match field {
-        "created_at" | "mql_at" | "sal_at" | "sql_at" | "opportunity_at" | "won_at"
-        | "lost_at" | "churned_at" | "occurred_at" => FieldType::Timestamp,
+        "created_at" | "mql_at" | "sal_at" | "sql_at" | "opportunity_at" | "won_at" | "lost_at"
+        | "churned_at" | "occurred_at" => FieldType::Timestamp,
         "day" => FieldType::Date,
-        "value" | "deal_value" | "amount" | "score" | "impressions" | "clicks" => {
-            FieldType::Number
-        }
+        "value" | "deal_value" | "amount" | "score" | "impressions" | "clicks" => FieldType::Number,
         _ => FieldType::Text,
     }
 }
@@ -63,10 +61,13 @@ impl Formats {
         }
         match field_type(field) {
             FieldType::Text => Ok(text.to_owned()),
-            FieldType::Number => number(text, self.decimal),
-            FieldType::Timestamp => self.timestamp(text).map(|t| {
-                t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-            }),
+            FieldType::Number => {
+                let whole = matches!(field, "score" | "impressions" | "clicks");
+                number_as(text, self.decimal, whole)
+            }
+            FieldType::Timestamp => self
+                .timestamp(text)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
             FieldType::Date => self.date(text).map(|d| d.format("%Y-%m-%d").to_string()),
         }
     }
@@ -105,13 +106,21 @@ impl Formats {
             .formats
             .first()
             .map_or("YYYY-MM-DD".to_owned(), |f| format!("`{f}`"));
-        Err(format!("expected a date or time as {expected}, got `{text}`"))
+        Err(format!(
+            "expected a date or time as {expected}, got `{text}`"
+        ))
     }
 }
 
 /// A number as plain `-1234.56`: currency signs, spaces and thousands separators removed, a
 /// decimal comma made a point. Spreadsheets' `--` (no value) is a missing value.
 pub fn number(text: &str, decimal: Decimal) -> Result<String, String> {
+    number_as(text, decimal, false)
+}
+
+/// [`number`], for a field that holds whole numbers when `whole`: then a lone separator before
+/// exactly three digits groups thousands (`18.230` impressions), whichever the separator.
+fn number_as(text: &str, decimal: Decimal, whole: bool) -> Result<String, String> {
     let bad = || format!("expected a number, got `{text}`");
     let text = text.trim();
     if text == "--" || text == "-" {
@@ -132,7 +141,7 @@ pub fn number(text: &str, decimal: Decimal) -> Result<String, String> {
     let decimal_sep = match decimal {
         Decimal::Point => Some('.'),
         Decimal::Comma => Some(','),
-        Decimal::Auto => auto_decimal(&kept),
+        Decimal::Auto => auto_decimal(&kept, whole),
     };
     let mut out = String::with_capacity(kept.len() + 1);
     if negative {
@@ -162,9 +171,15 @@ fn currency_letters(text: &str) -> bool {
     letters.len() == 3 && letters.chars().all(|c| c.is_ascii_uppercase())
 }
 
-fn auto_decimal(kept: &str) -> Option<char> {
+fn auto_decimal(kept: &str, whole: bool) -> Option<char> {
     let last_point = kept.rfind('.');
     let last_comma = kept.rfind(',');
+    if let Some(last) = last_point.max(last_comma)
+        && whole
+        && kept.len() - last - 1 == 3
+    {
+        return None;
+    }
     match (last_point, last_comma) {
         (Some(p), Some(c)) => Some(if p > c { '.' } else { ',' }),
         (Some(p), None) => {
@@ -203,6 +218,8 @@ mod tests {
             assert_eq!(number(text, decimal).unwrap(), expected, "{text}");
         }
         assert!(number("12/11/2026", Decimal::Auto).is_err());
+        assert_eq!(number_as("18.230", Decimal::Auto, true).unwrap(), "18230");
+        assert_eq!(number_as("18,230", Decimal::Auto, true).unwrap(), "18230");
         assert!(number("lots", Decimal::Auto).is_err());
     }
 
@@ -217,10 +234,15 @@ mod tests {
             formats.convert("created_at", "11/3/2026 9:30 AM").unwrap(),
             "2026-11-03T14:30:00Z"
         );
-        assert_eq!(formats.convert("won_at", "11/3/2026").unwrap(), "2026-11-03T05:00:00Z");
+        assert_eq!(
+            formats.convert("won_at", "11/3/2026").unwrap(),
+            "2026-11-03T05:00:00Z"
+        );
         assert_eq!(formats.convert("day", "11/3/2026").unwrap(), "2026-11-03");
         assert_eq!(
-            formats.convert("created_at", "2026-11-03T09:30:00+01:00").unwrap(),
+            formats
+                .convert("created_at", "2026-11-03T09:30:00+01:00")
+                .unwrap(),
             "2026-11-03T08:30:00Z"
         );
         assert!(formats.convert("created_at", "yesterday").is_err());

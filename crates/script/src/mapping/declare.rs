@@ -96,7 +96,9 @@ pub(crate) fn declare(
     let rule = match (entry.script, entry.columns) {
         (Some(file), None) => {
             if entry.repeat.is_some() {
-                return Err(fail("repeat goes with columns; a script returns an array of rows instead".into()));
+                return Err(fail(
+                    "repeat goes with columns; a script returns an array of rows instead".into(),
+                ));
             }
             let (path, script) = script(&file)?;
             if !script.defines("map_row", 1) {

@@ -55,7 +55,11 @@ campaign = { value = "import" }
     let bound = mapping.bind(&engine, &file).unwrap();
     let budget = import_budget();
     let rows = bound
-        .map(&engine, &["L-1", "03.11.2026 10:00", "1.234,50", "Paid Search"], &budget)
+        .map(
+            &engine,
+            &["L-1", "03.11.2026 10:00", "1.234,50", "Paid Search"],
+            &budget,
+        )
         .unwrap();
     let row: BTreeMap<_, _> = rows[0].fields.iter().zip(&rows[0].values).collect();
     assert_eq!(row[&"created_at".to_owned()], "2026-11-03T09:00:00Z");
@@ -70,9 +74,15 @@ campaign = { value = "import" }
     assert_eq!(errors[0].column.as_deref(), Some("Created"));
     assert_eq!(errors[0].field, "created_at");
 
-    let problems = mapping.bind(&engine, &headers(&["Lead ID", "Creatd", "Amount (USD)"])).err().unwrap();
+    let problems = mapping
+        .bind(&engine, &headers(&["Lead ID", "Creatd", "Amount (USD)"]))
+        .err()
+        .unwrap();
     assert_eq!(problems.len(), 1);
-    assert!(problems[0].message.contains("did you mean `Creatd`"), "{problems:?}");
+    assert!(
+        problems[0].message.contains("did you mean `Creatd`"),
+        "{problems:?}"
+    );
 }
 
 #[test]
@@ -111,16 +121,25 @@ script = "s.rhai"
         .bind(&engine, &headers(&["Day", "Kind"]))
         .unwrap();
     let budget = import_budget();
-    assert!(bound.map(&engine, &["20261103", "total"], &budget).unwrap().is_empty());
+    assert!(
+        bound
+            .map(&engine, &["20261103", "total"], &budget)
+            .unwrap()
+            .is_empty()
+    );
     let split = bound.map(&engine, &["20261103", "split"], &budget).unwrap();
     assert_eq!(split.len(), 2);
     assert!(split[0].values.contains(&"2026-11-03T00:00:00Z".to_owned()));
-    let looped = bound.map(&engine, &["20261103", "loop"], &budget).unwrap_err();
+    let looped = bound
+        .map(&engine, &["20261103", "loop"], &budget)
+        .unwrap_err();
     assert!(
         looped[0].message.contains("line 2") && looped[0].message.contains("operations"),
         "{looped:?}"
     );
-    let thrown = bound.map(&engine, &["20261103", "throw"], &budget).unwrap_err();
+    let thrown = bound
+        .map(&engine, &["20261103", "throw"], &budget)
+        .unwrap_err();
     assert!(thrown[0].message.contains("line 12"), "{thrown:?}");
 }
 
@@ -150,7 +169,13 @@ script = "x.rhai"
     );
     assert_eq!(set.mappings().count(), 0);
     let text: Vec<String> = set.problems.iter().map(|p| p.to_string()).collect();
-    assert!(text[0].contains(":5:1: [[mapping]] no-table: table `deals`"), "{text:?}");
+    assert!(
+        text[0].contains(":5:1: [[mapping]] no-table: table `deals`"),
+        "{text:?}"
+    );
     assert!(text[1].contains("did you mean `created_at`"), "{text:?}");
-    assert!(text[2].contains("x.rhai: a mapping script must define fn map_row(row)"), "{text:?}");
+    assert!(
+        text[2].contains("x.rhai: a mapping script must define fn map_row(row)"),
+        "{text:?}"
+    );
 }

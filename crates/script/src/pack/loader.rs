@@ -154,11 +154,11 @@ impl PackLoader<'_> {
                 .unwrap_or("")
                 .to_string();
             let loaded = mapping::declare(table, &plugin.pack.name, |file| {
-                let path = self
-                    .script_path(file)
-                    .map_err(|_| MappingFailure::Declaration(format!(
+                let path = self.script_path(file).map_err(|_| {
+                    MappingFailure::Declaration(format!(
                         "script `{file}` must be a relative path inside the pack folder"
-                    )))?;
+                    ))
+                })?;
                 let max = self.engine.limits().max_source_len as u64;
                 let source = read_bounded(&path, max)
                     .map_err(|m| MappingFailure::Script(path.clone(), ScriptError::new(m)))?;

@@ -8,16 +8,22 @@ use crate::data::ScriptContext;
 use crate::testing::FakeData;
 
 #[test]
-fn the_shipped_pack_loads_with_no_problems() {
+fn the_shipped_packs_load_with_no_problems() {
     let engine = ScriptEngine::default();
     let set = load_packs(&shipped_dir(), &engine);
     assert_eq!(set.problems, vec![], "{:#?}", set.problems);
-    assert_eq!(set.packs.len(), 1);
-    let pack = &set.packs[0];
+    let names: Vec<(&str, &str)> = set
+        .packs
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str()))
+        .collect();
     assert_eq!(
-        (pack.name.as_str(), pack.version.as_str()),
-        ("lead-gen-extras", "1.0.0")
+        names,
+        [("connectors", "1.0.0"), ("lead-gen-extras", "1.0.0")]
     );
+    // The connectors pack holds mappings only; its mappings' files are tested end to end.
+    assert!(set.packs[0].kpis.is_empty());
+    assert_eq!(set.mappings().count(), 7);
     assert_eq!(
         set.keys().into_iter().collect::<Vec<_>>(),
         [
