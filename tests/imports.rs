@@ -1,6 +1,7 @@
 //! Imports: `POST /api/v1/imports` and `lodestar import` through the shipped `connectors`
 //! mappings and straight; dry runs, line numbers, header problems, rejects, encodings.
 
+mod bulk;
 mod connectors;
 mod files;
 

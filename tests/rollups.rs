@@ -188,7 +188,7 @@ async fn rollups_agree_with_the_rows_after_updates(backend: Backend) {
     assert!(compared > 10_000, "only {compared} values compared");
 }
 
-async fn rollup_rows(app: &TestApp, team_id: i32) -> Vec<String> {
+pub(crate) async fn rollup_rows(app: &TestApp, team_id: i32) -> Vec<String> {
     let mut out = Vec::new();
     for (table, cols) in [
         ("lead_days", rollup::LEAD_COLUMNS.join(", ")),
