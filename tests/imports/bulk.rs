@@ -14,7 +14,10 @@ use crate::cli::{json_out, lodestar};
 use crate::common::{Backend, TestApp, TestDb};
 use crate::rollups::rollup_rows;
 
-backend_tests!(a_bad_row_after_many_written_chunks_stores_nothing,);
+backend_tests!(
+    a_bad_row_after_many_written_chunks_stores_nothing,
+    dimension_values_with_quotes_backslashes_and_braces_roll_up_exactly,
+);
 
 fn leads_csv(n: usize, prefix: &str) -> String {
     let mut csv = String::from("id,created_at,channel,mql_at\n");
@@ -59,6 +62,45 @@ async fn a_bad_row_after_many_written_chunks_stores_nothing(b: Backend) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.counts(other).await[0].1, 0);
     assert!(rollup_rows(&app, other).await.is_empty());
+}
+
+/// The rollups are written as arrays on PostgreSQL: values that need quoting there survive.
+async fn dimension_values_with_quotes_backslashes_and_braces_roll_up_exactly(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_, token) = editor(&app).await;
+    let odd = ["a\"b", "back\\slash", "{braces}", "com,ma", "NULL", ""];
+    let mut csv = String::from("id,created_at,channel\n");
+    for (i, channel) in odd.iter().enumerate() {
+        for j in 0..=i {
+            let quoted = channel.replace('"', "\"\"");
+            csv.push_str(&format!(
+                "L{i}-{j},2026-11-0{}T10:00:00Z,\"{quoted}\"\n",
+                1 + j
+            ));
+        }
+    }
+    let (status, body) = import(&app, &token, "table=leads", csv.into()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .get(
+            Some(&token),
+            "/api/v1/kpis?period=2026-11&keys=leads&segment_by=channel",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let segments = body["kpis"][0]["segments"].as_array().unwrap();
+    for (i, channel) in odd.iter().enumerate() {
+        let name = if channel.is_empty() {
+            "(none)"
+        } else {
+            channel
+        };
+        let seg = segments
+            .iter()
+            .find(|s| s["segment"] == *name)
+            .unwrap_or_else(|| panic!("no segment {name}: {body}"));
+        assert_eq!(seg["value"].as_f64(), Some((i + 1) as f64), "{name}");
+    }
 }
 
 /// `lodestar import` killed while it copies rows into PostgreSQL: the server rolls the

@@ -16,11 +16,27 @@ use sea_query_sqlx::SqlxValues;
 
 /// `BEGIN … COMMIT` on one pooled connection; dropped uncommitted, it rolls back (and so does
 /// the server when the process dies: nothing of an unfinished load is ever visible).
+///
+/// Rows copied straight into a table are held back and sent as one `COPY` of many chunks: sqlx
+/// does not set `TCP_NODELAY`, so every `COPY` ends with a short write (`CopyDone`) behind the
+/// short tail of its data, which Nagle's algorithm holds until the server's delayed ACK, some
+/// 40 ms. The held rows are sent before any statement that names their table, and before commit.
 pub struct PgTx {
     conn: Mutex<Transaction<'static, Postgres>>,
     /// Tables whose staging table this transaction has created.
     staged: Mutex<BTreeSet<&'static str>>,
+    held: Mutex<Option<Held>>,
 }
+
+/// Rows for one table, not yet sent.
+struct Held {
+    table: &'static str,
+    columns: &'static [&'static str],
+    text: String,
+}
+
+/// Held rows are sent once they reach this size.
+const HOLD_BYTES: usize = 32 << 20;
 
 /// One chunk of rows in `COPY`'s text format, with where it goes.
 pub struct CopyRows {
@@ -41,11 +57,31 @@ impl PgTx {
         Ok(PgTx {
             conn: Mutex::new(tx),
             staged: Mutex::new(BTreeSet::new()),
+            held: Mutex::new(None),
         })
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {
+        self.send_held(None).await?;
         self.conn.into_inner().commit().await.map_err(exec_err)
+    }
+
+    /// Sends the held rows: all of them (`sql` `None`), or those of a table `sql` names.
+    async fn send_held(&self, sql: Option<&str>) -> Result<(), DbErr> {
+        let mut held = self.held.lock().await;
+        let due = match (held.as_ref(), sql) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(h), Some(sql)) => names(sql, h.table),
+        };
+        if !due {
+            return Ok(());
+        }
+        if let Some(h) = held.take() {
+            let statement = format!("COPY {} ({}) FROM STDIN", h.table, h.columns.join(", "));
+            self.copy_in(&statement, h.text).await?;
+        }
+        Ok(())
     }
 
     pub async fn rollback(self) -> Result<(), DbErr> {
@@ -59,13 +95,31 @@ impl PgTx {
     pub async fn copy_rows(&self, rows: CopyRows, new_keys: bool) -> Result<(), DbErr> {
         let columns = rows.columns.join(", ");
         if new_keys {
-            return self
-                .copy_in(
-                    &format!("COPY {} ({columns}) FROM STDIN", rows.table),
-                    rows.text,
-                )
-                .await;
+            let mut held = self.held.lock().await;
+            let full = match held.as_mut() {
+                Some(h) if h.table == rows.table => {
+                    h.text.push_str(&rows.text);
+                    h.text.len() >= HOLD_BYTES
+                }
+                _ => {
+                    drop(held);
+                    self.send_held(None).await?;
+                    held = self.held.lock().await;
+                    *held = Some(Held {
+                        table: rows.table,
+                        columns: rows.columns,
+                        text: rows.text,
+                    });
+                    false
+                }
+            };
+            drop(held);
+            if full {
+                self.send_held(None).await?;
+            }
+            return Ok(());
         }
+        self.send_held(None).await?;
         let stage = format!("lodestar_stage_{}", rows.table);
         if self.staged.lock().await.insert(rows.table) {
             let mut conn = self.conn.lock().await;
@@ -110,6 +164,14 @@ impl PgTx {
         copy.finish().await.map_err(exec_err)?;
         Ok(())
     }
+}
+
+/// Whether `sql` names `table` (as a whole word).
+fn names(sql: &str, table: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    sql.match_indices(table).any(|(at, _)| {
+        !word(sql[..at].chars().next_back()) && !word(sql[at + table.len()..].chars().next())
+    })
 }
 
 /// Appends one value in `COPY`'s text format: `\N` for NULL, text with its backslashes, tabs
@@ -165,6 +227,7 @@ impl ConnectionTrait for PgTx {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.send_held(Some(&stmt.sql)).await?;
         let mut conn = self.conn.lock().await;
         query(stmt)
             .execute(&mut **conn)
@@ -174,6 +237,7 @@ impl ConnectionTrait for PgTx {
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.send_held(Some(sql)).await?;
         let mut conn = self.conn.lock().await;
         sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
             .execute(&mut **conn)
@@ -183,6 +247,7 @@ impl ConnectionTrait for PgTx {
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.send_held(Some(&stmt.sql)).await?;
         let mut conn = self.conn.lock().await;
         query(stmt)
             .fetch_optional(&mut **conn)
@@ -192,11 +257,32 @@ impl ConnectionTrait for PgTx {
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.send_held(Some(&stmt.sql)).await?;
         let mut conn = self.conn.lock().await;
         query(stmt)
             .fetch_all(&mut **conn)
             .await
             .map(|rows| rows.into_iter().map(Into::into).collect())
             .map_err(query_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names;
+
+    #[test]
+    fn a_statement_names_a_table_as_a_whole_word() {
+        assert!(names(
+            "SELECT ext_id FROM leads WHERE team_id = $1",
+            "leads"
+        ));
+        assert!(names("INSERT INTO leads(x)", "leads"));
+        assert!(!names(
+            "INSERT INTO lead_days (team_id) VALUES ($1)",
+            "leads"
+        ));
+        assert!(!names("SELECT * FROM event_days", "events"));
+        assert!(!names("SELECT * FROM my_leads_view", "leads"));
     }
 }
