@@ -95,7 +95,7 @@ pub enum Command {
     /// Bulk-load a CSV or JSON file into a team, with a progress bar, all or nothing; prints a
     /// summary (the JSON report with --json). A pack's mapping reads other tools' exports.
     #[command(
-        after_help = "Examples:\n  lodestar import leads leads.csv --team acme\n  lodestar import leads hubspot-contacts.csv --team acme --mapping hubspot-contacts\n  lodestar import spend google-ads.csv --team acme --mapping google-ads-campaigns --skip-invalid rejects.csv"
+        after_help = "Example: lodestar import leads contacts.csv --team acme --mapping hubspot-contacts\n\nAlso: lodestar import spend ads.csv --team acme --mapping google-ads-campaigns --skip-invalid rejects.csv"
     )]
     Import {
         /// Which table the rows go to.
