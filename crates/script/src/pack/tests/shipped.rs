@@ -196,7 +196,6 @@ fn the_mapping_examples_in_the_scripts_readme_load_and_map() {
         .expect("crm-leads")
         .bind(&engine, &headers);
     let rows = bound
-        .ok()
         .expect("binds")
         .map(
             &engine,
@@ -222,7 +221,6 @@ fn the_mapping_examples_in_the_scripts_readme_load_and_map() {
         .mapping("ads")
         .expect("ads")
         .bind(&engine, &headers)
-        .ok()
         .expect("binds");
     assert!(
         ads.map(&engine, &["Total: Account", "", "9"], &budget)
