@@ -79,6 +79,7 @@ pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
         "postgres"
     };
     // The application as the server builds it, minus packs and digests; it is never run.
+    let database_url = url.clone();
     let app = Application::build(AppSettings {
         database_url: url,
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -93,7 +94,7 @@ pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
     .await?;
     let kpis = &app.state().kpis;
     match args.import_csv {
-        Some(n) => import::import_bench(kpis.db(), backend, n, &work_dir()).await,
+        Some(n) => import::import_bench(kpis.db(), &database_url, backend, n, &work_dir()).await,
         None if args.scripts => scripts::run(kpis, backend, &args).await,
         None => kpi_bench(kpis, backend, &args).await,
     }

@@ -92,18 +92,34 @@ pub enum Command {
         #[command(subcommand)]
         command: KpiCommand,
     },
-    /// Bulk-load a CSV or JSON file into a team, with a progress bar; prints a JSON summary.
-    #[command(after_help = "Example: lodestar import leads leads.csv --team acme")]
+    /// Bulk-load a CSV or JSON file into a team, with a progress bar, all or nothing; prints a
+    /// summary (the JSON report with --json). A pack's mapping reads other tools' exports.
+    #[command(
+        after_help = "Example: lodestar import leads contacts.csv --team acme --mapping hubspot-contacts\n\nAlso: lodestar import spend ads.csv --team acme --mapping google-ads-campaigns --skip-invalid rejects.csv"
+    )]
     Import {
         /// Which table the rows go to.
         #[arg(value_name = "TABLE")]
         table: Table,
-        /// The rows: a .csv file with a header line, or a .json array of objects.
+        /// The rows: a .csv file with a header line (comma, semicolon or tab; UTF-8 or Excel's
+        /// UTF-16), or a .json array of objects.
         #[arg(value_name = "FILE")]
         file: PathBuf,
         /// Slug of the team that receives the rows, e.g. `acme`.
         #[arg(long, value_name = "SLUG")]
         team: String,
+        /// Read the file through this mapping of a pack (`GET /api/v1/mappings` lists them).
+        #[arg(long, value_name = "NAME")]
+        mapping: Option<String>,
+        /// Load the good rows and write the bad ones, with their line numbers, to this file.
+        #[arg(long, value_name = "REJECTS.csv")]
+        skip_invalid: Option<PathBuf>,
+        /// Read and check the whole file, store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the JSON report instead of the summary.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -272,6 +288,16 @@ pub enum Table {
     Spend,
     /// Events (calls, meetings, page views…) of leads.
     Events,
+}
+
+impl From<Table> for lodestar_import::Table {
+    fn from(table: Table) -> Self {
+        match table {
+            Table::Leads => lodestar_import::Table::Leads,
+            Table::Spend => lodestar_import::Table::Spend,
+            Table::Events => lodestar_import::Table::Events,
+        }
+    }
 }
 
 async fn find_team(db: &Db, slug: &str) -> anyhow::Result<teams::Team> {
@@ -569,13 +595,66 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 Err(e) => bail!("{}", e.located(&file)),
             }
         }
-        Command::Import { table, file, team } => {
+        Command::Import {
+            table,
+            file,
+            team,
+            mapping,
+            skip_invalid,
+            dry_run,
+            json,
+        } => {
             let db = open_db(&settings).await?;
             let Some(team) = teams::find_by_slug(&db, &team).await? else {
                 bail!("no team `{team}`: create it with `lodestar team create {team}`");
             };
-            let summary = crate::import::import_file(&db, team.id, table, &file).await?;
-            println!("{}", serde_json::to_string(&summary)?);
+            let engine = std::sync::Arc::new(lodestar_script::ScriptEngine::new(
+                lodestar_script::Limits {
+                    deadline: std::time::Duration::from_millis(settings.scripts.deadline_ms),
+                    ..Default::default()
+                },
+            ));
+            let packs = match settings.packs_dir() {
+                Some(dir) => lodestar_script::load_packs(&dir, &engine),
+                None => lodestar_script::PackSet::default(),
+            };
+            let rejects = skip_invalid.clone();
+            let options = crate::import::ImportOptions {
+                mapping,
+                skip_invalid,
+                dry_run,
+                progress: !json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let report = crate::import::import_file(
+                &db,
+                team.id,
+                table.into(),
+                &file,
+                &packs,
+                engine,
+                options,
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!(
+                    "{}",
+                    crate::import::summary(&report, &file, rejects.as_deref())
+                );
+            }
+            if report.refused() || !report.header_errors.is_empty() {
+                bail!(
+                    "{}: nothing was imported ({} invalid record(s){})",
+                    file.display(),
+                    report.invalid,
+                    if report.header_errors.is_empty() {
+                        ""
+                    } else {
+                        ", header not usable"
+                    }
+                );
+            }
             Ok(())
         }
     }

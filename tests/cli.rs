@@ -36,7 +36,7 @@ async fn replicas_migrating_one_new_database_at_once_all_come_up(b: Backend) {
     assert_eq!(line["team"], "acme");
 }
 
-fn lodestar(db_url: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn lodestar(db_url: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_lodestar"))
         .args(args)
         .env("LODESTAR_DATABASE__URL", db_url)
@@ -46,7 +46,7 @@ fn lodestar(db_url: &str, args: &[&str]) -> std::process::Output {
 }
 
 /// The JSON a command printed, once it is known to have succeeded (else its stderr fails the test).
-fn json_out(out: std::process::Output) -> serde_json::Value {
+pub(crate) fn json_out(out: std::process::Output) -> serde_json::Value {
     assert!(
         out.status.success(),
         "{}",
@@ -115,7 +115,14 @@ async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
     std::fs::write(&good, &csv).unwrap();
     let summary = json_out(lodestar(
         &tdb.url,
-        &["import", "leads", good.to_str().unwrap(), "--team", "acme"],
+        &[
+            "import",
+            "leads",
+            good.to_str().unwrap(),
+            "--team",
+            "acme",
+            "--json",
+        ],
     ));
     assert_eq!(summary["rows"], 2500);
     assert_eq!(summary["inserted"], 2500);
@@ -130,10 +137,11 @@ async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
         &["import", "leads", bad.to_str().unwrap(), "--team", "acme"],
     );
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    // The summary names the line as a spreadsheet shows it: the header is line 1.
+    let summary = String::from_utf8_lossy(&out.stdout);
     assert!(
-        err.contains("row 2500") && err.contains("created_at"),
-        "{err}"
+        summary.contains("line 2502, column `created_at`") && summary.contains("1 invalid record"),
+        "{summary}"
     );
     let team = lodestar_store::teams::find_by_slug(&tdb.db, "acme")
         .await
@@ -158,7 +166,14 @@ async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
     for (inserted, updated) in [(3, 0), (0, 3)] {
         let summary = json_out(lodestar(
             &tdb.url,
-            &["import", "spend", spend.to_str().unwrap(), "--team", "acme"],
+            &[
+                "import",
+                "spend",
+                spend.to_str().unwrap(),
+                "--team",
+                "acme",
+                "--json",
+            ],
         ));
         assert_eq!(
             (summary["inserted"].as_u64(), summary["updated"].as_u64()),
@@ -181,7 +196,14 @@ async fn team_create_prints_a_token_and_import_loads_a_csv_file_atomically() {
     for (inserted, updated) in [(2, 0), (0, 2)] {
         let summary = json_out(lodestar(
             &tdb.url,
-            &["import", "events", json.to_str().unwrap(), "--team", "acme"],
+            &[
+                "import",
+                "events",
+                json.to_str().unwrap(),
+                "--team",
+                "acme",
+                "--json",
+            ],
         ));
         assert_eq!(
             (summary["inserted"].as_u64(), summary["updated"].as_u64()),

@@ -11,6 +11,7 @@ mod custom_kpis;
 mod digests;
 mod fixture_kpis;
 mod http_conventions;
+mod imports;
 mod in_progress;
 mod ingest;
 mod kpi_api;

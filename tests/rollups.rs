@@ -240,7 +240,7 @@ async fn stages_from_rows(app: &TestApp, team_id: i32, end: i64) -> Vec<(&'stati
         .collect()
 }
 
-async fn rollup_rows(app: &TestApp, team_id: i32) -> Vec<String> {
+pub(crate) async fn rollup_rows(app: &TestApp, team_id: i32) -> Vec<String> {
     let mut out = Vec::new();
     for (table, cols) in [
         ("lead_days", rollup::LEAD_COLUMNS.join(", ")),

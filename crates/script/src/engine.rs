@@ -21,6 +21,9 @@ use api::{compile_scope, number_of, register_kpi_api, run_scope};
 mod cache;
 use cache::Cache;
 
+mod map_call;
+pub use map_call::MappingCall;
+
 /// Sandbox limits applied to every compile and run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {

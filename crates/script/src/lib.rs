@@ -38,6 +38,7 @@ mod data;
 mod deps;
 mod engine;
 mod error;
+pub mod mapping;
 mod normalise;
 mod pack;
 mod stack;

@@ -11,6 +11,7 @@ use serde::de::{self, Deserializer, EnumAccess, VariantAccess};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{CompiledScript, ScriptEngine};
+use crate::mapping::Mapping;
 
 mod loader;
 use loader::PackLoader;
@@ -123,6 +124,8 @@ pub struct Pack {
     pub trees: Vec<KpiTree>,
     /// `[[driver]]` sections: KPIs declared as a product (`factors`) or sum (`terms`) of others.
     pub drivers: Vec<DriverTree>,
+    /// `[[mapping]]` sections: how exports of other tools load (see `crate::mapping`).
+    pub mappings: Vec<Mapping>,
 }
 
 /// Something wrong in a pack: the pack (or one KPI of it) is left out, the rest still loads.
@@ -180,6 +183,15 @@ impl PackSet {
         self.packs.iter().flat_map(|pack| pack.drivers.iter())
     }
 
+    /// Every loaded import mapping, pack by pack.
+    pub fn mappings(&self) -> impl Iterator<Item = &Mapping> {
+        self.packs.iter().flat_map(|pack| pack.mappings.iter())
+    }
+
+    pub fn mapping(&self, name: &str) -> Option<&Mapping> {
+        self.mappings().find(|m| m.name == name)
+    }
+
     /// The keys of every loaded KPI.
     pub fn keys(&self) -> BTreeSet<&str> {
         self.kpis().map(|kpi| kpi.meta.key.as_str()).collect()
@@ -220,6 +232,8 @@ struct PluginFile {
     tree: Vec<toml::Spanned<toml::Table>>,
     #[serde(default)]
     driver: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    mapping: Vec<toml::Spanned<toml::Table>>,
     // Other tables belong to later features and are ignored here.
 }
 
@@ -261,6 +275,7 @@ pub fn load_packs(dir: &Path, engine: &ScriptEngine) -> PackSet {
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
     let mut tree_owners: BTreeMap<String, String> = BTreeMap::new();
     let mut driver_owners: BTreeMap<String, String> = BTreeMap::new();
+    let mut mapping_owners: BTreeMap<String, String> = BTreeMap::new();
     for folder in folders {
         let mut loader = PackLoader {
             folder: folder_name(&folder),
@@ -323,6 +338,21 @@ pub fn load_packs(dir: &Path, engine: &ScriptEngine) -> PackSet {
                 }
                 None => {
                     driver_owners.insert(tree.kpi.clone(), pack.name.clone());
+                    true
+                }
+            });
+        pack.mappings
+            .retain(|mapping| match mapping_owners.get(&mapping.name) {
+                Some(owner) => {
+                    let message = format!(
+                        "mapping `{}` is already declared by pack `{owner}`",
+                        mapping.name
+                    );
+                    loader.problem(None, plugin.clone(), None, message);
+                    false
+                }
+                None => {
+                    mapping_owners.insert(mapping.name.clone(), pack.name.clone());
                     true
                 }
             });

@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 use crate::error::{Result, StoreError};
+use crate::pg_tx::PgTx;
 use crate::sqlite_tx::SqliteTx;
 use crate::writer::BulkTx;
 
@@ -137,12 +138,16 @@ impl Db {
         Ok(tx)
     }
 
-    /// A write transaction for bulk loads (`lodestar import`). On SQLite it is a [`SqliteTx`],
+    /// A write transaction for bulk loads (`lodestar import`). On PostgreSQL it is a [`PgTx`],
+    /// which takes rows through `COPY`. On SQLite it is a [`SqliteTx`],
     /// which takes inserts whose arguments were bound ahead on another thread.
     pub async fn begin_bulk(&self) -> Result<BulkTx> {
         Ok(match self.backend() {
             DbBackend::Sqlite => {
                 BulkTx::Sqlite(SqliteTx::begin(self.conn.get_sqlite_connection_pool()).await?)
+            }
+            DbBackend::Postgres => {
+                BulkTx::Postgres(PgTx::begin(self.conn.get_postgres_connection_pool()).await?)
             }
             _ => BulkTx::Orm(self.begin_write().await?),
         })

@@ -15,6 +15,7 @@ pub mod loaded;
 pub mod measures;
 pub mod passwords;
 pub mod people;
+pub mod pg_tx;
 pub mod reports;
 pub mod rollup;
 pub mod schedules;

@@ -1,17 +1,20 @@
 //! Where an [`crate::ingest::Loader`] writes: a sea-orm transaction on either backend, or, for
-//! bulk loads on SQLite, a [`SqliteTx`] that takes inserts bound ahead on another thread.
+//! bulk loads, a [`SqliteTx`] that takes inserts bound ahead on another thread (SQLite) or a
+//! [`PgTx`] that takes rows through `COPY` (PostgreSQL).
 
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
 };
 
 use crate::error::{Result, StoreError};
+use crate::pg_tx::{CopyRows, PgTx};
 use crate::sqlite_tx::{Bound, Retained, SqliteTx};
 
 /// A bulk-load transaction (see `Db::begin_bulk`). Dropped uncommitted, it rolls back.
 pub enum BulkTx {
     Orm(DatabaseTransaction),
     Sqlite(SqliteTx),
+    Postgres(PgTx),
 }
 
 impl BulkTx {
@@ -19,6 +22,7 @@ impl BulkTx {
         match self {
             BulkTx::Orm(tx) => Writer::Orm(tx),
             BulkTx::Sqlite(tx) => Writer::Sqlite(tx),
+            BulkTx::Postgres(tx) => Writer::Postgres(tx),
         }
     }
 
@@ -26,6 +30,7 @@ impl BulkTx {
         match self {
             BulkTx::Orm(tx) => tx.commit().await?,
             BulkTx::Sqlite(tx) => tx.commit().await?,
+            BulkTx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
     }
@@ -34,6 +39,7 @@ impl BulkTx {
         match self {
             BulkTx::Orm(tx) => tx.rollback().await?,
             BulkTx::Sqlite(tx) => tx.rollback().await?,
+            BulkTx::Postgres(tx) => tx.rollback().await?,
         }
         Ok(())
     }
@@ -44,6 +50,7 @@ impl BulkTx {
 pub enum Writer<'t> {
     Orm(&'t DatabaseTransaction),
     Sqlite(&'t SqliteTx),
+    Postgres(&'t PgTx),
 }
 
 impl<'t> From<&'t DatabaseTransaction> for Writer<'t> {
@@ -59,6 +66,8 @@ pub enum InsertForm {
     Statement(DbBackend),
     /// SQLite arguments bound ahead.
     Bound,
+    /// Rows in PostgreSQL's `COPY` text format.
+    Copy,
 }
 
 impl InsertForm {
@@ -66,6 +75,7 @@ impl InsertForm {
         match self {
             InsertForm::Statement(backend) => backend,
             InsertForm::Bound => DbBackend::Sqlite,
+            InsertForm::Copy => DbBackend::Postgres,
         }
     }
 
@@ -86,6 +96,7 @@ impl InsertForm {
 pub(crate) enum Insert {
     Statement(Statement),
     Bound(Bound),
+    Copy(CopyRows),
 }
 
 impl Insert {
@@ -93,6 +104,7 @@ impl Insert {
         match self {
             Insert::Statement(statement) => InsertForm::Statement(statement.db_backend),
             Insert::Bound(_) => InsertForm::Bound,
+            Insert::Copy(_) => InsertForm::Copy,
         }
     }
 
@@ -100,7 +112,7 @@ impl Insert {
     pub(crate) fn retain(&self) -> Option<Retained> {
         match self {
             Insert::Bound(bound) => Some(bound.retain()),
-            Insert::Statement(_) => None,
+            Insert::Statement(_) | Insert::Copy(_) => None,
         }
     }
 }
@@ -110,6 +122,7 @@ impl Writer<'_> {
         match self {
             Writer::Orm(tx) => InsertForm::Statement(tx.get_database_backend()),
             Writer::Sqlite(_) => InsertForm::Bound,
+            Writer::Postgres(_) => InsertForm::Copy,
         }
     }
 
@@ -118,13 +131,19 @@ impl Writer<'_> {
         form == self.form() || form == InsertForm::Statement(self.get_database_backend())
     }
 
-    pub(crate) async fn insert(&self, insert: Insert) -> Result<()> {
+    /// Runs an insert; `new_keys` says none of its keys is stored yet (see `PgTx::copy_rows`).
+    pub(crate) async fn insert(&self, insert: Insert, new_keys: bool) -> Result<()> {
         match (self, insert) {
-            (Writer::Sqlite(tx), Insert::Bound(bound)) => tx.execute_bound(bound).await?,
-            (_, Insert::Statement(statement)) => self.execute_raw(statement).await?,
-            (Writer::Orm(_), Insert::Bound(_)) => {
+            (Writer::Sqlite(tx), Insert::Bound(bound)) => {
+                tx.execute_bound(bound).await?;
+            }
+            (Writer::Postgres(tx), Insert::Copy(rows)) => tx.copy_rows(rows, new_keys).await?,
+            (_, Insert::Statement(statement)) => {
+                self.execute_raw(statement).await?;
+            }
+            (_, Insert::Bound(_) | Insert::Copy(_)) => {
                 return Err(StoreError::Invalid(
-                    "an insert bound for SQLite reached a sea-orm transaction".to_owned(),
+                    "an insert prepared for another writer reached this one".to_owned(),
                 ));
             }
         };
@@ -138,6 +157,7 @@ impl ConnectionTrait for Writer<'_> {
         match self {
             Writer::Orm(tx) => tx.get_database_backend(),
             Writer::Sqlite(tx) => tx.get_database_backend(),
+            Writer::Postgres(tx) => tx.get_database_backend(),
         }
     }
 
@@ -145,6 +165,7 @@ impl ConnectionTrait for Writer<'_> {
         match self {
             Writer::Orm(tx) => tx.execute_raw(stmt).await,
             Writer::Sqlite(tx) => tx.execute_raw(stmt).await,
+            Writer::Postgres(tx) => tx.execute_raw(stmt).await,
         }
     }
 
@@ -152,6 +173,7 @@ impl ConnectionTrait for Writer<'_> {
         match self {
             Writer::Orm(tx) => tx.execute_unprepared(sql).await,
             Writer::Sqlite(tx) => tx.execute_unprepared(sql).await,
+            Writer::Postgres(tx) => tx.execute_unprepared(sql).await,
         }
     }
 
@@ -159,6 +181,7 @@ impl ConnectionTrait for Writer<'_> {
         match self {
             Writer::Orm(tx) => tx.query_one_raw(stmt).await,
             Writer::Sqlite(tx) => tx.query_one_raw(stmt).await,
+            Writer::Postgres(tx) => tx.query_one_raw(stmt).await,
         }
     }
 
@@ -166,6 +189,7 @@ impl ConnectionTrait for Writer<'_> {
         match self {
             Writer::Orm(tx) => tx.query_all_raw(stmt).await,
             Writer::Sqlite(tx) => tx.query_all_raw(stmt).await,
+            Writer::Postgres(tx) => tx.query_all_raw(stmt).await,
         }
     }
 }

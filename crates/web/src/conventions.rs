@@ -117,6 +117,7 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
 const ROUTE_SOURCES: &[(&str, &str)] = &[
     ("custom.rs", include_str!("routes/custom.rs")),
     ("health.rs", include_str!("routes/health.rs")),
+    ("imports.rs", include_str!("routes/imports.rs")),
     ("ingest.rs", include_str!("routes/ingest.rs")),
     ("kpis.rs", include_str!("routes/kpis.rs")),
     ("mod.rs", include_str!("routes/mod.rs")),

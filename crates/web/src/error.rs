@@ -9,14 +9,18 @@ use serde_json::json;
 #[derive(Debug, Serialize)]
 pub struct RowError {
     pub index: usize,
+    /// The file's 1-based line (the header is line 1); CSV only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
     pub field: String,
     pub message: String,
 }
 
 impl RowError {
-    pub fn from_field(index: usize, e: FieldError) -> RowError {
+    pub fn from_field(index: usize, line: Option<u64>, e: FieldError) -> RowError {
         RowError {
             index,
+            line,
             field: e.field,
             message: e.message,
         }

@@ -102,6 +102,10 @@ impl InputRow for EventRow {
     fn key(&self) -> String {
         self.id.clone()
     }
+
+    fn field_names() -> &'static [&'static str] {
+        EventField::NAMES
+    }
 }
 
 #[cfg(test)]

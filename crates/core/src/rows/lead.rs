@@ -149,6 +149,10 @@ impl InputRow for LeadRow {
     fn key(&self) -> String {
         self.id.clone()
     }
+
+    fn field_names() -> &'static [&'static str] {
+        LeadField::NAMES
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod event;
 mod lead;
 mod parse;
 mod spend;
+pub mod suggest;
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +55,36 @@ pub trait InputRow: Sized + Send {
 
     /// The upsert key as one string: rows with equal keys are the same row.
     fn key(&self) -> String;
+
+    /// The names of the row's fields, as columns and JSON keys (besides `attrs`).
+    fn field_names() -> &'static [&'static str];
+
+    /// Checks a CSV header once, before any row: each unknown column, with the closest field
+    /// name when it looks like a typo, and each column given twice.
+    fn check_header(headers: &[String]) -> Vec<FieldError> {
+        let fields = Self::field_names();
+        let mut errors = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for header in headers {
+            let name = header.trim_start_matches('\u{feff}').trim();
+            if !seen.insert(name) {
+                errors.push(FieldError::new(name, "column given twice"));
+            } else if fields.contains(&name)
+                || ((name == "attrs" || name.starts_with("attrs.")) && Self::TABLE_NAME != "spend")
+            {
+                continue;
+            } else {
+                let hint = suggest::closest(name, fields.iter().copied())
+                    .map(|f| format!("; did you mean `{f}`?"))
+                    .unwrap_or_else(|| format!("; the columns are {}", fields.join(", ")));
+                errors.push(FieldError::new(
+                    name,
+                    format!("unknown column `{name}`{hint}"),
+                ));
+            }
+        }
+        errors
+    }
 }
 
 /// Longest accepted id, kind or dimension value, in characters.

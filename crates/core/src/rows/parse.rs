@@ -224,6 +224,7 @@ macro_rules! fields {
         impl $name {
             #[cfg(test)]
             pub(super) const ALL: &'static [$name] = &[$($name::$variant),*];
+            pub(super) const NAMES: &'static [&'static str] = &[$($text),*];
         }
 
         impl $crate::rows::parse::Field for $name {

@@ -152,6 +152,10 @@ impl Draft for SpendDraft {
 impl InputRow for SpendRow {
     const TABLE_NAME: &'static str = "spend";
 
+    fn field_names() -> &'static [&'static str] {
+        SpendField::NAMES
+    }
+
     fn from_json(value: &serde_json::Value) -> Result<Self, Vec<FieldError>> {
         parse::from_json::<SpendDraft>(value)
     }

@@ -3,6 +3,7 @@
 
 use crate::engine::ScriptEngine;
 use crate::error::ScriptError;
+use crate::mapping::{self, Mapping, MappingFailure};
 use lodestar_core::drivers::DriverTree;
 use lodestar_core::tree::KpiTree;
 use std::collections::BTreeSet;
@@ -143,6 +144,53 @@ impl PackLoader<'_> {
             }
         }
 
+        let mut mappings: Vec<Mapping> = Vec::with_capacity(plugin.mapping.len());
+        for entry in plugin.mapping {
+            let position = line_column(&text, entry.span().start);
+            let table = entry.into_inner();
+            let label = table
+                .get("name")
+                .and_then(|name| name.as_str())
+                .unwrap_or("")
+                .to_string();
+            let loaded = mapping::declare(table, &plugin.pack.name, |file| {
+                let path = self.script_path(file).map_err(|_| {
+                    MappingFailure::Declaration(format!(
+                        "script `{file}` must be a relative path inside the pack folder"
+                    ))
+                })?;
+                let max = self.engine.limits().max_source_len as u64;
+                let source = read_bounded(&path, max)
+                    .map_err(|m| MappingFailure::Script(path.clone(), ScriptError::new(m)))?;
+                let script = self
+                    .engine
+                    .compile(&source)
+                    .map_err(|e| MappingFailure::Script(path.clone(), e))?;
+                Ok((path, script))
+            });
+            match loaded {
+                Ok(m) if mappings.iter().any(|other| other.name == m.name) => self.problem(
+                    None,
+                    plugin_path.clone(),
+                    Some(position),
+                    format!("mapping `{}` is declared twice in this pack", m.name),
+                ),
+                Ok(m) => mappings.push(m),
+                Err(MappingFailure::Declaration(message)) => self.problem(
+                    None,
+                    plugin_path.clone(),
+                    Some(position),
+                    format!("[[mapping]] {label}: {message}"),
+                ),
+                Err(MappingFailure::Script(file, error)) => self.problem(
+                    None,
+                    file,
+                    error.line.map(|line| (line, error.column.unwrap_or(1))),
+                    error.message,
+                ),
+            }
+        }
+
         Some(Pack {
             name: plugin.pack.name,
             version: plugin.pack.version,
@@ -151,6 +199,7 @@ impl PackLoader<'_> {
             kpis,
             trees,
             drivers,
+            mappings,
         })
     }
 

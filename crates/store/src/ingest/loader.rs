@@ -116,9 +116,13 @@ impl<'t> Loader<'t> {
             return Ok(UpsertCounts::default());
         };
         let (keys, hashes, facts) = (&prepared.keys, &prepared.hashes, &prepared.facts);
+        // Whether every key is certainly new: none stored when this loader began, none written
+        // by it since (a bulk writer then appends instead of upserting).
+        let mut new_keys = false;
         let (existing, olds) = match rollup::stored_columns(R::TABLE) {
             Some(columns) => {
                 let suspects = self.maybe_stored::<R>(keys, hashes).await?;
+                new_keys = suspects.is_empty() && matches!(self.fresh.get(R::TABLE), Some(Some(_)));
                 let olds = if suspects.is_empty() {
                     HashMap::new()
                 } else {
@@ -137,7 +141,7 @@ impl<'t> Loader<'t> {
         // sent on the insert's first poll).
         let (pending, clock) = (&mut self.pending, &mut self.clock);
         let (inserted, ()) = futures_util::future::join(
-            self.tx.insert(insert),
+            self.tx.insert(insert, new_keys),
             std::future::ready(()).map(|()| {
                 for f in facts {
                     pending.add(clock, f, 1);

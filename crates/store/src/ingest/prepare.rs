@@ -6,6 +6,7 @@ use sea_orm::Statement;
 
 use super::StoredRow;
 use super::bloom::Written;
+use crate::pg_tx::{CopyRows, push_copy_value};
 use crate::rollup::Facts;
 use crate::sql::Sql;
 use crate::sqlite_tx::Retained;
@@ -43,7 +44,14 @@ pub(super) fn prepare_chunk<'a, R: StoredRow + 'a>(
     rows: impl Iterator<Item = &'a R> + Clone,
 ) -> Prepared {
     let keys: Vec<String> = rows.clone().map(InputRow::key).collect();
-    let insert = form.insert(insert_statement(form.backend(), team_id, rows.clone()));
+    let copied = match form {
+        InsertForm::Copy => copy_rows(team_id, rows.clone()),
+        _ => None,
+    };
+    let insert = match copied {
+        Some(rows) => Insert::Copy(rows),
+        None => form.insert(insert_statement(form.backend(), team_id, rows.clone())),
+    };
     Prepared {
         _retained: insert.retain(),
         insert: Some(insert),
@@ -52,6 +60,35 @@ pub(super) fn prepare_chunk<'a, R: StoredRow + 'a>(
         facts: rows.clone().filter_map(StoredRow::facts).collect(),
         unique: true,
     }
+}
+
+/// The rows in `COPY`'s text format, one line each; `None` if a value cannot be written so
+/// (then the ordinary insert runs).
+fn copy_rows<'a, R: StoredRow + 'a>(
+    team_id: i32,
+    rows: impl Iterator<Item = &'a R>,
+) -> Option<CopyRows> {
+    let mut text = String::with_capacity(4096);
+    let mut values = Vec::with_capacity(R::COLUMNS.len());
+    for row in rows {
+        values.clear();
+        row.push_values(team_id, &mut values);
+        for (j, v) in values.iter().enumerate() {
+            if j > 0 {
+                text.push('\t');
+            }
+            if !push_copy_value(&mut text, v) {
+                return None;
+            }
+        }
+        text.push('\n');
+    }
+    Some(CopyRows {
+        table: R::TABLE,
+        columns: R::COLUMNS,
+        key: R::KEY,
+        text,
+    })
 }
 
 fn insert_statement<'a, R: StoredRow + 'a>(

@@ -87,9 +87,14 @@ fn parse<R: InputRow>(format: Format, bytes: &[u8]) -> Result<Vec<R>, ApiError> 
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut collect =
-        |index: usize, parsed: Result<R, Vec<lodestar_core::rows::FieldError>>| match parsed {
+        |index: usize,
+         line: Option<u64>,
+         parsed: Result<R, Vec<lodestar_core::rows::FieldError>>| match parsed {
             Ok(row) => rows.push(row),
-            Err(errs) => errors.extend(errs.into_iter().map(|e| RowError::from_field(index, e))),
+            Err(errs) => errors.extend(
+                errs.into_iter()
+                    .map(|e| RowError::from_field(index, line, e)),
+            ),
         };
     match format {
         Format::Json => {
@@ -100,7 +105,7 @@ fn parse<R: InputRow>(format: Format, bytes: &[u8]) -> Result<Vec<R>, ApiError> 
                 ))
             })?;
             for (i, v) in values.iter().enumerate() {
-                collect(i, R::from_json(v));
+                collect(i, None, R::from_json(v));
             }
         }
         Format::Csv => {
@@ -118,7 +123,8 @@ fn parse<R: InputRow>(format: Format, bytes: &[u8]) -> Result<Vec<R>, ApiError> 
                     Ok(false) => break,
                     Ok(true) => {
                         let values: Vec<&str> = record.iter().collect();
-                        collect(i, R::from_csv(&headers, &values));
+                        let line = record.position().map(|p| p.line());
+                        collect(i, line, R::from_csv(&headers, &values));
                         i += 1;
                     }
                     Err(e) => {

@@ -9,6 +9,7 @@ use crate::error::ApiError;
 
 mod custom;
 mod health;
+mod imports;
 mod ingest;
 mod kpis;
 mod pages;
@@ -26,6 +27,7 @@ mod trees;
 pub fn config(cfg: &mut web::ServiceConfig) {
     custom::config(cfg);
     health::config(cfg);
+    imports::config(cfg);
     ingest::config(cfg);
     kpis::config(cfg);
     pages::config(cfg);

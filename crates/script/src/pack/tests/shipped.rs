@@ -8,16 +8,22 @@ use crate::data::ScriptContext;
 use crate::testing::FakeData;
 
 #[test]
-fn the_shipped_pack_loads_with_no_problems() {
+fn the_shipped_packs_load_with_no_problems() {
     let engine = ScriptEngine::default();
     let set = load_packs(&shipped_dir(), &engine);
     assert_eq!(set.problems, vec![], "{:#?}", set.problems);
-    assert_eq!(set.packs.len(), 1);
-    let pack = &set.packs[0];
+    let names: Vec<(&str, &str)> = set
+        .packs
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.as_str()))
+        .collect();
     assert_eq!(
-        (pack.name.as_str(), pack.version.as_str()),
-        ("lead-gen-extras", "1.0.0")
+        names,
+        [("connectors", "1.0.0"), ("lead-gen-extras", "1.0.0")]
     );
+    // The connectors pack holds mappings only; its mappings' files are tested end to end.
+    assert!(set.packs[0].kpis.is_empty());
+    assert_eq!(set.mappings().count(), 7);
     assert_eq!(
         set.keys().into_iter().collect::<Vec<_>>(),
         [
@@ -154,4 +160,77 @@ fn the_tree_and_driver_examples_in_the_scripts_readme_load() {
     assert_eq!(set.problems, vec![]);
     assert_eq!(set.trees().count(), 1);
     assert_eq!(set.drivers().count(), 2);
+}
+
+#[test]
+fn the_mapping_examples_in_the_scripts_readme_load_and_map() {
+    let readme = fs::read_to_string(shipped_dir().join("README.md")).expect("README");
+    let block = |fence: &str, needle: &str| {
+        readme
+            .split(fence)
+            .filter_map(|rest| rest.split("```").next())
+            .find(|b| b.contains(needle))
+            .unwrap_or_else(|| panic!("no {fence} block with {needle}"))
+            .to_owned()
+    };
+    let columns = block("```toml\n", "[[mapping]]");
+    let script = block("```rhai\n", "map_row");
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(
+        &dir.path().join("p").join("plugin.toml"),
+        &format!(
+            "[pack]\nname = \"p\"\nversion = \"1\"\n{columns}\n\
+             [[mapping]]\nname = \"ads\"\ntable = \"spend\"\nheader = [\"Day\"]\nscript = \"ads.rhai\"\n"
+        ),
+    );
+    write(&dir.path().join("p").join("ads.rhai"), &script);
+    let engine = ScriptEngine::default();
+    let set = load_packs(dir.path(), &engine);
+    assert_eq!(set.problems, vec![]);
+    let budget = crate::mapping::import_budget();
+    let headers: Vec<String> = ["Lead ID", "Created", "Amount (EUR)", "Source", "Region"]
+        .map(String::from)
+        .to_vec();
+    let bound = set
+        .mapping("crm-leads")
+        .expect("crm-leads")
+        .bind(&engine, &headers);
+    let rows = bound
+        .expect("binds")
+        .map(
+            &engine,
+            &["7", "03.11.2026 10:00", "1.234,50", "Paid Search", "EMEA"],
+            &budget,
+        )
+        .expect("maps");
+    let row: Vec<(&str, &str)> = rows[0]
+        .fields
+        .iter()
+        .map(String::as_str)
+        .zip(rows[0].values.iter().map(String::as_str))
+        .collect();
+    assert!(row.contains(&("id", "crm-7")), "{row:?}");
+    assert!(
+        row.contains(&("created_at", "2026-11-03T09:00:00Z")),
+        "{row:?}"
+    );
+    assert!(row.contains(&("value", "1234.50")), "{row:?}");
+    assert!(row.contains(&("channel", "paid_search")), "{row:?}");
+    let headers: Vec<String> = ["Day", "Campaign", "Cost"].map(String::from).to_vec();
+    let ads = set
+        .mapping("ads")
+        .expect("ads")
+        .bind(&engine, &headers)
+        .expect("binds");
+    assert!(
+        ads.map(&engine, &["Total: Account", "", "9"], &budget)
+            .expect("skips")
+            .is_empty()
+    );
+    assert_eq!(
+        ads.map(&engine, &["2026-11-03", "Brand", "12.5"], &budget)
+            .expect("maps")
+            .len(),
+        1
+    );
 }
