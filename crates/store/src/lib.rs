@@ -5,6 +5,7 @@
 //! connection (sea-orm's transactions convert every value on the awaiting task), and implements
 //! sea-orm's `ConnectionTrait` so that the same queries run in it.
 
+pub mod alerts;
 pub mod custom_kpis;
 pub mod db;
 pub mod deliveries;
