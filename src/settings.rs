@@ -23,6 +23,33 @@ pub struct Settings {
     pub scheduler: SchedulerSettings,
     #[serde(default)]
     pub limits: LimitSettings,
+    #[serde(default)]
+    pub notify: NotifySettings,
+}
+
+/// Slack and webhook channels (config.toml `[notify]`, `LODESTAR_NOTIFY__*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// Refuse channel URLs that resolve to loopback, private or link-local addresses.
+    #[serde(default)]
+    pub block_private_addresses: bool,
+    /// Bound of one POST, in seconds.
+    #[serde(default = "default_notify_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            block_private_addresses: false,
+            timeout_secs: default_notify_timeout_secs(),
+        }
+    }
+}
+
+fn default_notify_timeout_secs() -> u64 {
+    10
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -318,6 +345,9 @@ impl Settings {
         }
         if self.smtp.timeout_secs < 1 {
             bail!("smtp.timeout_secs (LODESTAR_SMTP__TIMEOUT_SECS) must be at least 1");
+        }
+        if self.notify.timeout_secs == 0 {
+            bail!("notify.timeout_secs (LODESTAR_NOTIFY__TIMEOUT_SECS) must be at least 1");
         }
         validate_log_filter(&self.log.filter)?;
         validate_sender(&self.mail.from)?;

@@ -115,6 +115,7 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
 /// in the default service without saying which methods the path takes, so `Allow` is read from
 /// here (a test checks that every route module is listed).
 const ROUTE_SOURCES: &[(&str, &str)] = &[
+    ("alerts.rs", include_str!("routes/alerts.rs")),
     ("custom.rs", include_str!("routes/custom.rs")),
     ("health.rs", include_str!("routes/health.rs")),
     ("ingest.rs", include_str!("routes/ingest.rs")),

@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 
 use super::instant;
 use crate::Db;
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::sql::Sql;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +50,33 @@ fn from_row(row: &QueryResult) -> Result<Event> {
     })
 }
 
-/// Records an event; `None` when it was already recorded (by this or another server).
-pub async fn record(db: &Db, e: &NewEvent, now: DateTime<Utc>) -> Result<Option<Event>> {
+/// Records an event, or finds it when it was recorded already (by this or another server, or
+/// by a check that stopped half-way): recording is idempotent.
+pub async fn record(db: &Db, e: &NewEvent, now: DateTime<Utc>) -> Result<Event> {
+    if let Some(new) = insert(db, e, now).await? {
+        return Ok(new);
+    }
+    let mut sql = Sql::new(db.backend());
+    sql.push("SELECT ")
+        .push(COLUMNS)
+        .push(" FROM alert_events WHERE alert_id = ")
+        .param(e.alert_id)
+        .push(" AND segment = ")
+        .param(e.segment.clone())
+        .push(" AND episode = ")
+        .param(e.episode)
+        .push(" AND kind = ")
+        .param(e.kind);
+    db.conn()
+        .query_one_raw(sql.build())
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()?
+        .ok_or_else(|| StoreError::Invalid("an alert event vanished".to_owned()))
+}
+
+async fn insert(db: &Db, e: &NewEvent, now: DateTime<Utc>) -> Result<Option<Event>> {
     let mut sql = Sql::new(db.backend());
     sql.push(
         "INSERT INTO alert_events (alert_id, team_id, segment, episode, kind, period, detail, \

@@ -7,6 +7,7 @@ use lodestar_store::teams::Team;
 
 use crate::error::ApiError;
 
+mod alerts;
 mod custom;
 mod health;
 mod ingest;
@@ -23,6 +24,7 @@ mod tokens;
 mod trees;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
+    alerts::config(cfg);
     custom::config(cfg);
     health::config(cfg);
     ingest::config(cfg);
