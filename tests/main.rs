@@ -6,6 +6,8 @@ mod common;
 
 mod comparisons;
 
+mod alerts;
+
 mod cli;
 mod custom_kpis;
 mod digests;

@@ -1,0 +1,177 @@
+//! Delivery: exactly once however often the crossing data is loaded, signed webhooks retried on
+//! 503 and delivered once, a 400 recorded as failed with the owner told once by e-mail.
+
+use std::time::Duration;
+
+use awc::http::StatusCode;
+use hmac::{Hmac, KeyInit, Mac};
+use lodestar_store::tokens::Role;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use super::AlertApp;
+use super::receiver::Receiver;
+use crate::backend_tests;
+use crate::common::{Backend, read_fixture};
+
+backend_tests!(
+    loading_the_same_crossing_batch_three_times_fires_once,
+    a_webhook_is_signed_and_a_receiver_answering_503_twice_gets_one_delivery,
+    a_400_is_recorded_failed_and_the_owner_is_told_once,
+);
+
+const NOW: &str = "2026-11-26T17:00:00Z";
+
+async fn month_leads(app: &AlertApp) -> f64 {
+    app.kpis("period=mtd&keys=leads").await["kpis"][0]["value"]
+        .as_f64()
+        .unwrap()
+}
+
+/// Three leads made from the fixture's first one: new ids, created this morning.
+fn crossing_batch() -> Value {
+    let first = read_fixture("leads.json")[0].clone();
+    let rows: Vec<Value> = (0..3)
+        .map(|i| {
+            let mut row = first.clone();
+            row["id"] = json!(format!("ALERT-{i}"));
+            row["created_at"] = json!(format!("2026-11-26T1{i}:00:00Z"));
+            for stage in ["mql_at", "sal_at", "sql_at", "won_at", "lost_at"] {
+                if let Some(obj) = row.as_object_mut() {
+                    obj.remove(stage);
+                }
+            }
+            row
+        })
+        .collect();
+    Value::Array(rows)
+}
+
+async fn loading_the_same_crossing_batch_three_times_fires_once(backend: Backend) {
+    let app = AlertApp::spawn(backend, NOW).await;
+    let hook = Receiver::start().await;
+    app.load_fixture(app.token()).await;
+    let before = month_leads(&app).await;
+    let alert = app
+        .create_alert(json!({"kpi": "leads", "period_kind": "month",
+            "condition": {"type": "above", "value": before + 2.0},
+            "channels": [{"webhook": hook.url("/in"), "secret": "k"}]}))
+        .await;
+    assert!(app.check().await.events.is_empty());
+    let batch = crossing_batch();
+    let loads = (0..3).map(|_| app.post_json(Some(app.token()), "/api/v1/leads", &batch));
+    for (status, reply) in futures_util::future::join_all(loads).await {
+        assert_eq!(status, StatusCode::OK, "{reply}");
+    }
+    assert_eq!(month_leads(&app).await, before + 3.0);
+    app.check().await;
+    app.post_json(Some(app.token()), "/api/v1/leads", &batch).await;
+    app.check().await;
+    let events = app.events(alert).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["deliveries"].as_array().unwrap().len(), 1);
+    hook.wait_for(1).await;
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hook.received().len(), 1);
+}
+
+fn hex_hmac(secret: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn a_webhook_is_signed_and_a_receiver_answering_503_twice_gets_one_delivery(
+    backend: Backend,
+) {
+    let app = AlertApp::spawn(backend, NOW).await;
+    let hook = Receiver::start().await;
+    hook.answer_next(&[503, 503]);
+    let alert = app
+        .create_alert(json!({"kpi": "leads", "period_kind": "month",
+            "condition": {"type": "above", "value": 0},
+            "channels": [{"webhook": hook.url("/signed"), "secret": "the secret"}]}))
+        .await;
+    app.load_fixture(app.token()).await;
+    app.check().await;
+    let got = hook.wait_for(3).await;
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let got_later = hook.received();
+    assert_eq!(got_later.len(), 3, "two 503s and one 200");
+    let id = got[0].delivery.clone().unwrap();
+    for r in &got {
+        assert_eq!(r.delivery.as_deref(), Some(id.as_str()), "the same id on every retry");
+        let want = format!("sha256={}", hex_hmac("the secret", &r.body));
+        assert_eq!(r.signature.as_deref(), Some(want.as_str()));
+        assert_ne!(
+            r.signature.as_deref(),
+            Some(format!("sha256={}", hex_hmac("another secret", &r.body)).as_str())
+        );
+        assert_eq!(r.json()["delivery"], json!(id));
+        assert_eq!(r.path, "/signed");
+    }
+    let events = app.events(alert).await;
+    assert_eq!(events.len(), 1);
+    let d = &events[0]["deliveries"][0];
+    assert_eq!(d["status"], "sent", "{d}");
+    assert_eq!(d["attempts"], 3, "{d}");
+    assert_eq!(d["delivery"], json!(id));
+}
+
+async fn a_400_is_recorded_failed_and_the_owner_is_told_once(backend: Backend) {
+    let app = AlertApp::spawn(backend, NOW).await;
+    lodestar_store::people::create_member(
+        app.db(),
+        "owner@example.com",
+        app.fixture.id,
+        Role::Admin,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let hook = Receiver::start().await;
+    hook.answer_always(400);
+    let alert = app
+        .create_alert(json!({"kpi": "leads", "period_kind": "month",
+            "condition": {"type": "above", "value": 0},
+            "channels": [{"webhook": hook.url("/refuses"), "secret": "s"}, {"email": "ops@example.com"}]}))
+        .await;
+    app.load_fixture(app.token()).await;
+    app.check().await;
+    app.load_fixture(app.token()).await;
+    app.check().await;
+    let events = app.events(alert).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let deliveries = events[0]["deliveries"].as_array().unwrap();
+    let hook_row = deliveries
+        .iter()
+        .find(|d| d["channel"].as_str().unwrap().starts_with("webhook:"))
+        .unwrap();
+    assert_eq!(hook_row["status"], "failed", "{hook_row}");
+    assert_eq!(hook_row["attempts"], 1, "a 4xx is not retried: {hook_row}");
+    assert!(hook_row["error"].as_str().unwrap().contains("400"), "{hook_row}");
+    assert_eq!(hook_row["owner_told"], true);
+    let mail_row = deliveries
+        .iter()
+        .find(|d| d["channel"] == "email:ops@example.com")
+        .unwrap();
+    assert_eq!(mail_row["status"], "sent", "{mail_row}");
+    assert_eq!(hook.received().len(), 1);
+    let mails = app.smtp.wait_for(2, Duration::from_secs(10)).await.unwrap();
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let mails = if app.smtp.messages().len() > mails.len() { app.smtp.messages() } else { mails };
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    let to_owner: Vec<_> = mails
+        .iter()
+        .filter(|m| m.to == ["owner@example.com"])
+        .collect();
+    assert_eq!(to_owner.len(), 1);
+    assert!(to_owner[0].subject().unwrap().contains("could not deliver"));
+    let to_ops: Vec<_> = mails.iter().filter(|m| m.to == ["ops@example.com"]).collect();
+    assert_eq!(to_ops.len(), 1);
+    assert!(to_ops[0].subject().unwrap().starts_with("Alert: "));
+}
