@@ -31,7 +31,8 @@ impl TestClock {
     }
 
     fn set(&self, s: &str) {
-        self.0.store(instant(s).timestamp_millis(), Ordering::SeqCst);
+        self.0
+            .store(instant(s).timestamp_millis(), Ordering::SeqCst);
     }
 
     fn clock(&self) -> Clock {
@@ -126,7 +127,10 @@ impl AlertApp {
 
     async fn events(&self, alert: i32) -> Vec<Value> {
         let (status, reply) = self
-            .get(Some(self.token()), &format!("/api/v1/alerts/{alert}/events"))
+            .get(
+                Some(self.token()),
+                &format!("/api/v1/alerts/{alert}/events"),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{reply}");
         reply.as_array().unwrap().clone()

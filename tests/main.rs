@@ -12,6 +12,7 @@ mod cli;
 mod custom_kpis;
 mod digests;
 mod fixture_kpis;
+mod goals;
 mod http_conventions;
 mod in_progress;
 mod ingest;

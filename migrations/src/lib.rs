@@ -14,7 +14,7 @@ mod m20261205_000009_team_currency;
 mod m20261206_000010_sessions_and_revocations;
 mod m20261206_000011_people;
 mod m20261206_000012_report_compare;
-mod m20261206_000014_alerts;
+mod m20261206_000014_alerts_and_goals;
 
 pub struct Migrator;
 
@@ -34,7 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_sessions_and_revocations::Migration),
             Box::new(m20261206_000011_people::Migration),
             Box::new(m20261206_000012_report_compare::Migration),
-            Box::new(m20261206_000014_alerts::Migration),
+            Box::new(m20261206_000014_alerts_and_goals::Migration),
         ]
     }
 }

@@ -32,9 +32,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-async fn each_condition_fires_exactly_for_the_segments_computed_from_the_kpi_api(
-    backend: Backend,
-) {
+async fn each_condition_fires_exactly_for_the_segments_computed_from_the_kpi_api(backend: Backend) {
     let app = AlertApp::spawn(backend, NOW).await;
     let hook = Receiver::start().await;
     let channels = json!([{"webhook": hook.url("/hook"), "secret": "s3cret"}]);
@@ -49,18 +47,19 @@ async fn each_condition_fires_exactly_for_the_segments_computed_from_the_kpi_api
     // alerts exist before the load that checks them. Load, compute, then make the alerts with
     // thresholds, and load the same rows again: the check after that load decides.
     app.load_fixture(app.token()).await;
-    let month = segments(
-        &app.kpis("period=mtd&segment_by=channel&keys=leads")
-            .await,
-    );
+    let month = segments(&app.kpis("period=mtd&segment_by=channel&keys=leads").await);
     assert!(month.len() >= 4, "{month:?}");
     let t = median(month.iter().filter_map(|(_, v, _)| *v).collect());
 
     let above = app
-        .create_alert(by_channel(json!({"period_kind": "month", "condition": {"type": "above", "value": t}})))
+        .create_alert(by_channel(
+            json!({"period_kind": "month", "condition": {"type": "above", "value": t}}),
+        ))
         .await;
     let below = app
-        .create_alert(by_channel(json!({"period_kind": "month", "condition": {"type": "below", "value": t}})))
+        .create_alert(by_channel(
+            json!({"period_kind": "month", "condition": {"type": "below", "value": t}}),
+        ))
         .await;
     let change = app
         .create_alert(by_channel(json!({"period_kind": "week",
@@ -80,8 +79,10 @@ async fn each_condition_fires_exactly_for_the_segments_computed_from_the_kpi_api
             "min_volume": {"kpi": "leads", "at_least": t}})))
         .await;
     let snoozed = app
-        .create_alert(by_channel(json!({"period_kind": "month", "snooze_until": "2026-11-26",
-            "condition": {"type": "above", "value": t}})))
+        .create_alert(by_channel(
+            json!({"period_kind": "month", "snooze_until": "2026-11-26",
+            "condition": {"type": "above", "value": t}}),
+        ))
         .await;
 
     app.load_fixture(app.token()).await;
@@ -89,14 +90,32 @@ async fn each_condition_fires_exactly_for_the_segments_computed_from_the_kpi_api
     assert_eq!(report.alerts, 7);
 
     // above / below the median of the month-to-date values.
-    let want_above = sorted(month.iter().filter(|(_, v, _)| v.unwrap() > t).map(|(s, _, _)| s.clone()).collect());
-    let want_below = sorted(month.iter().filter(|(_, v, _)| v.unwrap() < t).map(|(s, _, _)| s.clone()).collect());
-    assert!(!want_above.is_empty() && !want_below.is_empty(), "{month:?} around {t}");
+    let want_above = sorted(
+        month
+            .iter()
+            .filter(|(_, v, _)| v.unwrap() > t)
+            .map(|(s, _, _)| s.clone())
+            .collect(),
+    );
+    let want_below = sorted(
+        month
+            .iter()
+            .filter(|(_, v, _)| v.unwrap() < t)
+            .map(|(s, _, _)| s.clone())
+            .collect(),
+    );
+    assert!(
+        !want_above.is_empty() && !want_below.is_empty(),
+        "{month:?} around {t}"
+    );
     assert_eq!(fired_segments(&app.events(above).await), want_above);
     assert_eq!(fired_segments(&app.events(below).await), want_below);
 
     // change against the same days of the previous week, in percent for a count.
-    let week = segments(&app.kpis("period=wtd&compare=previous&segment_by=channel&keys=leads").await);
+    let week = segments(
+        &app.kpis("period=wtd&compare=previous&segment_by=channel&keys=leads")
+            .await,
+    );
     let want_change = sorted(
         week.iter()
             .filter(|(_, v, p)| match (v, p) {
@@ -110,7 +129,10 @@ async fn each_condition_fires_exactly_for_the_segments_computed_from_the_kpi_api
     assert_eq!(fired_segments(&app.events(change).await), want_change);
 
     // against a year earlier (no data then: nothing to compare with, nothing fires).
-    let last_year = segments(&app.kpis("period=mtd&compare=year&segment_by=channel&keys=leads").await);
+    let last_year = segments(
+        &app.kpis("period=mtd&compare=year&segment_by=channel&keys=leads")
+            .await,
+    );
     let want_year = sorted(
         last_year
             .iter()
@@ -124,11 +146,18 @@ async fn each_condition_fires_exactly_for_the_segments_computed_from_the_kpi_api
     assert_eq!(fired_segments(&app.events(year).await), want_year);
 
     // anomaly: today against the same weekday of the 8 weeks before.
-    let today = segments(&app.kpis("period=2026-11-26&segment_by=channel&keys=leads").await);
+    let today = segments(
+        &app.kpis("period=2026-11-26&segment_by=channel&keys=leads")
+            .await,
+    );
     let mut history: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     for weeks in 1..=8 {
-        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap() - chrono::TimeDelta::days(7 * weeks);
-        for (s, v, _) in segments(&app.kpis(&format!("period={day}&segment_by=channel&keys=leads")).await) {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
+            - chrono::TimeDelta::days(7 * weeks);
+        for (s, v, _) in segments(
+            &app.kpis(&format!("period={day}&segment_by=channel&keys=leads"))
+                .await,
+        ) {
             if let Some(v) = v {
                 history.entry(s).or_default().push(v);
             }
@@ -151,7 +180,10 @@ async fn each_condition_fires_exactly_for_the_segments_computed_from_the_kpi_api
         }
     }
     assert!(judged > 0, "no segment has 6 weeks of history: {history:?}");
-    assert_eq!(fired_segments(&app.events(anomaly).await), sorted(want_anomaly));
+    assert_eq!(
+        fired_segments(&app.events(anomaly).await),
+        sorted(want_anomaly)
+    );
 
     // minimum volume: above 0, only where leads ≥ t.
     let want_volume = sorted(
@@ -161,7 +193,11 @@ async fn each_condition_fires_exactly_for_the_segments_computed_from_the_kpi_api
             .map(|(s, _, _)| s.clone())
             .collect(),
     );
-    assert_ne!(want_volume.len(), month.len(), "the minimum must leave some segment out");
+    assert_ne!(
+        want_volume.len(),
+        month.len(),
+        "the minimum must leave some segment out"
+    );
     assert_eq!(fired_segments(&app.events(volume).await), want_volume);
 
     // snoozed through today: nothing; once the snooze is lifted, what holds fires.
@@ -179,10 +215,17 @@ async fn each_condition_fires_exactly_for_the_segments_computed_from_the_kpi_api
     assert_eq!(fired_segments(&app.events(snoozed).await), want_above);
 
     // One webhook delivery per firing, each naming its KPI, segment, value and link.
-    let all_fired: usize = [&want_above, &want_below, &want_change, &want_year, &want_volume, &want_above]
-        .iter()
-        .map(|v| v.len())
-        .sum::<usize>()
+    let all_fired: usize = [
+        &want_above,
+        &want_below,
+        &want_change,
+        &want_year,
+        &want_volume,
+        &want_above,
+    ]
+    .iter()
+    .map(|v| v.len())
+    .sum::<usize>()
         + app.events(anomaly).await.len();
     let got = hook.wait_for(all_fired).await;
     assert_eq!(got.len(), all_fired);
@@ -192,7 +235,13 @@ async fn each_condition_fires_exactly_for_the_segments_computed_from_the_kpi_api
         assert_eq!(d["kpi"], "leads");
         assert!(d["segment"].is_string(), "{body}");
         assert!(d["value"].is_number(), "{body}");
-        assert!(body["link"].as_str().unwrap().contains("segment_by=channel&segment="), "{body}");
+        assert!(
+            body["link"]
+                .as_str()
+                .unwrap()
+                .contains("segment_by=channel&segment="),
+            "{body}"
+        );
     }
     // A second check changes nothing.
     let again = app.check().await;
@@ -230,9 +279,11 @@ async fn an_alert_re_arms_after_recovery_and_notifies_the_recovery(backend: Back
     }
     let (i, j, k, t) = pick.expect("a high, low, high pattern");
     let alert = app
-        .create_alert(json!({"kpi": "leads", "period_kind": "day", "notify_recovery": true,
+        .create_alert(
+            json!({"kpi": "leads", "period_kind": "day", "notify_recovery": true,
             "condition": {"type": "above", "value": t},
-            "channels": [{"slack": slack.url("/services/T0/B0/x")}]}))
+            "channels": [{"slack": slack.url("/services/T0/B0/x")}]}),
+        )
         .await;
     let noon = |day: &str| format!("{day}T17:00:00Z");
     app.clock.set(&noon(&days[i].0));
@@ -270,5 +321,10 @@ async fn an_alert_re_arms_after_recovery_and_notifies_the_recovery(backend: Back
         assert!(body["blocks"].as_array().unwrap().len() >= 2, "{body}");
         assert_eq!(r.signature, None);
     }
-    assert!(got[1].json()["text"].as_str().unwrap().starts_with("Recovered"));
+    assert!(
+        got[1].json()["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Recovered")
+    );
 }

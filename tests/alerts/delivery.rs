@@ -65,7 +65,8 @@ async fn loading_the_same_crossing_batch_three_times_fires_once(backend: Backend
     }
     assert_eq!(month_leads(&app).await, before + 3.0);
     app.check().await;
-    app.post_json(Some(app.token()), "/api/v1/leads", &batch).await;
+    app.post_json(Some(app.token()), "/api/v1/leads", &batch)
+        .await;
     app.check().await;
     let events = app.events(alert).await;
     assert_eq!(events.len(), 1, "{events:?}");
@@ -104,7 +105,11 @@ async fn a_webhook_is_signed_and_a_receiver_answering_503_twice_gets_one_deliver
     assert_eq!(got_later.len(), 3, "two 503s and one 200");
     let id = got[0].delivery.clone().unwrap();
     for r in &got {
-        assert_eq!(r.delivery.as_deref(), Some(id.as_str()), "the same id on every retry");
+        assert_eq!(
+            r.delivery.as_deref(),
+            Some(id.as_str()),
+            "the same id on every retry"
+        );
         let want = format!("sha256={}", hex_hmac("the secret", &r.body));
         assert_eq!(r.signature.as_deref(), Some(want.as_str()));
         assert_ne!(
@@ -153,7 +158,10 @@ async fn a_400_is_recorded_failed_and_the_owner_is_told_once(backend: Backend) {
         .unwrap();
     assert_eq!(hook_row["status"], "failed", "{hook_row}");
     assert_eq!(hook_row["attempts"], 1, "a 4xx is not retried: {hook_row}");
-    assert!(hook_row["error"].as_str().unwrap().contains("400"), "{hook_row}");
+    assert!(
+        hook_row["error"].as_str().unwrap().contains("400"),
+        "{hook_row}"
+    );
     assert_eq!(hook_row["owner_told"], true);
     let mail_row = deliveries
         .iter()
@@ -163,7 +171,11 @@ async fn a_400_is_recorded_failed_and_the_owner_is_told_once(backend: Backend) {
     assert_eq!(hook.received().len(), 1);
     let mails = app.smtp.wait_for(2, Duration::from_secs(10)).await.unwrap();
     actix_web::rt::time::sleep(Duration::from_millis(300)).await;
-    let mails = if app.smtp.messages().len() > mails.len() { app.smtp.messages() } else { mails };
+    let mails = if app.smtp.messages().len() > mails.len() {
+        app.smtp.messages()
+    } else {
+        mails
+    };
     assert_eq!(mails.len(), 2, "{mails:?}");
     let to_owner: Vec<_> = mails
         .iter()
@@ -171,7 +183,10 @@ async fn a_400_is_recorded_failed_and_the_owner_is_told_once(backend: Backend) {
         .collect();
     assert_eq!(to_owner.len(), 1);
     assert!(to_owner[0].subject().unwrap().contains("could not deliver"));
-    let to_ops: Vec<_> = mails.iter().filter(|m| m.to == ["ops@example.com"]).collect();
+    let to_ops: Vec<_> = mails
+        .iter()
+        .filter(|m| m.to == ["ops@example.com"])
+        .collect();
     assert_eq!(to_ops.len(), 1);
     assert!(to_ops[0].subject().unwrap().starts_with("Alert: "));
 }

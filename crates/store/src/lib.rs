@@ -11,6 +11,7 @@ pub mod db;
 pub mod deliveries;
 pub mod entities;
 pub mod error;
+pub mod goals;
 pub mod ingest;
 pub mod loaded;
 pub mod measures;

@@ -117,6 +117,7 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
 const ROUTE_SOURCES: &[(&str, &str)] = &[
     ("alerts.rs", include_str!("routes/alerts.rs")),
     ("custom.rs", include_str!("routes/custom.rs")),
+    ("goals.rs", include_str!("routes/goals.rs")),
     ("health.rs", include_str!("routes/health.rs")),
     ("ingest.rs", include_str!("routes/ingest.rs")),
     ("kpis.rs", include_str!("routes/kpis.rs")),

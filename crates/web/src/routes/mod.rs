@@ -9,6 +9,7 @@ use crate::error::ApiError;
 
 mod alerts;
 mod custom;
+mod goals;
 mod health;
 mod ingest;
 mod kpis;
@@ -26,6 +27,7 @@ mod trees;
 pub fn config(cfg: &mut web::ServiceConfig) {
     alerts::config(cfg);
     custom::config(cfg);
+    goals::config(cfg);
     health::config(cfg);
     ingest::config(cfg);
     kpis::config(cfg);

@@ -1,3 +1,5 @@
+//! Goals: a target per (team, KPI, period kind, segment), with its phasing.
+//!
 //! Alerts: their definitions, each segment's state (in alert or not, and which episode), the
 //! events (firings and recoveries) and their deliveries. The unique (event, channel) index on
 //! alert deliveries is the claim that keeps a notification exactly-once, as the digests' claim
@@ -77,9 +79,56 @@ enum AlertDeliveries {
     UpdatedAt,
 }
 
+#[derive(DeriveIden)]
+enum Goals {
+    Table,
+    Id,
+    TeamId,
+    Kpi,
+    PeriodKind,
+    /// `""` for a goal of the whole team.
+    SegmentBy,
+    Segment,
+    Target,
+    /// `even`, `weekday` or `last_year`.
+    Phasing,
+    CreatedAt,
+    UpdatedAt,
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Goals::Table)
+                    .col(pk_auto(Goals::Id))
+                    .col(integer(Goals::TeamId))
+                    .col(string_len(Goals::Kpi, 64))
+                    .col(string_len(Goals::PeriodKind, 16))
+                    .col(string_len(Goals::SegmentBy, 200))
+                    .col(string_len(Goals::Segment, 200))
+                    .col(double(Goals::Target))
+                    .col(string_len(Goals::Phasing, 16))
+                    .col(big_integer(Goals::CreatedAt))
+                    .col(big_integer(Goals::UpdatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Goals::Table, Goals::TeamId)
+                            .to(Teams::Table, Teams::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX goals_identity ON goals \
+                 (team_id, kpi, period_kind, segment_by, segment)",
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -210,7 +259,13 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for t in ["alert_deliveries", "alert_events", "alert_states", "alerts"] {
+        for t in [
+            "alert_deliveries",
+            "alert_events",
+            "alert_states",
+            "alerts",
+            "goals",
+        ] {
             manager
                 .drop_table(Table::drop().table(Alias::new(t)).to_owned())
                 .await?;
