@@ -12,6 +12,7 @@ use crate::common::Backend;
 backend_tests!(
     each_condition_fires_exactly_for_the_segments_computed_from_the_kpi_api,
     an_alert_re_arms_after_recovery_and_notifies_the_recovery,
+    a_goal_alert_fires_for_the_segments_behind_their_goal,
 );
 
 /// Thursday 26 November 2026, noon in New York (the fixture team's zone).
@@ -327,4 +328,68 @@ async fn an_alert_re_arms_after_recovery_and_notifies_the_recovery(backend: Back
             .unwrap()
             .starts_with("Recovered")
     );
+}
+
+async fn a_goal_alert_fires_for_the_segments_behind_their_goal(backend: Backend) {
+    let app = AlertApp::spawn(backend, NOW).await;
+    app.load_fixture(app.token()).await;
+    let month = segments(&app.kpis("period=mtd&segment_by=channel&keys=leads").await);
+    // Two channels get goals: one far above its pace (behind), one far below (ahead); the
+    // others have none and are not judged.
+    let (behind, ahead) = (&month[0], &month[1]);
+    let share = 26.0 / 30.0;
+    for (seg, target) in [
+        (&behind.0, behind.1.unwrap() / share * 2.0),
+        (&ahead.0, behind.1.unwrap().min(ahead.1.unwrap()) / share / 2.0),
+    ] {
+        let (status, reply) = app
+            .put_json(Some(app.token()), "/api/v1/goals/leads",
+                &json!({"period_kind": "month", "target": target, "segment_by": "channel", "segment": seg}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{reply}");
+    }
+    let by_segment = app
+        .create_alert(json!({"kpi": "leads", "period_kind": "month", "segment_by": "channel",
+            "condition": {"type": "goal", "status": "behind"}}))
+        .await;
+    let missed = app
+        .create_alert(json!({"kpi": "leads", "period_kind": "month", "last_complete": true,
+            "segment_by": "channel", "condition": {"type": "goal", "status": "missed"}}))
+        .await;
+    app.check().await;
+    let want: Vec<String> = month
+        .iter()
+        .filter(|(s, v, _)| {
+            let target = if *s == behind.0 {
+                behind.1.unwrap() / share * 2.0
+            } else if *s == ahead.0 {
+                behind.1.unwrap().min(ahead.1.unwrap()) / share / 2.0
+            } else {
+                return false;
+            };
+            v.unwrap() < 0.95 * target * share
+        })
+        .map(|(s, _, _)| s.clone())
+        .collect();
+    assert_eq!(want, vec![behind.0.clone()]);
+    assert_eq!(fired_segments(&app.events(by_segment).await), want);
+    // October (the last complete month) against the same targets: missed where it fell short.
+    let october = segments(&app.kpis("period=2026-10&segment_by=channel&keys=leads").await);
+    let want_missed: Vec<String> = sorted(
+        october
+            .iter()
+            .filter(|(s, v, _)| {
+                let target = if *s == behind.0 {
+                    behind.1.unwrap() / share * 2.0
+                } else if *s == ahead.0 {
+                    behind.1.unwrap().min(ahead.1.unwrap()) / share / 2.0
+                } else {
+                    return false;
+                };
+                v.unwrap_or(0.0) < target
+            })
+            .map(|(s, _, _)| s.clone())
+            .collect(),
+    );
+    assert_eq!(fired_segments(&app.events(missed).await), want_missed);
 }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use lodestar_core::catalog::Unit;
 use lodestar_core::dimension::Dimension;
+use lodestar_core::goal::GoalStatus;
 use lodestar_core::period::{Compare, Comparison, PeriodKey, PeriodKind};
 use lodestar_store::teams::Team;
 use serde_json::{Value, json};
@@ -118,19 +119,21 @@ async fn run(
         .await
 }
 
-/// `(value, previous)` of each segment of `v` (or of the whole team), `Err` when the KPI cannot
-/// be split that way.
-fn per_segment(
-    v: &KpiValue,
-    segmented: bool,
-) -> Result<BTreeMap<String, (Option<f64>, Option<f64>)>, String> {
+type Values = (Option<f64>, Option<f64>, Option<GoalStatus>);
+
+/// `(value, previous, goal status)` of each segment of `v` (or of the whole team), `Err` when
+/// the KPI cannot be split that way.
+fn per_segment(v: &KpiValue, segmented: bool) -> Result<BTreeMap<String, Values>, String> {
     if !segmented {
-        return Ok(BTreeMap::from([(String::new(), (v.value, v.previous))]));
+        return Ok(BTreeMap::from([(
+            String::new(),
+            (v.value, v.previous, v.goal.map(|g| g.status)),
+        )]));
     }
     match &v.segments {
         Some(Some(segs)) => Ok(segs
             .iter()
-            .map(|s| (s.segment.clone(), (s.value, s.previous)))
+            .map(|s| (s.segment.clone(), (s.value, s.previous, s.goal.map(|g| g.status))))
             .collect()),
         _ => Err(v
             .unsupported
@@ -222,7 +225,13 @@ pub async fn evaluate(
         } else {
             Compare::Previous
         };
-        let result = run(engine, team, (w.period, w.to), compare, dim.as_ref(), &keys).await?;
+        let mut result = run(engine, team, (w.period, w.to), compare, dim.as_ref(), &keys).await?;
+        if members
+            .iter()
+            .any(|a| matches!(a.spec.condition, Condition::Goal { .. }))
+        {
+            crate::goals::attach(engine, team, &mut result).await?;
+        }
         let anomaly_keys: BTreeSet<String> = members
             .iter()
             .filter(|a| matches!(a.spec.condition, Condition::Anomaly { .. }))
@@ -237,7 +246,7 @@ pub async fn evaluate(
                 for v in &past.kpis {
                     if let Ok(segs) = per_segment(v, dim.is_some()) {
                         let entry = history.entry(v.meta.key.clone()).or_default();
-                        for (seg, (value, _)) in segs {
+                        for (seg, (value, _, _)) in segs {
                             if let Some(x) = value.filter(|x| x.is_finite()) {
                                 entry.entry(seg).or_default().push(x);
                             }
@@ -305,15 +314,15 @@ pub async fn evaluate(
             };
             let unit: Unit = v.meta.unit;
             let empty = Vec::new();
-            for (segment, (value, previous)) in segs {
+            for (segment, (value, previous, goal)) in segs {
                 let past = history
                     .get(&a.kpi)
                     .and_then(|h| h.get(&segment))
                     .unwrap_or(&empty);
-                let mut test = a.spec.condition.test(unit, value, previous, past);
+                let mut test = a.spec.condition.test(unit, (value, previous), past, goal);
                 let mut volume_json = Value::Null;
                 if let Some((m, vs)) = &volume {
-                    let got = vs.get(&segment).and_then(|(x, _)| *x).unwrap_or(0.0);
+                    let got = vs.get(&segment).and_then(|(x, _, _)| *x).unwrap_or(0.0);
                     volume_json = json!({ "kpi": m.kpi, "value": got, "at_least": m.at_least });
                     if got < m.at_least {
                         test = Test::Unknown(format!(
@@ -337,7 +346,7 @@ pub async fn evaluate(
                 let threshold = match &a.spec.condition {
                     Condition::Above { value } | Condition::Below { value } => json!(value),
                     Condition::Change { by, .. } => json!(by),
-                    Condition::Anomaly { .. } => Value::Null,
+                    Condition::Anomaly { .. } | Condition::Goal { .. } => Value::Null,
                 };
                 findings.push(Finding {
                     alert_id: a.id,
@@ -363,6 +372,7 @@ pub async fn evaluate(
                             "change_display": format::change_display(unit, value, previous),
                         },
                         "min_volume": volume_json,
+                        "goal": goal,
                         "driver": driver,
                         "text": text,
                         "link": link(&w, &segment),

@@ -1,6 +1,7 @@
 //! What an alert tests, as pure functions over evaluated values.
 
 use lodestar_core::catalog::Unit;
+use lodestar_core::goal::GoalStatus;
 use serde::{Deserialize, Serialize};
 
 use crate::format;
@@ -41,6 +42,18 @@ pub enum Condition {
     Anomaly {
         sensitivity: f64,
     },
+    /// The goal of the period (and segment) is behind, or was missed.
+    Goal {
+        status: GoalWanted,
+    },
+}
+
+/// The goal statuses an alert can wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GoalWanted {
+    Behind,
+    Missed,
 }
 
 /// The outcome of testing one value.
@@ -94,13 +107,14 @@ impl Condition {
         }
     }
 
-    /// Tests `value` (against `previous`, or against `history` for an anomaly).
+    /// Tests `value` (against `previous`, against `history` for an anomaly, or by the status
+    /// of its goal).
     pub fn test(
         &self,
         unit: Unit,
-        value: Option<f64>,
-        previous: Option<f64>,
+        (value, previous): (Option<f64>, Option<f64>),
         history: &[f64],
+        goal: Option<GoalStatus>,
     ) -> Test {
         let Some(v) = value.filter(|v| v.is_finite()) else {
             return Test::Unknown("no value for the period".to_owned());
@@ -158,6 +172,24 @@ impl Condition {
                     Test::Clear(format!("changed {display}, not {limit}"))
                 }
             }
+            Condition::Goal { status } => {
+                let Some(got) = goal else {
+                    return Test::Unknown("no goal for this period".to_owned());
+                };
+                let name = |s: GoalStatus| match s {
+                    GoalStatus::Ahead => "ahead",
+                    GoalStatus::OnTrack => "on track",
+                    GoalStatus::Behind => "behind",
+                    GoalStatus::Met => "met",
+                    GoalStatus::Missed => "missed",
+                };
+                let holds = matches!(
+                    (status, got),
+                    (GoalWanted::Behind, GoalStatus::Behind) | (GoalWanted::Missed, GoalStatus::Missed)
+                );
+                let text = format!("{} against its goal: {}", shown(v), name(got));
+                if holds { Test::Holds(text) } else { Test::Clear(text) }
+            }
             Condition::Anomaly { sensitivity } => match anomaly_band(history, *sensitivity) {
                 None => Test::Unknown(format!(
                     "only {} comparable period(s) of history; an anomaly needs {MIN_HISTORY}",
@@ -194,7 +226,7 @@ mod tests {
     #[test]
     fn fewer_than_six_periods_do_not_judge_an_anomaly() {
         let c = Condition::Anomaly { sensitivity: 3.0 };
-        let t = c.test(Unit::Count, Some(1000.0), None, &[1.0, 2.0, 3.0, 4.0, 5.0]);
+        let t = c.test(Unit::Count, (Some(1000.0), None), &[1.0, 2.0, 3.0, 4.0, 5.0], None);
         assert!(
             matches!(t, Test::Unknown(ref why) if why.contains("needs 6")),
             "{t:?}"
@@ -209,20 +241,20 @@ mod tests {
             direction: Way::Down,
         };
         assert!(matches!(
-            c.test(Unit::Percent, Some(20.0), Some(26.0), &[]),
+            c.test(Unit::Percent, (Some(20.0), Some(26.0)), &[], None),
             Test::Holds(_)
         ));
         assert!(matches!(
-            c.test(Unit::Percent, Some(22.0), Some(26.0), &[]),
+            c.test(Unit::Percent, (Some(22.0), Some(26.0)), &[], None),
             Test::Clear(_)
         ));
         // 100 → 96 is −4%: not enough; 100 → 95 is −5%.
         assert!(matches!(
-            c.test(Unit::Count, Some(96.0), Some(100.0), &[]),
+            c.test(Unit::Count, (Some(96.0), Some(100.0)), &[], None),
             Test::Clear(_)
         ));
         assert!(matches!(
-            c.test(Unit::Count, Some(95.0), Some(100.0), &[]),
+            c.test(Unit::Count, (Some(95.0), Some(100.0)), &[], None),
             Test::Holds(_)
         ));
     }

@@ -155,7 +155,7 @@ impl AlertSpec {
         let condition: Condition = field(
             obj,
             "condition",
-            "{\"type\":\"above\"|\"below\"|\"change\"|\"anomaly\", …}",
+            "{\"type\":\"above\"|\"below\"|\"change\"|\"goal\"|\"anomaly\", …}",
         )?
         .ok_or_else(|| err("condition", "`condition` is required"))?;
         match &condition {
