@@ -1,3 +1,5 @@
+//! Schedules get channels (Slack, webhooks) beside their recipients.
+//!
 //! Goals: a target per (team, KPI, period kind, segment), with its phasing.
 //!
 //! Alerts: their definitions, each segment's state (in alert or not, and which episode), the
@@ -80,6 +82,13 @@ enum AlertDeliveries {
 }
 
 #[derive(DeriveIden)]
+enum Schedules {
+    Table,
+    /// Slack and webhook channels beside the recipients, a JSON array.
+    Channels,
+}
+
+#[derive(DeriveIden)]
 enum Goals {
     Table,
     Id,
@@ -99,6 +108,19 @@ enum Goals {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Schedules::Table)
+                    .add_column(
+                        ColumnDef::new(Schedules::Channels)
+                            .text()
+                            .not_null()
+                            .default("[]"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -270,6 +292,13 @@ impl MigrationTrait for Migration {
                 .drop_table(Table::drop().table(Alias::new(t)).to_owned())
                 .await?;
         }
-        Ok(())
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Schedules::Table)
+                    .drop_column(Schedules::Channels)
+                    .to_owned(),
+            )
+            .await
     }
 }

@@ -340,7 +340,10 @@ async fn a_goal_alert_fires_for_the_segments_behind_their_goal(backend: Backend)
     let share = 26.0 / 30.0;
     for (seg, target) in [
         (&behind.0, behind.1.unwrap() / share * 2.0),
-        (&ahead.0, behind.1.unwrap().min(ahead.1.unwrap()) / share / 2.0),
+        (
+            &ahead.0,
+            behind.1.unwrap().min(ahead.1.unwrap()) / share / 2.0,
+        ),
     ] {
         let (status, reply) = app
             .put_json(Some(app.token()), "/api/v1/goals/leads",
@@ -349,12 +352,16 @@ async fn a_goal_alert_fires_for_the_segments_behind_their_goal(backend: Backend)
         assert_eq!(status, StatusCode::OK, "{reply}");
     }
     let by_segment = app
-        .create_alert(json!({"kpi": "leads", "period_kind": "month", "segment_by": "channel",
-            "condition": {"type": "goal", "status": "behind"}}))
+        .create_alert(
+            json!({"kpi": "leads", "period_kind": "month", "segment_by": "channel",
+            "condition": {"type": "goal", "status": "behind"}}),
+        )
         .await;
     let missed = app
-        .create_alert(json!({"kpi": "leads", "period_kind": "month", "last_complete": true,
-            "segment_by": "channel", "condition": {"type": "goal", "status": "missed"}}))
+        .create_alert(
+            json!({"kpi": "leads", "period_kind": "month", "last_complete": true,
+            "segment_by": "channel", "condition": {"type": "goal", "status": "missed"}}),
+        )
         .await;
     app.check().await;
     let want: Vec<String> = month
@@ -374,7 +381,10 @@ async fn a_goal_alert_fires_for_the_segments_behind_their_goal(backend: Backend)
     assert_eq!(want, vec![behind.0.clone()]);
     assert_eq!(fired_segments(&app.events(by_segment).await), want);
     // October (the last complete month) against the same targets: missed where it fell short.
-    let october = segments(&app.kpis("period=2026-10&segment_by=channel&keys=leads").await);
+    let october = segments(
+        &app.kpis("period=2026-10&segment_by=channel&keys=leads")
+            .await,
+    );
     let want_missed: Vec<String> = sorted(
         october
             .iter()

@@ -18,6 +18,7 @@ backend_tests!(
     loading_the_same_crossing_batch_three_times_fires_once,
     a_webhook_is_signed_and_a_receiver_answering_503_twice_gets_one_delivery,
     a_400_is_recorded_failed_and_the_owner_is_told_once,
+    a_schedule_sends_its_digest_to_slack_and_webhook_channels_once,
 );
 
 const NOW: &str = "2026-11-26T17:00:00Z";
@@ -189,4 +190,48 @@ async fn a_400_is_recorded_failed_and_the_owner_is_told_once(backend: Backend) {
         .collect();
     assert_eq!(to_ops.len(), 1);
     assert!(to_ops[0].subject().unwrap().starts_with("Alert: "));
+}
+
+async fn a_schedule_sends_its_digest_to_slack_and_webhook_channels_once(backend: Backend) {
+    let app = AlertApp::spawn(backend, NOW).await;
+    app.load_fixture(app.token()).await;
+    let hooks = Receiver::start().await;
+    let (status, reply) = app
+        .post_json(
+            Some(app.token()),
+            "/api/v1/schedules",
+            &json!({"report": "weekly", "cron": "0 0 9 * * Mon", "timezone": "UTC",
+                "recipients": ["a@example.com"],
+                "channels": [{"slack": hooks.url("/slack")},
+                             {"webhook": hooks.url("/digest"), "secret": "dig"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    assert_eq!(
+        reply["channels"][1],
+        json!({"webhook": hooks.url("/digest"), "secret_set": true})
+    );
+    let id = reply["id"].as_i64().unwrap() as i32;
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+        .unwrap()
+        .to_utc();
+    let first = app.scheduler().fire_at(id, at).await.unwrap();
+    assert_eq!(first.sent, 3, "{first:?}");
+    let again = app.scheduler().fire_at(id, at).await.unwrap();
+    assert_eq!(again.claimed, 0);
+    let got = hooks.wait_for(2).await;
+    assert_eq!(got.len(), 2);
+    let slack = got.iter().find(|r| r.path == "/slack").unwrap().json();
+    assert!(
+        slack["text"].as_str().unwrap().contains("2026-W47"),
+        "{slack}"
+    );
+    assert!(slack["blocks"].is_array());
+    let hook = got.iter().find(|r| r.path == "/digest").unwrap();
+    let want = format!("sha256={}", hex_hmac("dig", &hook.body));
+    assert_eq!(hook.signature.as_deref(), Some(want.as_str()));
+    assert_eq!(hook.json()["type"], "digest");
+    let mails = app.smtp.wait_for(1, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, ["a@example.com"]);
 }

@@ -4,6 +4,7 @@
 //! take-over), `manual` (send-now and re-send), `message_host` (the Message-ID domain) and
 //! `crash_hook` (the one test hook).
 
+mod channels;
 mod claim;
 mod config;
 mod crash_hook;

@@ -133,7 +133,12 @@ fn per_segment(v: &KpiValue, segmented: bool) -> Result<BTreeMap<String, Values>
     match &v.segments {
         Some(Some(segs)) => Ok(segs
             .iter()
-            .map(|s| (s.segment.clone(), (s.value, s.previous, s.goal.map(|g| g.status))))
+            .map(|s| {
+                (
+                    s.segment.clone(),
+                    (s.value, s.previous, s.goal.map(|g| g.status)),
+                )
+            })
             .collect()),
         _ => Err(v
             .unsupported

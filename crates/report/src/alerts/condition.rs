@@ -185,10 +185,15 @@ impl Condition {
                 };
                 let holds = matches!(
                     (status, got),
-                    (GoalWanted::Behind, GoalStatus::Behind) | (GoalWanted::Missed, GoalStatus::Missed)
+                    (GoalWanted::Behind, GoalStatus::Behind)
+                        | (GoalWanted::Missed, GoalStatus::Missed)
                 );
                 let text = format!("{} against its goal: {}", shown(v), name(got));
-                if holds { Test::Holds(text) } else { Test::Clear(text) }
+                if holds {
+                    Test::Holds(text)
+                } else {
+                    Test::Clear(text)
+                }
             }
             Condition::Anomaly { sensitivity } => match anomaly_band(history, *sensitivity) {
                 None => Test::Unknown(format!(
@@ -226,7 +231,12 @@ mod tests {
     #[test]
     fn fewer_than_six_periods_do_not_judge_an_anomaly() {
         let c = Condition::Anomaly { sensitivity: 3.0 };
-        let t = c.test(Unit::Count, (Some(1000.0), None), &[1.0, 2.0, 3.0, 4.0, 5.0], None);
+        let t = c.test(
+            Unit::Count,
+            (Some(1000.0), None),
+            &[1.0, 2.0, 3.0, 4.0, 5.0],
+            None,
+        );
         assert!(
             matches!(t, Test::Unknown(ref why) if why.contains("needs 6")),
             "{t:?}"

@@ -31,8 +31,7 @@ impl Scheduler {
         let now = self.now();
         let period = PeriodKey::last_complete(kind, now, tz);
         let tag = format!("{period}-now-{}", now.timestamp_millis());
-        let rows: Vec<NewDelivery> = schedule
-            .recipients
+        let rows: Vec<NewDelivery> = super::channels::targets(&schedule)
             .iter()
             .map(|r| NewDelivery {
                 recipient: r.clone(),
