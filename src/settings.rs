@@ -554,4 +554,15 @@ mod tests {
         assert!(load(&[("LODESTAR_MAIL__FROM", "Lodestar")]).is_err());
         assert!(load(&[("LODESTAR_MAIL__FROM", "a@b.example")]).is_ok());
     }
+
+    #[test]
+    fn blocking_private_addresses_is_off_by_default_and_on_by_its_variable() {
+        let s = load(&[]).expect("defaults");
+        assert!(!s.notify.block_private_addresses);
+        let s = load(&[("LODESTAR_NOTIFY__BLOCK_PRIVATE_ADDRESSES", "true")]).expect("on");
+        assert!(s.notify.block_private_addresses);
+        let config = crate::serve::scheduler_config(&s);
+        assert!(config.hooks.block_private_addresses);
+        assert!(load(&[("LODESTAR_NOTIFY__BLOCK_PRIVATE", "true")]).is_err());
+    }
 }

@@ -74,6 +74,16 @@ impl std::ops::Deref for AlertApp {
 impl AlertApp {
     /// The app at `now` with a scheduler (not started) and the small fixture's team, empty.
     async fn spawn(backend: Backend, now: &str) -> AlertApp {
+        Self::spawn_with(backend, now, |_| {}).await
+    }
+
+    async fn spawn_with(
+        backend: Backend,
+        now: &str,
+        tweak: impl FnOnce(&mut SchedulerConfig),
+    ) -> AlertApp {
+        let mut scheduler = config();
+        tweak(&mut scheduler);
         let smtp = SmtpServer::start().await.unwrap();
         let clock = TestClock::at(now);
         let mail = MailSettings {
@@ -86,7 +96,7 @@ impl AlertApp {
             s.digests = Some(DigestSettings {
                 smtp_timeout: Duration::from_secs(5),
                 start: false,
-                ..DigestSettings::new(mail, config())
+                ..DigestSettings::new(mail, scheduler)
             });
         })
         .await;

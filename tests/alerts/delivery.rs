@@ -19,6 +19,7 @@ backend_tests!(
     a_webhook_is_signed_and_a_receiver_answering_503_twice_gets_one_delivery,
     a_400_is_recorded_failed_and_the_owner_is_told_once,
     a_schedule_sends_its_digest_to_slack_and_webhook_channels_once,
+    private_addresses_are_refused_when_blocking_is_on,
 );
 
 const NOW: &str = "2026-11-26T17:00:00Z";
@@ -234,4 +235,35 @@ async fn a_schedule_sends_its_digest_to_slack_and_webhook_channels_once(backend:
     let mails = app.smtp.wait_for(1, Duration::from_secs(10)).await.unwrap();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to, ["a@example.com"]);
+}
+
+async fn private_addresses_are_refused_when_blocking_is_on(backend: Backend) {
+    let app = AlertApp::spawn_with(backend, NOW, |c| {
+        c.hooks.block_private_addresses = true;
+    })
+    .await;
+    let hook = Receiver::start().await;
+    let alert = app
+        .create_alert(json!({"kpi": "leads", "period_kind": "month",
+            "condition": {"type": "above", "value": 0},
+            "channels": [{"webhook": hook.url("/private"), "secret": "s"},
+                         {"slack": hook.url("/private-slack").replace("127.0.0.1", "localhost")}]}))
+        .await;
+    app.load_fixture(app.token()).await;
+    app.check().await;
+    let events = app.events(alert).await;
+    assert_eq!(events.len(), 1);
+    for d in events[0]["deliveries"].as_array().unwrap() {
+        assert_eq!(d["status"], "failed", "{d}");
+        assert_eq!(d["attempts"], 1, "refused at once: {d}");
+        assert!(
+            d["error"]
+                .as_str()
+                .unwrap()
+                .contains("BLOCK_PRIVATE_ADDRESSES"),
+            "{d}"
+        );
+    }
+    actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    assert!(hook.received().is_empty());
 }
