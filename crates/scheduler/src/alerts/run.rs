@@ -125,11 +125,8 @@ impl Scheduler {
             let Some((alert, channels, notify_recovery)) = by_id.get(&f.alert_id) else {
                 continue;
             };
-            if !states.contains_key(&f.alert_id) {
-                states.insert(
-                    f.alert_id,
-                    alerts::states(db, f.alert_id).await?.into_iter().collect(),
-                );
+            if let std::collections::hash_map::Entry::Vacant(slot) = states.entry(f.alert_id) {
+                slot.insert(alerts::states(db, f.alert_id).await?.into_iter().collect());
             }
             let state = states
                 .get(&f.alert_id)
