@@ -20,6 +20,7 @@ backend_tests!(
     a_400_is_recorded_failed_and_the_owner_is_told_once,
     a_schedule_sends_its_digest_to_slack_and_webhook_channels_once,
     private_addresses_are_refused_when_blocking_is_on,
+    a_delivery_whose_sender_stopped_is_taken_over_once_after_its_lease,
 );
 
 const NOW: &str = "2026-11-26T17:00:00Z";
@@ -266,4 +267,54 @@ async fn private_addresses_are_refused_when_blocking_is_on(backend: Backend) {
     }
     actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     assert!(hook.received().is_empty());
+}
+
+async fn a_delivery_whose_sender_stopped_is_taken_over_once_after_its_lease(backend: Backend) {
+    use lodestar_store::alerts::{deliveries, events};
+    let app = AlertApp::spawn(backend, NOW).await;
+    let hook = Receiver::start().await;
+    let url = hook.url("/late");
+    let alert = app
+        .create_alert(json!({"kpi": "leads", "period_kind": "month",
+            "condition": {"type": "above", "value": 0},
+            "channels": [{"webhook": url, "secret": "s"}]}))
+        .await;
+    // What a sender that died right after its claim leaves: an event and a pending row whose
+    // lease ran out a minute ago.
+    let now = super::instant(NOW);
+    let event = events::record(
+        app.db(),
+        &events::NewEvent {
+            alert_id: alert,
+            team_id: app.fixture.id,
+            segment: String::new(),
+            episode: 1,
+            kind: "fired",
+            period: "2026-11".to_owned(),
+            detail: json!({"kpi": "leads", "text": "left behind", "link": "/reports/weekly"})
+                .to_string(),
+        },
+        now - chrono::TimeDelta::minutes(10),
+    )
+    .await
+    .unwrap();
+    let claimed = deliveries::claim(
+        app.db(),
+        (app.fixture.id, alert, event.id),
+        &[(format!("webhook:{url}"), "alert-left-behind".to_owned())],
+        now - chrono::TimeDelta::minutes(10),
+        now - chrono::TimeDelta::minutes(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(app.scheduler().recover_alert_leases().await.unwrap(), 1);
+    assert_eq!(app.scheduler().recover_alert_leases().await.unwrap(), 0);
+    let got = hook.wait_for(1).await;
+    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(hook.received().len(), 1);
+    assert_eq!(got[0].delivery.as_deref(), Some("alert-left-behind"));
+    let rows = deliveries::list_for_alert(app.db(), alert).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, lodestar_store::deliveries::Status::Sent);
 }

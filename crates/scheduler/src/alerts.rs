@@ -8,6 +8,7 @@
 
 mod body;
 mod message;
+mod recovery;
 mod run;
 mod send;
 

@@ -234,6 +234,7 @@ impl Scheduler {
         self.sync_jobs().await?;
         self.sweep().await?;
         self.recover_leases().await?;
+        self.recover_alert_leases().await?;
         Ok(())
     }
 }

@@ -145,7 +145,7 @@ impl Scheduler {
         Ok(won)
     }
 
-    async fn send_alert_with_retries(
+    pub(super) async fn send_alert_with_retries(
         &self,
         alert: &Alert,
         row: &AlertDelivery,

@@ -185,3 +185,60 @@ pub async fn list_for_alert(db: &Db, alert_id: i32) -> Result<Vec<AlertDelivery>
         .push(" ORDER BY id");
     query_all(db, sql).await
 }
+
+/// Pending rows whose lease ran out by `now`: their sender stopped.
+pub async fn expired_leases(db: &Db, now: DateTime<Utc>) -> Result<Vec<(AlertDelivery, i32)>> {
+    let mut sql = Sql::new(db.backend());
+    sql.push("SELECT ")
+        .push(COLUMNS)
+        .push(", recoveries FROM alert_deliveries WHERE status = 'pending' AND lease_until < ")
+        .param(now.timestamp_millis())
+        .push(" ORDER BY id LIMIT 1000");
+    let rows = db.conn().query_all_raw(sql.build()).await?;
+    rows.iter()
+        .map(|r| Ok((from_row(r)?, r.try_get_by_index(13)?)))
+        .collect()
+}
+
+/// Takes over an expired pending row, once in its life: `Some(row)` when this caller won it.
+pub async fn take_over(
+    db: &Db,
+    id: i32,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<Option<AlertDelivery>> {
+    let mut sql = Sql::new(db.backend());
+    sql.push("UPDATE alert_deliveries SET recoveries = recoveries + 1, claimed_at = ")
+        .param(now.timestamp_millis())
+        .push(", lease_until = ")
+        .param(lease_until.timestamp_millis())
+        .push(", updated_at = ")
+        .param(now.timestamp_millis())
+        .push(" WHERE id = ")
+        .param(id)
+        .push(" AND status = 'pending' AND recoveries = 0 AND lease_until < ")
+        .param(now.timestamp_millis())
+        .push(" RETURNING ")
+        .push(COLUMNS);
+    db.conn()
+        .query_one_raw(sql.build())
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Gives up on an expired row already taken over once: `true` when this caller marked it
+/// failed.
+pub async fn abandon(db: &Db, id: i32, reason: &str, now: DateTime<Utc>) -> Result<bool> {
+    let mut sql = Sql::new(db.backend());
+    sql.push("UPDATE alert_deliveries SET status = 'failed', error = ")
+        .param(reason.to_owned())
+        .push(", updated_at = ")
+        .param(now.timestamp_millis())
+        .push(" WHERE id = ")
+        .param(id)
+        .push(" AND status = 'pending' AND recoveries > 0 AND lease_until < ")
+        .param(now.timestamp_millis());
+    Ok(db.conn().execute_raw(sql.build()).await?.rows_affected() > 0)
+}

@@ -118,3 +118,17 @@ pub async fn list(db: &Db, alert_id: i32) -> Result<Vec<Event>> {
     let rows = db.conn().query_all_raw(sql.build()).await?;
     rows.iter().map(from_row).collect()
 }
+
+pub async fn get(db: &Db, id: i32) -> Result<Option<Event>> {
+    let mut sql = Sql::new(db.backend());
+    sql.push("SELECT ")
+        .push(COLUMNS)
+        .push(" FROM alert_events WHERE id = ")
+        .param(id);
+    db.conn()
+        .query_one_raw(sql.build())
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
