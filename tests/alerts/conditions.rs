@@ -13,6 +13,7 @@ backend_tests!(
     each_condition_fires_exactly_for_the_segments_computed_from_the_kpi_api,
     an_alert_re_arms_after_recovery_and_notifies_the_recovery,
     a_goal_alert_fires_for_the_segments_behind_their_goal,
+    the_test_endpoint_answers_without_recording_and_sends_only_when_asked,
 );
 
 /// Thursday 26 November 2026, noon in New York (the fixture team's zone).
@@ -402,4 +403,109 @@ async fn a_goal_alert_fires_for_the_segments_behind_their_goal(backend: Backend)
             .collect(),
     );
     assert_eq!(fired_segments(&app.events(missed).await), want_missed);
+}
+
+async fn the_test_endpoint_answers_without_recording_and_sends_only_when_asked(backend: Backend) {
+    let app = AlertApp::spawn(backend, NOW).await;
+    app.load_fixture(app.token()).await;
+    let hook = Receiver::start().await;
+    let alert = app
+        .create_alert(
+            json!({"name": "Any leads", "kpi": "leads", "period_kind": "month",
+            "condition": {"type": "above", "value": 0},
+            "channels": [{"webhook": hook.url("/t"), "secret": "s"}]}),
+        )
+        .await;
+    let path = format!("/api/v1/alerts/{alert}/test");
+    let (status, reply) = app.post_json(Some(app.token()), &path, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["segments"][0]["verdict"], "holds", "{reply}");
+    assert!(reply["segments"][0].get("sent").is_none());
+    assert!(hook.received().is_empty());
+    let (status, reply) = app
+        .post_json(Some(app.token()), &path, &json!({"send": true}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["segments"][0]["sent"][0]["ok"], true, "{reply}");
+    assert_eq!(hook.wait_for(1).await.len(), 1);
+    assert!(app.events(alert).await.is_empty(), "a test records nothing");
+
+    // An anomaly with too little history is not judged, and says so.
+    let mut history = 0;
+    for m in 2..=9 {
+        let reply = app.kpis(&format!("period=2026-{m:02}&keys=ctr")).await;
+        if reply["kpis"][0]["value"].is_number() {
+            history += 1;
+        }
+    }
+    assert!(history < 6, "{history}");
+    let anomaly = app
+        .create_alert(json!({"kpi": "ctr", "period": "2026-10",
+            "condition": {"type": "anomaly", "sensitivity": 3}}))
+        .await;
+    let (_, reply) = app
+        .post_json(
+            Some(app.token()),
+            &format!("/api/v1/alerts/{anomaly}/test"),
+            &json!({}),
+        )
+        .await;
+    let seg = &reply["segments"][0];
+    assert_eq!(seg["verdict"], "unknown", "{reply}");
+    let text = seg["detail"]["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("only {history} comparable period")) && text.contains("needs 6"),
+        "{text}"
+    );
+
+    // Bad fields are named; other teams see nothing.
+    for (body, field) in [
+        (
+            json!({"kpi": "no_such_kpi", "period_kind": "week", "condition": {"type": "above", "value": 1}}),
+            "kpi",
+        ),
+        (
+            json!({"kpi": "leads", "period_kind": "week", "condition": {"type": "above", "value": 1},
+                "channels": [{"webhook": "http://x.example/"}]}),
+            "channels",
+        ),
+        (
+            json!({"kpi": "leads", "period_kind": "week", "condition": {"type": "above", "value": 1},
+                "check": {"on_data": true, "cron": "0 * * * *"}}),
+            "check",
+        ),
+    ] {
+        let (status, reply) = app
+            .post_json(Some(app.token()), "/api/v1/alerts", &body)
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+        assert_eq!(reply["field"], field, "{reply}");
+    }
+    let (_, other) = app
+        .team("elsewhere", "UTC", lodestar_store::tokens::Role::Admin)
+        .await;
+    let (status, _) = app
+        .get(Some(&other), &format!("/api/v1/alerts/{alert}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.post_json(Some(&other), &path, &json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .delete(Some(&other), &format!("/api/v1/alerts/{alert}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = app.get(Some(&other), "/api/v1/alerts").await;
+    assert_eq!(list, json!([]));
+    let (status, reply) = app
+        .get(Some(app.token()), &format!("/api/v1/alerts/{alert}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        reply["channels"][0],
+        json!({"webhook": hook.url("/t"), "secret_set": true})
+    );
+    let (status, _) = app
+        .delete(Some(app.token()), &format!("/api/v1/alerts/{alert}"))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }

@@ -176,13 +176,20 @@ impl Scheduler {
             now,
         )
         .await?;
-        alerts::transition(db, alert.id, &f.segment, from, now).await?;
-        let deliveries = if notify {
-            let n = notice(alert, &event, &self.inner.config.public_url);
-            self.deliver_event(alert, &event, channels, &n).await?
+        // Claimed before the state changes: a check that stops after its claim leaves pending
+        // rows that a lease take-over sends; one that stops before it leaves the state as it
+        // was, so the next check finds the same event and claims then.
+        let rows = if notify {
+            self.claim_event(alert, &event, channels).await?
         } else {
-            0
+            Vec::new()
         };
+        alerts::transition(db, alert.id, &f.segment, from, now).await?;
+        let deliveries = rows.len();
+        if !rows.is_empty() {
+            let n = notice(alert, &event, &self.inner.config.public_url);
+            self.send_claimed(alert, &rows, channels, &n).await?;
+        }
         Ok(Some(Fired {
             alert: alert.id,
             segment: f.segment.clone(),

@@ -107,15 +107,13 @@ impl Scheduler {
         }
     }
 
-    /// Claims the event's deliveries and sends those this call won; how many it sent or tried.
-    pub(super) async fn deliver_event(
+    /// Claims the event's deliveries: the rows this call won, pending and leased to it.
+    pub(super) async fn claim_event(
         &self,
         alert: &Alert,
         event: &Event,
         channels: &[Channel],
-        notice: &Notice,
-    ) -> Result<usize, SchedulerError> {
-        let db = &self.inner.db;
+    ) -> Result<Vec<AlertDelivery>, SchedulerError> {
         let claims: Vec<(String, String)> = channels
             .iter()
             .map(|c| {
@@ -126,23 +124,32 @@ impl Scheduler {
             .collect();
         let now = self.now();
         let lease = delta(self.inner.config.lease_timeout);
-        let rows = deliveries::claim(
-            db,
+        Ok(deliveries::claim(
+            &self.inner.db,
             (alert.team_id, alert.id, event.id),
             &claims,
             now,
             now + lease,
         )
-        .await?;
-        let won = rows.len();
+        .await?)
+    }
+
+    /// Sends rows this caller claimed.
+    pub(super) async fn send_claimed(
+        &self,
+        alert: &Alert,
+        rows: &[AlertDelivery],
+        channels: &[Channel],
+        notice: &Notice,
+    ) -> Result<(), SchedulerError> {
         for row in rows {
             let Some(channel) = channels.iter().find(|c| c.key() == row.channel) else {
                 continue;
             };
-            self.send_alert_with_retries(alert, &row, channel, notice)
+            self.send_alert_with_retries(alert, row, channel, notice)
                 .await?;
         }
-        Ok(won)
+        Ok(())
     }
 
     pub(super) async fn send_alert_with_retries(
