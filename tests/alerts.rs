@@ -5,6 +5,7 @@
 mod conditions;
 mod delivery;
 mod receiver;
+mod replicas;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
