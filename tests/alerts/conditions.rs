@@ -14,6 +14,7 @@ backend_tests!(
     an_alert_re_arms_after_recovery_and_notifies_the_recovery,
     a_goal_alert_fires_for_the_segments_behind_their_goal,
     the_test_endpoint_answers_without_recording_and_sends_only_when_asked,
+    an_alert_on_a_cron_is_checked_when_its_time_comes_and_not_on_loads,
 );
 
 /// Thursday 26 November 2026, noon in New York (the fixture team's zone).
@@ -471,7 +472,7 @@ async fn the_test_endpoint_answers_without_recording_and_sends_only_when_asked(b
         ),
         (
             json!({"kpi": "leads", "period_kind": "week", "condition": {"type": "above", "value": 1},
-                "check": {"on_data": true, "cron": "0 * * * *"}}),
+                "check": {"on_data": true, "cron": "not a cron"}}),
             "check",
         ),
     ] {
@@ -508,4 +509,40 @@ async fn the_test_endpoint_answers_without_recording_and_sends_only_when_asked(b
         .delete(Some(app.token()), &format!("/api/v1/alerts/{alert}"))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+async fn an_alert_on_a_cron_is_checked_when_its_time_comes_and_not_on_loads(backend: Backend) {
+    let app = AlertApp::spawn(backend, NOW).await;
+    let hook = Receiver::start().await;
+    let alert = app
+        .create_alert(json!({"kpi": "leads", "period_kind": "month",
+            "condition": {"type": "above", "value": 0},
+            "check": {"on_data": false, "cron": "0 0 9 * * *", "timezone": "Europe/Berlin"},
+            "channels": [{"webhook": hook.url("/cron"), "secret": "c"}]}))
+        .await;
+    app.load_fixture(app.token()).await;
+    let team = lodestar_store::teams::find_by_id(app.db(), app.fixture.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let after_load = app.scheduler().check_alerts(&team, true).await.unwrap();
+    assert_eq!(after_load.alerts, 0, "not checked on loads");
+    assert!(app.events(alert).await.is_empty());
+    // 09:00 in Berlin today (08:00 UTC) has passed at 17:00 UTC: checked once for it.
+    assert_eq!(app.scheduler().check_due_alerts().await.unwrap(), 1);
+    assert_eq!(app.events(alert).await.len(), 1);
+    assert_eq!(app.scheduler().check_due_alerts().await.unwrap(), 0);
+    // Before 09:00 Berlin the next day, nothing is due; after it, the alert is checked again
+    // (still in the alert state: nothing new to say).
+    app.clock.set("2026-11-27T07:59:00Z");
+    assert_eq!(app.scheduler().check_due_alerts().await.unwrap(), 0);
+    app.clock.set("2026-11-27T08:00:00Z");
+    assert_eq!(app.scheduler().check_due_alerts().await.unwrap(), 1);
+    assert_eq!(app.events(alert).await.len(), 1);
+    assert_eq!(hook.wait_for(1).await.len(), 1);
+    let (_, stored) = app
+        .get(Some(app.token()), &format!("/api/v1/alerts/{alert}"))
+        .await;
+    assert_eq!(stored["check"]["timezone"], "Europe/Berlin", "{stored}");
+    assert_eq!(stored["check"]["on_data"], false, "{stored}");
 }

@@ -7,6 +7,7 @@
 //! half-way is completed by the next one.
 
 mod body;
+mod cron_checks;
 mod message;
 mod recovery;
 mod run;

@@ -82,6 +82,8 @@ pub(crate) struct Inner {
     pub(crate) hooks: Result<lodestar_mail::HookClient, String>,
     /// One alert check at a time per team in this process.
     pub(crate) alert_locks: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
+    /// The cron occurrence of each alert this process last checked.
+    pub(crate) alert_cron_served: Mutex<HashMap<i32, DateTime<Utc>>>,
 }
 
 /// See the crate documentation. Cheap to clone.
@@ -151,6 +153,7 @@ impl Scheduler {
                 tasks: Mutex::new(Vec::new()),
                 hooks,
                 alert_locks: Mutex::new(HashMap::new()),
+                alert_cron_served: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -235,6 +238,7 @@ impl Scheduler {
         self.sweep().await?;
         self.recover_leases().await?;
         self.recover_alert_leases().await?;
+        self.check_due_alerts().await?;
         Ok(())
     }
 }

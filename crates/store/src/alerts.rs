@@ -137,6 +137,15 @@ pub async fn find(db: &Db, id: i32) -> Result<Option<Alert>> {
     Ok(query_all(db, sql).await?.into_iter().next())
 }
 
+/// Every team's alerts whose definition names a cron (a cheap text test; the caller parses).
+pub async fn list_with_cron(db: &Db) -> Result<Vec<Alert>> {
+    let mut sql = Sql::new(db.backend());
+    sql.push("SELECT ")
+        .push(COLUMNS)
+        .push(" FROM alerts WHERE spec LIKE '%\"cron\":%' ORDER BY id");
+    query_all(db, sql).await
+}
+
 pub async fn list(db: &Db, team_id: i32) -> Result<Vec<Alert>> {
     let mut sql = Sql::new(db.backend());
     sql.push("SELECT ")

@@ -24,6 +24,13 @@ pub struct Check {
     /// After every data load that touches the team.
     #[serde(default = "yes")]
     pub on_data: bool,
+    /// Also on this cron (`sec min hour day month weekday`, or five fields), checked by the
+    /// scheduler (the scheduler crate validates it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// The cron's timezone (default: the team's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 fn yes() -> bool {
@@ -32,7 +39,11 @@ fn yes() -> bool {
 
 impl Default for Check {
     fn default() -> Self {
-        Check { on_data: true }
+        Check {
+            on_data: true,
+            cron: None,
+            timezone: None,
+        }
     }
 }
 
@@ -176,7 +187,7 @@ impl AlertSpec {
         let check: Check = field(
             obj,
             "check",
-            "{\"on_data\":true} (cron checks are not supported yet)",
+            "{\"on_data\":true|false, \"cron\"?, \"timezone\"?}",
         )?
         .unwrap_or_default();
         let last_complete: bool = field(obj, "last_complete", "true or false")?.unwrap_or(false);
@@ -236,7 +247,7 @@ mod tests {
                 "segment_by",
             ),
             (
-                json!({"kpi": "leads", "period_kind": "week", "condition": {"type": "above", "value": 1}, "check": {"cron": "0 * * * *"}}),
+                json!({"kpi": "leads", "period_kind": "week", "condition": {"type": "above", "value": 1}, "check": {"every": "0 * * * *"}}),
                 "check",
             ),
             (

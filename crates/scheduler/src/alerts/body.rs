@@ -1,6 +1,7 @@
 //! An alert's request body: its definition (read by the report crate) and its channels.
 
 use lodestar_core::catalog::Builtin;
+use lodestar_core::period::Timezone;
 use lodestar_mail::Channel;
 use lodestar_report::KpiEngine;
 use lodestar_report::alerts::spec::ParsedAlert;
@@ -9,6 +10,7 @@ use lodestar_store::alerts::{Alert, AlertFields};
 use lodestar_store::teams::Team;
 use serde_json::Value;
 
+use crate::cron::CronSpec;
 use crate::error::SchedulerError;
 
 /// A valid alert body, ready to store.
@@ -32,7 +34,11 @@ pub async fn parse_body(
     team: &Team,
     body: &Value,
 ) -> Result<Result<AlertBody, SpecError>, SchedulerError> {
-    let ParsedAlert { name, kpi, spec } = match AlertSpec::parse_body(body) {
+    let ParsedAlert {
+        name,
+        kpi,
+        mut spec,
+    } = match AlertSpec::parse_body(body) {
         Ok(p) => p,
         Err(e) => return Ok(Err(e)),
     };
@@ -45,6 +51,24 @@ pub async fn parse_body(
             }
         },
     };
+    if let Some(cron) = &spec.check.cron {
+        match CronSpec::parse(cron) {
+            Ok(c) => spec.check.cron = Some(c.as_str().to_owned()),
+            Err(e) => return Ok(Err(invalid("check", format!("check.cron: {e}")))),
+        }
+    }
+    if let Some(tz) = &spec.check.timezone {
+        match Timezone::parse(tz) {
+            Ok(t) => spec.check.timezone = Some(t.name().to_owned()),
+            Err(e) => return Ok(Err(invalid("check", format!("check.timezone: {e}")))),
+        }
+    }
+    if !spec.check.on_data && spec.check.cron.is_none() {
+        return Ok(Err(invalid(
+            "check",
+            "an alert checked neither on data loads nor on a cron is never checked".to_owned(),
+        )));
+    }
     let customs = engine.custom_kpis(team).await?;
     let known = |k: &str| Builtin::from_key(k).is_some() || customs.kpis.contains_key(k);
     if !known(&kpi) {

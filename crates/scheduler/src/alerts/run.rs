@@ -88,6 +88,16 @@ impl Scheduler {
         team: &Team,
         after_load: bool,
     ) -> Result<CheckReport, SchedulerError> {
+        self.check_some(team, |_, spec| !after_load || spec.check.on_data)
+            .await
+    }
+
+    /// Checks the team's alerts that `wanted` picks.
+    pub(super) async fn check_some(
+        &self,
+        team: &Team,
+        wanted: impl Fn(i32, &lodestar_report::alerts::AlertSpec) -> bool,
+    ) -> Result<CheckReport, SchedulerError> {
         let team_lock = self.alert_lock(team.id);
         let _held = team_lock.lock().await;
         let db = &self.inner.db;
@@ -101,7 +111,7 @@ impl Scheduler {
                     continue;
                 }
             };
-            if after_load && !spec.check.on_data {
+            if !wanted(alert.id, &spec) {
                 continue;
             }
             inputs.push(AlertInput {
