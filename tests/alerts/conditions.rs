@@ -330,6 +330,24 @@ async fn an_alert_re_arms_after_recovery_and_notifies_the_recovery(backend: Back
             .unwrap()
             .starts_with("Recovered")
     );
+    // A changed definition re-arms: what still holds is a new episode, notified anew.
+    let (status, reply) = app
+        .put_json(
+            Some(app.token()),
+            &format!("/api/v1/alerts/{alert}"),
+            &json!({"kpi": "leads", "period_kind": "day",
+                "condition": {"type": "above", "value": t},
+                "channels": [{"slack": slack.url("/services/T0/B0/x")}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    app.check().await;
+    let events = app.events(alert).await;
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert_eq!(events[3]["kind"], "fired");
+    assert_eq!(events[3]["episode"], 3);
+    assert_eq!(events[3]["deliveries"].as_array().unwrap().len(), 1);
+    assert_eq!(slack.wait_for(4).await.len(), 4);
 }
 
 async fn a_goal_alert_fires_for_the_segments_behind_their_goal(backend: Backend) {

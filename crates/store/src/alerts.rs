@@ -190,10 +190,13 @@ pub async fn states(db: &Db, alert_id: i32) -> Result<Vec<(String, State)>> {
     Ok(out)
 }
 
-/// Forgets every segment's state (a changed definition starts over).
+/// Re-arms every segment (a changed definition starts over): none is in the alert state, and
+/// each keeps its episode count, so the next entry is a new episode with its own event.
 pub async fn reset_states(db: &Db, alert_id: i32) -> Result<()> {
     let mut sql = Sql::new(db.backend());
-    sql.push("DELETE FROM alert_states WHERE alert_id = ")
+    sql.push("UPDATE alert_states SET firing = ")
+        .param(false)
+        .push(" WHERE alert_id = ")
         .param(alert_id);
     db.conn().execute_raw(sql.build()).await?;
     Ok(())
