@@ -25,6 +25,8 @@ enum Alerts {
     Spec,
     /// A JSON array of channels (webhook secrets included).
     Channels,
+    /// The person who made it (told when a delivery fails); null when a token made it.
+    OwnerUserId,
     CreatedAt,
     UpdatedAt,
 }
@@ -161,6 +163,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(Alerts::Kpi, 64))
                     .col(text(Alerts::Spec))
                     .col(text(Alerts::Channels))
+                    .col(integer_null(Alerts::OwnerUserId))
                     .col(big_integer(Alerts::CreatedAt))
                     .col(big_integer(Alerts::UpdatedAt))
                     .foreign_key(

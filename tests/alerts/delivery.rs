@@ -21,6 +21,7 @@ backend_tests!(
     a_schedule_sends_its_digest_to_slack_and_webhook_channels_once,
     private_addresses_are_refused_when_blocking_is_on,
     a_delivery_whose_sender_stopped_is_taken_over_once_after_its_lease,
+    a_failed_delivery_tells_the_person_who_made_the_alert,
 );
 
 const NOW: &str = "2026-11-26T17:00:00Z";
@@ -317,4 +318,62 @@ async fn a_delivery_whose_sender_stopped_is_taken_over_once_after_its_lease(back
     let rows = deliveries::list_for_alert(app.db(), alert).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].status, lodestar_store::deliveries::Status::Sent);
+}
+
+async fn a_failed_delivery_tells_the_person_who_made_the_alert(backend: Backend) {
+    let app = AlertApp::spawn(backend, NOW).await;
+    let now = chrono::Utc::now();
+    let db = app.db();
+    let (maker, _) = lodestar_store::people::create_member(
+        db,
+        "maker@example.com",
+        app.fixture.id,
+        Role::Editor,
+        now,
+    )
+    .await
+    .unwrap();
+    lodestar_store::people::create_member(
+        db,
+        "admin@example.com",
+        app.fixture.id,
+        Role::Admin,
+        now,
+    )
+    .await
+    .unwrap();
+    let hook = Receiver::start().await;
+    hook.answer_always(404);
+    // As `POST /api/v1/alerts` stores it for a person signed in to the browser.
+    let team = lodestar_store::teams::find_by_id(db, app.fixture.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let body = lodestar_scheduler::alerts::parse_body(
+        app.app.kpis(),
+        &team,
+        &json!({"kpi": "leads", "period_kind": "month",
+            "condition": {"type": "above", "value": 0},
+            "channels": [{"slack": hook.url("/gone")}]}),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    lodestar_store::alerts::create(db, team.id, &body.fields, Some(maker), now)
+        .await
+        .unwrap();
+    app.load_fixture(app.token()).await;
+    app.check().await;
+    let mails = app.smtp.wait_for(1, Duration::from_secs(10)).await.unwrap();
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.smtp.messages().len(), 1, "{mails:?}");
+    assert_eq!(
+        mails[0].to,
+        ["maker@example.com"],
+        "the maker, not the admins"
+    );
+    assert!(
+        mails[0].data.contains("404"),
+        "the receiver's answer is in the notice"
+    );
 }

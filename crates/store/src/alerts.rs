@@ -23,6 +23,8 @@ pub struct Alert {
     pub spec: String,
     /// The channels, a JSON array.
     pub channels: String,
+    /// The person who made it; `None` when a token made it (its team's admins own it).
+    pub owner_user_id: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -40,7 +42,8 @@ pub(crate) fn instant(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-const COLUMNS: &str = "id, team_id, name, kpi, spec, channels, created_at, updated_at";
+const COLUMNS: &str =
+    "id, team_id, name, kpi, spec, channels, created_at, updated_at, owner_user_id";
 
 fn from_row(row: &QueryResult) -> Result<Alert> {
     Ok(Alert {
@@ -52,6 +55,7 @@ fn from_row(row: &QueryResult) -> Result<Alert> {
         channels: row.try_get_by_index(5)?,
         created_at: instant(row.try_get_by_index(6)?),
         updated_at: instant(row.try_get_by_index(7)?),
+        owner_user_id: row.try_get_by_index(8)?,
     })
 }
 
@@ -60,10 +64,17 @@ async fn query_all(db: &Db, sql: Sql) -> Result<Vec<Alert>> {
     rows.iter().map(from_row).collect()
 }
 
-pub async fn create(db: &Db, team_id: i32, f: &AlertFields, now: DateTime<Utc>) -> Result<Alert> {
+pub async fn create(
+    db: &Db,
+    team_id: i32,
+    f: &AlertFields,
+    owner_user_id: Option<i32>,
+    now: DateTime<Utc>,
+) -> Result<Alert> {
     let mut sql = Sql::new(db.backend());
     sql.push(
-        "INSERT INTO alerts (team_id, name, kpi, spec, channels, created_at, updated_at) VALUES (",
+        "INSERT INTO alerts (team_id, name, kpi, spec, channels, created_at, updated_at, \
+         owner_user_id) VALUES (",
     )
     .param(team_id)
     .push(", ")
@@ -78,6 +89,8 @@ pub async fn create(db: &Db, team_id: i32, f: &AlertFields, now: DateTime<Utc>) 
     .param(now.timestamp_millis())
     .push(", ")
     .param(now.timestamp_millis())
+    .push(", ")
+    .param(owner_user_id)
     .push(") RETURNING ")
     .push(COLUMNS);
     query_all(db, sql)

@@ -217,7 +217,8 @@ impl Scheduler {
         }
     }
 
-    /// Tells the alert's owners (the team's admins) that a delivery failed for good, once.
+    /// Tells the alert's owner (the person who made it, while still a member; else the team's
+    /// admins) that a delivery failed for good, once.
     async fn tell_owners(
         &self,
         alert: &Alert,
@@ -228,12 +229,18 @@ impl Scheduler {
         if !deliveries::take_owner_notice(db, row.id).await? {
             return Ok(());
         }
-        let admins: Vec<String> = people::members(db, alert.team_id)
-            .await?
-            .into_iter()
-            .filter(|m| m.role == Role::Admin)
-            .map(|m| m.email)
-            .collect();
+        let members = people::members(db, alert.team_id).await?;
+        let admins: Vec<String> = match members
+            .iter()
+            .find(|m| Some(m.user_id) == alert.owner_user_id)
+        {
+            Some(owner) => vec![owner.email.clone()],
+            None => members
+                .into_iter()
+                .filter(|m| m.role == Role::Admin)
+                .map(|m| m.email)
+                .collect(),
+        };
         if admins.is_empty() {
             tracing::warn!(
                 alert = alert.id,

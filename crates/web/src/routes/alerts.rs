@@ -79,7 +79,14 @@ async fn create_alert(
 ) -> Result<HttpResponse, ApiError> {
     auth.require_write()?;
     let parsed = body_of(&state, &auth, &body).await?;
-    let alert = alerts::create(&state.db, auth.0.team.id, &parsed.fields, state.kpis.now()).await?;
+    let alert = alerts::create(
+        &state.db,
+        auth.0.team.id,
+        &parsed.fields,
+        auth.0.user_id,
+        state.kpis.now(),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(alert_json(&alert)))
 }
 
