@@ -3,6 +3,7 @@
 //! `--scripts` times custom KPI scripts (one run on prefetched data, and what 20 custom KPIs add
 //! to the engine). BENCHMARKS.md records the results and how to read them.
 
+mod alerts;
 mod import;
 mod scripts;
 mod stages;
@@ -52,6 +53,10 @@ pub struct BenchArgs {
     /// prefetched; the catalog by channel with and without 20 custom KPIs stored for the team).
     #[arg(long)]
     pub scripts: bool,
+    /// Instead: time evaluating N alerts over the catalog on the same team (as a check after a
+    /// data load does: one batched engine run per window).
+    #[arg(long, value_name = "N", conflicts_with_all = ["scripts", "import_csv"])]
+    pub alerts: Option<usize>,
     /// With --scripts: timed runs of one script per measured case.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(100..))]
     pub script_runs: u32,
@@ -96,6 +101,9 @@ pub async fn run(args: BenchArgs, settings: &Settings) -> anyhow::Result<()> {
     match args.import_csv {
         Some(n) => import::import_bench(kpis.db(), &database_url, backend, n, &work_dir()).await,
         None if args.scripts => scripts::run(kpis, backend, &args).await,
+        None if args.alerts.is_some() => {
+            alerts::run(kpis, backend, &args, args.alerts.unwrap_or(1000)).await
+        }
         None => kpi_bench(kpis, backend, &args).await,
     }
 }

@@ -231,6 +231,7 @@ pub async fn run(args: BenchDigestsArgs, settings: &Settings) -> anyhow::Result<
             cron: cron.clone(),
             timezone: "UTC".into(),
             recipients: recipients.clone(),
+            channels: "[]".to_owned(),
             skip_empty: false,
             paused: false,
         };

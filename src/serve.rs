@@ -73,6 +73,10 @@ pub fn scheduler_config(settings: &Settings) -> SchedulerConfig {
         concurrency: s.concurrency,
         team_concurrency: s.team_concurrency,
         test_crash_after_claim: std::env::var(CRASH_AFTER_CLAIM).is_ok_and(|v| v == "1"),
+        hooks: lodestar_mail::HookConfig {
+            timeout: Duration::from_secs(settings.notify.timeout_secs),
+            block_private_addresses: settings.notify.block_private_addresses,
+        },
     }
 }
 

@@ -23,6 +23,33 @@ pub struct Settings {
     pub scheduler: SchedulerSettings,
     #[serde(default)]
     pub limits: LimitSettings,
+    #[serde(default)]
+    pub notify: NotifySettings,
+}
+
+/// Slack and webhook channels (config.toml `[notify]`, `LODESTAR_NOTIFY__*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// Refuse channel URLs that resolve to loopback, private or link-local addresses.
+    #[serde(default)]
+    pub block_private_addresses: bool,
+    /// Bound of one POST, in seconds.
+    #[serde(default = "default_notify_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            block_private_addresses: false,
+            timeout_secs: default_notify_timeout_secs(),
+        }
+    }
+}
+
+fn default_notify_timeout_secs() -> u64 {
+    10
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -319,6 +346,9 @@ impl Settings {
         if self.smtp.timeout_secs < 1 {
             bail!("smtp.timeout_secs (LODESTAR_SMTP__TIMEOUT_SECS) must be at least 1");
         }
+        if self.notify.timeout_secs == 0 {
+            bail!("notify.timeout_secs (LODESTAR_NOTIFY__TIMEOUT_SECS) must be at least 1");
+        }
         validate_log_filter(&self.log.filter)?;
         validate_sender(&self.mail.from)?;
         Ok(())
@@ -523,5 +553,16 @@ mod tests {
     fn a_sender_without_an_address_is_refused() {
         assert!(load(&[("LODESTAR_MAIL__FROM", "Lodestar")]).is_err());
         assert!(load(&[("LODESTAR_MAIL__FROM", "a@b.example")]).is_ok());
+    }
+
+    #[test]
+    fn blocking_private_addresses_is_off_by_default_and_on_by_its_variable() {
+        let s = load(&[]).expect("defaults");
+        assert!(!s.notify.block_private_addresses);
+        let s = load(&[("LODESTAR_NOTIFY__BLOCK_PRIVATE_ADDRESSES", "true")]).expect("on");
+        assert!(s.notify.block_private_addresses);
+        let config = crate::serve::scheduler_config(&s);
+        assert!(config.hooks.block_private_addresses);
+        assert!(load(&[("LODESTAR_NOTIFY__BLOCK_PRIVATE", "true")]).is_err());
     }
 }

@@ -46,6 +46,7 @@ fn fast_config() -> SchedulerConfig {
         concurrency: 4,
         team_concurrency: 2,
         test_crash_after_claim: false,
+        hooks: lodestar_mail::HookConfig::default(),
     }
 }
 

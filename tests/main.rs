@@ -6,10 +6,13 @@ mod common;
 
 mod comparisons;
 
+mod alerts;
+
 mod cli;
 mod custom_kpis;
 mod digests;
 mod fixture_kpis;
+mod goals;
 mod http_conventions;
 mod imports;
 mod in_progress;

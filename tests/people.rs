@@ -54,6 +54,7 @@ fn mail_to(smtp: &SmtpServer) -> DigestSettings {
         concurrency: 2,
         team_concurrency: 1,
         test_crash_after_claim: false,
+        hooks: lodestar_mail::HookConfig::default(),
     };
     DigestSettings {
         smtp_timeout: Duration::from_secs(5),

@@ -14,6 +14,7 @@ mod m20261205_000009_team_currency;
 mod m20261206_000010_sessions_and_revocations;
 mod m20261206_000011_people;
 mod m20261206_000012_report_compare;
+mod m20261206_000014_alerts_and_goals;
 mod m20261206_000015_stage_rollups;
 
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_sessions_and_revocations::Migration),
             Box::new(m20261206_000011_people::Migration),
             Box::new(m20261206_000012_report_compare::Migration),
+            Box::new(m20261206_000014_alerts_and_goals::Migration),
             Box::new(m20261206_000015_stage_rollups::Migration),
         ]
     }

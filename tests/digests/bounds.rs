@@ -226,6 +226,7 @@ async fn a_team_waiting_on_a_silent_smtp_server_leaves_slots_for_other_teams(b: 
         cron: "0 8 * * *".into(),
         timezone: "UTC".into(),
         recipients: vec![to.to_owned()],
+        channels: "[]".to_owned(),
         skip_empty: false,
         paused: false,
     };

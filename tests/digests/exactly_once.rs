@@ -87,6 +87,7 @@ async fn every_second_schedule(db: &Db, recipients: &[&str]) -> i32 {
         cron: "* * * * * *".into(),
         timezone: "UTC".into(),
         recipients: recipients.iter().map(|r| (*r).to_owned()).collect(),
+        channels: "[]".to_owned(),
         skip_empty: false,
         paused: false,
     };

@@ -46,6 +46,7 @@ async fn a_missed_firing_is_caught_up_at_start_up_within_the_grace_window_only(b
         cron: cron.into(),
         timezone: "UTC".into(),
         recipients: vec![to.to_owned()],
+        channels: "[]".to_owned(),
         skip_empty: false,
         paused: false,
     };

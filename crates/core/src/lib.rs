@@ -10,6 +10,7 @@ pub mod drivers;
 pub mod error;
 pub mod expr;
 pub mod formula;
+pub mod goal;
 pub mod measure;
 pub mod money;
 pub mod period;

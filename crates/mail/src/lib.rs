@@ -5,6 +5,7 @@
 //! This crate knows nothing of the store, reports or HTTP: callers hand it a [`DigestView`] and
 //! an [`OutgoingMail`].
 
+pub mod channel;
 pub mod config;
 pub mod digest;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod message;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use channel::{Channel, HookClient, HookConfig, HookPost};
 pub use config::{MailSettings, MailerConfig, SmtpConfig, SmtpSecurity};
 pub use digest::{
     DigestKpi, DigestSection, DigestSummary, DigestView, Trend, digest_subject, render_digest,

@@ -24,6 +24,7 @@ use lodestar_core::catalog::{Direction, Kind, Unit};
 use lodestar_core::clock::{Clock, system_clock};
 use lodestar_core::dimension::Dimension;
 use lodestar_core::formula;
+use lodestar_core::goal::Pace;
 pub use lodestar_core::period::PeriodView;
 use lodestar_core::period::{Compare, Comparison, PeriodKey};
 use lodestar_core::stage::Stage;
@@ -93,6 +94,9 @@ pub struct KpiValue {
     /// A custom KPI whose script failed for the period: its value is null and this says why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ScriptError>,
+    /// The goal of the whole team for this period kind, with its pace (see [`crate::goals`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goal: Option<Pace>,
 }
 
 impl KpiValue {
@@ -109,6 +113,7 @@ impl KpiValue {
             unsupported: None,
             trend: Vec::new(),
             error: None,
+            goal: None,
         }
     }
 }
@@ -120,6 +125,9 @@ pub struct SegmentValue {
     pub value: Option<f64>,
     #[serde(serialize_with = "number::serialize_opt")]
     pub previous: Option<f64>,
+    /// The segment's goal for this period kind, with its pace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goal: Option<Pace>,
 }
 
 #[derive(Debug, Clone, Serialize)]

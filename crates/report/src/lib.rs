@@ -2,6 +2,7 @@
 //! segmentation (values, previous period, change, trend, segments) over batched base measures,
 //! and shapes the result that JSON, CSV, HTML and e-mail all render.
 
+pub mod alerts;
 pub mod cache;
 pub mod catalog;
 pub mod custom;
@@ -11,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod export;
 pub mod format;
+pub mod goals;
 pub mod meta;
 pub mod number;
 pub mod report;

@@ -14,4 +14,7 @@ pub enum SchedulerError {
     /// A stored schedule no longer makes sense (its cron, timezone or report).
     #[error("schedule {id}: {message}")]
     Schedule { id: i32, message: String },
+    /// A stored alert no longer reads.
+    #[error("alert {id}: {message}")]
+    Alert { id: i32, message: String },
 }

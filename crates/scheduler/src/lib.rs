@@ -14,6 +14,7 @@
 //! recorded with the server's answer. SMTP itself cannot be exactly-once (a timeout after DATA may
 //! hide a delivery), so every digest has a deterministic Message-ID receivers can de-duplicate on.
 
+pub mod alerts;
 pub mod cron;
 pub mod digest;
 mod error;

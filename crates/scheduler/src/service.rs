@@ -4,6 +4,7 @@
 //! take-over), `manual` (send-now and re-send), `message_host` (the Message-ID domain) and
 //! `crash_hook` (the one test hook).
 
+mod channels;
 mod claim;
 mod config;
 mod crash_hook;
@@ -54,15 +55,15 @@ impl DeliveryCounters {
     }
 }
 
-struct Inner {
-    counters: DeliveryCounters,
-    db: Db,
-    engine: KpiEngine,
-    mailer: Arc<Mailer>,
-    config: SchedulerConfig,
-    clock: Clock,
+pub(crate) struct Inner {
+    pub(crate) counters: DeliveryCounters,
+    pub(crate) db: Db,
+    pub(crate) engine: KpiEngine,
+    pub(crate) mailer: Arc<Mailer>,
+    pub(crate) config: SchedulerConfig,
+    pub(crate) clock: Clock,
     /// `@domain` of Message-IDs: the host of the public URL.
-    domain: String,
+    pub(crate) domain: String,
     share_secret: OnceCell<Vec<u8>>,
     /// Schedules being processed in this process: a trigger for one of them is dropped, the
     /// claim would refuse it anyway.
@@ -77,12 +78,18 @@ struct Inner {
     trigger_rx: Mutex<Option<mpsc::UnboundedReceiver<i32>>>,
     jobs: tokio::sync::Mutex<Option<Jobs>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Slack and webhook channels' client (or why it could not be made).
+    pub(crate) hooks: Result<lodestar_mail::HookClient, String>,
+    /// One alert check at a time per team in this process.
+    pub(crate) alert_locks: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
+    /// The cron occurrence of each alert this process last checked.
+    pub(crate) alert_cron_served: Mutex<HashMap<i32, DateTime<Utc>>>,
 }
 
 /// See the crate documentation. Cheap to clone.
 #[derive(Clone)]
 pub struct Scheduler {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -93,11 +100,11 @@ impl std::fmt::Debug for Scheduler {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn delta(d: Duration) -> TimeDelta {
+pub(crate) fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
@@ -124,6 +131,7 @@ impl Scheduler {
         clock: Clock,
     ) -> Scheduler {
         let (triggers, trigger_rx) = mpsc::unbounded_channel();
+        let hooks = lodestar_mail::HookClient::new(config.hooks.clone()).map_err(|e| e.to_string());
         Scheduler {
             inner: Arc::new(Inner {
                 counters: DeliveryCounters::default(),
@@ -143,6 +151,9 @@ impl Scheduler {
                 trigger_rx: Mutex::new(Some(trigger_rx)),
                 jobs: tokio::sync::Mutex::new(None),
                 tasks: Mutex::new(Vec::new()),
+                hooks,
+                alert_locks: Mutex::new(HashMap::new()),
+                alert_cron_served: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -157,7 +168,7 @@ impl Scheduler {
         &self.inner.config
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         (self.inner.clock)()
     }
 
@@ -226,6 +237,8 @@ impl Scheduler {
         self.sync_jobs().await?;
         self.sweep().await?;
         self.recover_leases().await?;
+        self.recover_alert_leases().await?;
+        self.check_due_alerts().await?;
         Ok(())
     }
 }

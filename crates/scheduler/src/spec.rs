@@ -74,6 +74,7 @@ pub fn validate(
         cron: cron.as_str().to_owned(),
         timezone: timezone.name().to_owned(),
         recipients: clean,
+        channels: "[]".to_owned(),
         skip_empty,
         paused,
     })

@@ -5,11 +5,13 @@
 //! connection (sea-orm's transactions convert every value on the awaiting task), and implements
 //! sea-orm's `ConnectionTrait` so that the same queries run in it.
 
+pub mod alerts;
 pub mod custom_kpis;
 pub mod db;
 pub mod deliveries;
 pub mod entities;
 pub mod error;
+pub mod goals;
 pub mod ingest;
 pub mod loaded;
 pub mod measures;

@@ -16,6 +16,8 @@ pub struct Schedule {
     pub cron: String,
     pub timezone: String,
     pub recipients: Vec<String>,
+    /// Slack and webhook channels (and extra e-mail ones), a JSON array.
+    pub channels: String,
     pub skip_empty: bool,
     pub paused: bool,
     /// Occurrences before this instant are never delivered: a new schedule, a changed cron or
@@ -32,6 +34,8 @@ pub struct ScheduleFields {
     pub cron: String,
     pub timezone: String,
     pub recipients: Vec<String>,
+    /// A JSON array of channels.
+    pub channels: String,
     pub skip_empty: bool,
     pub paused: bool,
 }
@@ -43,6 +47,7 @@ impl Schedule {
             cron: self.cron.clone(),
             timezone: self.timezone.clone(),
             recipients: self.recipients.clone(),
+            channels: self.channels.clone(),
             skip_empty: self.skip_empty,
             paused: self.paused,
         }
@@ -50,7 +55,7 @@ impl Schedule {
 }
 
 const COLUMNS: &str = "id, team_id, report, cron, timezone, recipients, skip_empty, paused, \
-                       active_since, created_at, updated_at";
+                       active_since, created_at, updated_at, channels";
 
 fn instant(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
@@ -67,6 +72,7 @@ fn from_row(row: &QueryResult) -> Result<Schedule> {
         cron: row.try_get_by_index(3)?,
         timezone: row.try_get_by_index(4)?,
         recipients,
+        channels: row.try_get_by_index(11)?,
         skip_empty: row.try_get_by_index(6)?,
         paused: row.try_get_by_index(7)?,
         active_since: instant(row.try_get_by_index(8)?),
@@ -89,7 +95,7 @@ pub async fn create(
     let mut sql = Sql::new(db.backend());
     sql.push(
         "INSERT INTO schedules (team_id, report, cron, timezone, recipients, skip_empty, paused, \
-         active_since, created_at, updated_at) VALUES (",
+         active_since, created_at, updated_at, channels) VALUES (",
     )
     .param(team_id)
     .push(", ")
@@ -110,6 +116,8 @@ pub async fn create(
     .param(now_ms)
     .push(", ")
     .param(now_ms)
+    .push(", ")
+    .param(fields.channels.clone())
     .push(") RETURNING ")
     .push(COLUMNS);
     let row = db
@@ -198,6 +206,8 @@ pub async fn update(
         .param(fields.timezone.clone())
         .push(", recipients = ")
         .param(recipients_json(&fields.recipients))
+        .push(", channels = ")
+        .param(fields.channels.clone())
         .push(", skip_empty = ")
         .param(fields.skip_empty)
         .push(", paused = ")

@@ -61,6 +61,9 @@ pub struct Principal {
     pub role: Role,
     /// The token presented or signed in with; `None` for other ways in.
     pub token_id: Option<i32>,
+    /// The person signed in, for a browser session opened with a password or a link; `None`
+    /// for a token.
+    pub user_id: Option<i32>,
 }
 
 /// A token as its team's admins see it: never the secret, never its hash.
@@ -162,6 +165,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Principal>> {
         team,
         role,
         token_id: Some(row.id),
+        user_id: None,
     }))
 }
 

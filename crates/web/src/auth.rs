@@ -98,6 +98,7 @@ impl FromRequest for Auth {
                 team: open.team,
                 role: open.role,
                 token_id: open.token_id,
+                user_id: open.user_id,
             }))
         })
     }

@@ -115,7 +115,9 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
 /// in the default service without saying which methods the path takes, so `Allow` is read from
 /// here (a test checks that every route module is listed).
 const ROUTE_SOURCES: &[(&str, &str)] = &[
+    ("alerts.rs", include_str!("routes/alerts.rs")),
     ("custom.rs", include_str!("routes/custom.rs")),
+    ("goals.rs", include_str!("routes/goals.rs")),
     ("health.rs", include_str!("routes/health.rs")),
     ("imports.rs", include_str!("routes/imports.rs")),
     ("ingest.rs", include_str!("routes/ingest.rs")),

@@ -100,6 +100,7 @@ fn kpi_value(env: &Env, r: &Requested, mut on_logs: impl FnMut(&str, Vec<String>
                             previous: at(Which::Segments, buckets.previous(), &s)
                                 .filter(|_| compared),
                             segment: s,
+                            goal: None,
                         })
                         .collect();
                     (Some(Some(list)), None)

@@ -208,6 +208,7 @@ fn seg(segment: &str, value: f64) -> SegmentValue {
         segment: segment.to_owned(),
         value: Some(value),
         previous: None,
+        goal: None,
     }
 }
 

@@ -118,8 +118,7 @@ impl Scheduler {
         report.period = Some(period.to_string());
 
         let claimed = deliveries::claimed(db, &[schedule.id], &[period.to_string()]).await?;
-        let missing: Vec<NewDelivery> = schedule
-            .recipients
+        let missing: Vec<NewDelivery> = super::channels::targets(schedule)
             .iter()
             .filter(|r| !claimed.iter().any(|(_, _, c)| c == *r))
             .map(|r| NewDelivery {

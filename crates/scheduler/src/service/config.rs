@@ -31,6 +31,8 @@ pub struct SchedulerConfig {
     /// Test-only (`LODESTAR_TEST_CRASH_AFTER_CLAIM=1`): the process kills itself with SIGKILL
     /// right after a claim commits, before sending, to prove a lease is taken over.
     pub test_crash_after_claim: bool,
+    /// How Slack and webhook channels are reached.
+    pub hooks: lodestar_mail::HookConfig,
 }
 
 impl Default for SchedulerConfig {
@@ -46,6 +48,7 @@ impl Default for SchedulerConfig {
             concurrency: 8,
             team_concurrency: 2,
             test_crash_after_claim: false,
+            hooks: lodestar_mail::HookConfig::default(),
         }
     }
 }

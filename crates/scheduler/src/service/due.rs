@@ -98,6 +98,7 @@ mod tests {
             cron: cron.into(),
             timezone: tz.into(),
             recipients: vec!["a@example.com".into()],
+            channels: "[]".to_owned(),
             skip_empty: false,
             paused: false,
             active_since: at(active_since),

@@ -23,7 +23,7 @@ impl Scheduler {
     }
 
     /// The same, to `to` only (a person trying a schedule out sends it to themself first).
-    pub async fn send_test(
+    pub async fn send_digest_test(
         &self,
         team_id: i32,
         schedule_id: i32,
@@ -53,8 +53,7 @@ impl Scheduler {
         let now = self.now();
         let period = PeriodKey::last_complete(kind, now, tz);
         let tag = format!("{period}-now-{}", now.timestamp_millis());
-        let rows: Vec<NewDelivery> = schedule
-            .recipients
+        let rows: Vec<NewDelivery> = super::channels::targets(&schedule)
             .iter()
             .map(|r| NewDelivery {
                 recipient: r.clone(),

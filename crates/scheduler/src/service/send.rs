@@ -89,6 +89,7 @@ impl Scheduler {
             let reason = "skipped: no data for the period";
             return self.finish_all(&rows, Status::Skipped, reason).await;
         }
+        let channels = super::channels::channels(schedule);
         let mut out = Vec::with_capacity(rows.len());
         let mut silent: Option<String> = None;
         for row in rows {
@@ -101,7 +102,9 @@ impl Scheduler {
                 out.push(self.finish(&row, Status::Failed, &reason).await?);
                 continue;
             }
-            let (result, timed_out) = self.send_with_retries(&row, &digest, max_attempts).await?;
+            let (result, timed_out) = self
+                .send_with_retries(&row, &digest, &channels, max_attempts)
+                .await?;
             if timed_out && result.status == Status::Failed {
                 silent = result.error.clone();
             }
@@ -117,6 +120,7 @@ impl Scheduler {
         &self,
         row: &Delivery,
         digest: &Digest,
+        channels: &[lodestar_mail::Channel],
         max_attempts: u32,
     ) -> Result<(RecipientOutcome, bool), SchedulerError> {
         let db = &self.inner.db;
@@ -157,9 +161,15 @@ impl Scheduler {
                 );
                 return Ok((held_elsewhere, false));
             }
-            match self.inner.mailer.send(&mail).await {
-                Ok(report) => {
-                    let response = report.to_string();
+            let sent = match self
+                .post_digest(&row.recipient, channels, digest, &row.message_id)
+                .await
+            {
+                Some(posted) => posted,
+                None => self.inner.mailer.send(&mail).await.map(|r| r.to_string()),
+            };
+            match sent {
+                Ok(response) => {
                     deliveries::mark_sent(db, row.id, attempts, &response, self.now()).await?;
                     DeliveryCounters::bump(&self.inner.counters.sent);
                     return Ok((outcome(row, Status::Sent, Some(response), None), false));

@@ -18,6 +18,7 @@ async fn db_with_schedule() -> (tempfile::TempDir, Db, i32, i32) {
         cron: "0 8 * * MON".into(),
         timezone: "UTC".into(),
         recipients: vec!["a@example.com".into(), "b@example.com".into()],
+        channels: "[]".to_owned(),
         skip_empty: false,
         paused: false,
     };

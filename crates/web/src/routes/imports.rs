@@ -89,6 +89,12 @@ async fn import(
                 message: other.to_string(),
             },
         })?;
+    // Alerts checked on data loads, as after the loading API.
+    if report.stored
+        && let Some(scheduler) = &state.scheduler
+    {
+        scheduler.check_alerts_later(auth.0.team.clone());
+    }
     Ok(reply(report))
 }
 

@@ -100,7 +100,10 @@ async fn get_kpis(
             Ok::<_, ApiError>(Arc::new(state.kpis.evaluate(team, &req).await?))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(&*result))
+    // Goals change without the data: their pace is added to each answer, cached or not.
+    let mut answer = (*result).clone();
+    lodestar_report::goals::attach(&state.kpis, team, &mut answer).await?;
+    Ok(HttpResponse::Ok().json(&answer))
 }
 
 #[get("/api/v1/catalog")]

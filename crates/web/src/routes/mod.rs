@@ -7,7 +7,9 @@ use lodestar_store::teams::Team;
 
 use crate::error::ApiError;
 
+mod alerts;
 mod custom;
+mod goals;
 mod health;
 mod imports;
 mod ingest;
@@ -25,7 +27,9 @@ mod tokens;
 mod trees;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
+    alerts::config(cfg);
     custom::config(cfg);
+    goals::config(cfg);
     health::config(cfg);
     imports::config(cfg);
     ingest::config(cfg);

@@ -434,7 +434,7 @@ async fn test(
         .ok_or_else(|| PageError::not_found("No such person."))?;
     state.limits.send_now(me.team.id)?;
     let sent = scheduler(&state)?
-        .send_test(me.team.id, *id, &email)
+        .send_digest_test(me.team.id, *id, &email)
         .await
         .map_err(PageError::internal)?
         .ok_or_else(|| PageError::not_found("No such schedule in this team."))?;

@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Utc};
 use lodestar_core::period::rfc3339;
+use lodestar_mail::Channel;
 use lodestar_scheduler::spec::{self, FieldError};
 use lodestar_scheduler::{Resend, Scheduler, next_run};
 use lodestar_store::deliveries::{self, Delivery};
@@ -38,6 +39,8 @@ struct ScheduleBody {
     cron: Option<String>,
     timezone: Option<String>,
     recipients: Option<Vec<String>>,
+    /// Slack and webhook channels (and e-mail ones) beside the recipients.
+    channels: Option<Value>,
     skip_empty: Option<bool>,
     paused: Option<bool>,
 }
@@ -67,12 +70,22 @@ fn schedule_json(s: &Schedule, now: DateTime<Utc>) -> Value {
         "cron": s.cron,
         "timezone": s.timezone,
         "recipients": s.recipients,
+        "channels": public_channels(&s.channels),
         "skip_empty": s.skip_empty,
         "paused": s.paused,
         "next_run": time(next_run(s, now)),
         "created_at": rfc3339(s.created_at),
         "updated_at": rfc3339(s.updated_at),
     })
+}
+
+/// A schedule's stored channels as the API shows them (webhook secrets never read back).
+fn public_channels(stored: &str) -> Value {
+    let list = serde_json::from_str::<Value>(stored)
+        .ok()
+        .and_then(|v| Channel::parse_list(&v).ok())
+        .unwrap_or_default();
+    Value::Array(list.iter().map(Channel::to_public_json).collect())
 }
 
 fn delivery_json(d: &Delivery) -> Value {
@@ -121,8 +134,21 @@ async fn checked(
     let paused = body
         .paused
         .unwrap_or(base.as_ref().is_some_and(|b| b.paused));
-    let fields = spec::validate(&report, &cron, &timezone, &recipients, skip_empty, paused)
+    let channels = match body.channels {
+        Some(v) => {
+            let list = Channel::parse_list(&v).map_err(|message| ApiError::Unprocessable {
+                field: "channels".to_owned(),
+                message,
+            })?;
+            Value::Array(list.iter().map(Channel::to_json).collect()).to_string()
+        }
+        None => base
+            .as_ref()
+            .map_or_else(|| "[]".to_owned(), |b| b.channels.clone()),
+    };
+    let mut fields = spec::validate(&report, &cron, &timezone, &recipients, skip_empty, paused)
         .map_err(field_error)?;
+    fields.channels = channels;
     if spec::find_report(&state.db, team.id, &fields.report)
         .await?
         .is_none()
