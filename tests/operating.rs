@@ -428,7 +428,16 @@ fn the_format_checker_refuses_what_a_scraper_refuses() {
 
 #[actix_web::test]
 async fn metrics_pass_a_prometheus_text_format_check_and_include_build_info() {
-    let app = crate::common::TestApp::spawn(Backend::Sqlite).await;
+    let (app, _team) = crate::common::TestApp::with_fixture(Backend::Sqlite).await;
+    let fixture_rows: usize = ["leads", "spend", "events"]
+        .iter()
+        .map(|t| {
+            crate::common::read_fixture(&format!("{t}.json"))
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .sum();
     let client = awc::Client::default();
     let base = format!("http://{}", app.address());
     // Some traffic, so the request families have samples.
@@ -448,9 +457,17 @@ async fn metrics_pass_a_prometheus_text_format_check_and_include_build_info() {
         "lodestar_deliveries_sent_total ",
         "lodestar_deliveries_retried_total ",
         "lodestar_delivery_takeovers_total ",
+        "lodestar_alert_evaluations_total ",
+        "lodestar_deliveries_pending 0\n",
+        "lodestar_deliveries_oldest_pending_seconds 0\n",
     ] {
         assert!(text.contains(family), "no {family}:\n{text}");
     }
+    // The fixture's rows, loaded through the API.
+    assert!(
+        text.contains(&format!("lodestar_rows_loaded_total {fixture_rows}\n")),
+        "{fixture_rows} rows loaded:\n{text}"
+    );
 }
 
 /// Every table's row count, by table name.
@@ -635,6 +652,99 @@ fn serve_exits_0_soon_after_sigterm() {
     };
     let out = child.wait_with_output().unwrap();
     assert!(status.success(), "{status}: {}", stderr(&out));
+}
+
+/// SIGTERM while a long request runs: the request still gets its whole answer, then `serve`
+/// exits 0.
+#[test]
+fn sigterm_lets_a_running_request_finish() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/l.db?mode=rwc", dir.path().display());
+    let out = lodestar(
+        &["team", "create", "acme"],
+        &[("LODESTAR_DATABASE__URL", &url)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lodestar"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("LODESTAR_DATABASE__URL", &url)
+        .env("LODESTAR_MAIL__OUTBOX_DIR", dir.path().join("outbox"))
+        .env("LODESTAR_LOG__FILTER", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let up = Instant::now();
+    while !answers_health(port) {
+        assert!(
+            up.elapsed() < Duration::from_secs(20),
+            "serve did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // An import of 300,000 leads: seconds of work.
+    const LEADS: usize = 300_000;
+    let mut body = String::from("id,created_at,channel\n");
+    for i in 0..LEADS {
+        body.push_str(&format!("L{i},2026-11-0{}T10:00:00Z,email\n", 1 + i % 9));
+    }
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        conn,
+        "POST /api/v1/imports?table=leads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: text/csv\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // Nothing has come back yet: the request is still running when the signal arrives.
+    conn.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    let pending = conn.peek(&mut byte);
+    assert!(
+        matches!(&pending, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the reply came before SIGTERM: {pending:?}"
+    );
+    conn.set_nonblocking(false).unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(
+        reply.contains(&format!("\"inserted\":{LEADS}")),
+        "the whole answer: {reply}"
+    );
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if stopping.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("serve still running 10 s after the request finished");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert!(status.success(), "{status}: {}", stderr(&out));
+    // What it answered is stored (team 1: the only team of the fresh database).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stored = rt.block_on(async {
+        let db = lodestar_store::Db::connect(&url).await.unwrap();
+        lodestar_store::loaded::table_counts(&db, 1).await.unwrap()
+    });
+    assert_eq!(stored[0], ("leads".to_owned(), LEADS as u64));
 }
 
 /// SIGTERM while `serve` is still starting (here: waiting for a PostgreSQL that is not there)

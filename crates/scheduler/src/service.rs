@@ -47,6 +47,8 @@ pub struct DeliveryCounters {
     pub retried: std::sync::atomic::AtomicU64,
     /// Deliveries whose sender stopped, taken over by this process.
     pub takeovers: std::sync::atomic::AtomicU64,
+    /// Alerts evaluated (one per alert per check).
+    pub alert_evaluations: std::sync::atomic::AtomicU64,
 }
 
 impl DeliveryCounters {

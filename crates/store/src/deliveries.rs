@@ -483,5 +483,21 @@ pub async fn count_by_status(db: &Db) -> Result<Vec<(Status, i64)>> {
     Ok(out)
 }
 
+/// Deliveries claimed and not yet settled (`pending`), over every team, and the claim time of
+/// the oldest: the delivery queue as metrics show it.
+pub async fn pending_queue(db: &Db) -> Result<(u64, Option<DateTime<Utc>>)> {
+    let mut sql = Sql::new(db.backend());
+    sql.push("SELECT COUNT(*), MIN(claimed_at) FROM deliveries WHERE status = 'pending'");
+    let Some(row) = db.conn().query_one_raw(sql.build()).await? else {
+        return Ok((0, None));
+    };
+    let n: i64 = row.try_get_by_index(0)?;
+    let oldest: Option<i64> = row.try_get_by_index(1)?;
+    Ok((
+        u64::try_from(n).unwrap_or(0),
+        oldest.and_then(DateTime::from_timestamp_millis),
+    ))
+}
+
 #[cfg(test)]
 mod tests;

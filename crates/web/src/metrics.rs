@@ -29,6 +29,8 @@ struct Histogram {
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
+    /// Rows stored by the loading API and imports.
+    pub(crate) rows_loaded: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -186,6 +188,11 @@ pub fn deliveries(scheduler: Option<&lodestar_scheduler::Scheduler>) -> String {
             "Deliveries whose sender stopped, taken over by this process.",
             value(|c| c.takeovers.load(Relaxed)),
         ),
+        (
+            "lodestar_alert_evaluations_total",
+            "Alerts evaluated, one per alert per check.",
+            value(|c| c.alert_evaluations.load(Relaxed)),
+        ),
     ] {
         let _ = writeln!(
             out,
@@ -193,6 +200,29 @@ pub fn deliveries(scheduler: Option<&lodestar_scheduler::Scheduler>) -> String {
         );
     }
     out
+}
+
+/// Digest deliveries claimed and not yet settled, and how long the oldest has waited: the
+/// delivery queue, read from the database (all replicas' claims).
+pub fn queue(pending: u64, oldest_seconds: Option<f64>) -> String {
+    format!(
+        "# HELP lodestar_deliveries_pending Digest deliveries claimed and not yet sent or failed.\n\
+         # TYPE lodestar_deliveries_pending gauge\n\
+         lodestar_deliveries_pending {pending}\n\
+         # HELP lodestar_deliveries_oldest_pending_seconds Age of the oldest pending delivery (0 when none).\n\
+         # TYPE lodestar_deliveries_oldest_pending_seconds gauge\n\
+         lodestar_deliveries_oldest_pending_seconds {}\n",
+        oldest_seconds.unwrap_or(0.0)
+    )
+}
+
+/// Rows stored by loads and imports since the process started.
+pub fn loaded(rows: u64) -> String {
+    format!(
+        "# HELP lodestar_rows_loaded_total Rows stored by the loading API and imports.\n\
+         # TYPE lodestar_rows_loaded_total counter\n\
+         lodestar_rows_loaded_total {rows}\n"
+    )
 }
 
 /// When the process started, as first asked (close enough: the server asks at start-up).

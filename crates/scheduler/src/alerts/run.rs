@@ -129,6 +129,10 @@ impl Scheduler {
             return Ok(report);
         }
         let findings = evaluate(&self.inner.engine, team, &inputs, self.now()).await?;
+        self.inner
+            .counters
+            .alert_evaluations
+            .fetch_add(inputs.len() as u64, std::sync::atomic::Ordering::Relaxed);
         report.findings = findings.len();
         let mut states: HashMap<i32, HashMap<String, State>> = HashMap::new();
         for f in findings {

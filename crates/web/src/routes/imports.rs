@@ -89,6 +89,12 @@ async fn import(
                 message: other.to_string(),
             },
         })?;
+    if report.stored {
+        state.metrics.rows_loaded.fetch_add(
+            report.inserted + report.updated,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
     // Alerts checked on data loads, as after the loading API.
     if report.stored
         && let Some(scheduler) = &state.scheduler

@@ -80,6 +80,10 @@ async fn load<R: StoredRow + 'static>(
         .await
         .map_err(ApiError::internal)??;
     let counts = ingest::upsert_batch(&state.db, auth.0.team.id, &rows).await?;
+    state.metrics.rows_loaded.fetch_add(
+        counts.inserted + counts.updated,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     // Alerts checked on data loads run in the background: the load's answer does not wait.
     if let Some(scheduler) = &state.scheduler {
         scheduler.check_alerts_later(auth.0.team.clone());
