@@ -21,6 +21,7 @@ use super::{DigestApp, WAIT, rows};
 backend_tests!(
     a_schedule_firing_every_second_sends_once_per_recipient,
     a_process_killed_after_its_claim_is_followed_by_exactly_one_delivery,
+    sigterm_during_a_send_exits_soon_and_leaves_the_delivery_to_be_taken_over,
 );
 
 async fn a_schedule_firing_every_second_sends_once_per_recipient(b: Backend) {
@@ -61,11 +62,15 @@ impl Drop for Server {
 }
 
 fn serve(db_url: &str, smtp: &SmtpServer, extra: &[(&str, &str)]) -> Server {
+    serve_to(db_url, &smtp.url(), extra)
+}
+
+fn serve_to(db_url: &str, smtp_url: &str, extra: &[(&str, &str)]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lodestar"));
     cmd.arg("serve")
         .env("LODESTAR_DATABASE__URL", db_url)
         .env("LODESTAR_SERVER__BIND", "127.0.0.1:0")
-        .env("LODESTAR_SMTP__URL", smtp.url())
+        .env("LODESTAR_SMTP__URL", smtp_url)
         .env("LODESTAR_SCHEDULER__RESYNC_INTERVAL_SECS", "1")
         .env("LODESTAR_SCHEDULER__LEASE_TIMEOUT_SECS", "2")
         .env("LODESTAR_SCHEDULER__RETRY_INITIAL_MS", "100")
@@ -162,4 +167,64 @@ async fn a_process_killed_after_its_claim_is_followed_by_exactly_one_delivery(b:
         claimed[0].message_id,
         "the take-over keeps the Message-ID"
     );
+}
+
+/// SIGTERM while a digest is being sent (to a mail server that accepted the connection and says
+/// nothing): the process exits 0 soon, not after the SMTP timeout, without recording the message
+/// as sent; the claim's lease runs out and the next process sends it, once.
+async fn sigterm_during_a_send_exits_soon_and_leaves_the_delivery_to_be_taken_over(b: Backend) {
+    let tdb = TestDb::new(&b).await;
+    let id = every_second_schedule(&tdb.db, &["a@example.com"]).await;
+    // A mail server that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("smtp://{}", silent.local_addr().unwrap());
+    let (accepted, held) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in silent.incoming() {
+            if accepted.send(conn).is_err() {
+                break;
+            }
+        }
+    });
+    let mut sending = serve_to(
+        &tdb.url,
+        &silent_url,
+        &[("LODESTAR_SMTP__TIMEOUT_SECS", "120")],
+    );
+    let _conn = held
+        .recv_timeout(WAIT)
+        .expect("the server never connected to send");
+    // The delivery is claimed and in flight.
+    let claimed = rows(&tdb.db, id).await;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].status, Status::Pending);
+    let killed = Command::new("kill")
+        .args(["-TERM", &sending.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = sending.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(15),
+            "still running 15 s after SIGTERM (the SMTP timeout is 120 s)"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    let left = rows(&tdb.db, id).await;
+    assert_ne!(left[0].status, Status::Sent, "{left:?}");
+
+    let smtp = SmtpServer::start().await.unwrap();
+    let _next = serve(&tdb.url, &smtp, &[]);
+    let mails = smtp.wait_for(1, WAIT).await.unwrap();
+    assert_eq!(mails[0].to, ["a@example.com"]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(smtp.messages().len(), 1, "sent once");
+    let rows = rows(&tdb.db, id).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, Status::Sent);
 }
