@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 use crate::backend_tests;
 use crate::common::{Backend, TestApp, close, read_fixture};
 
-backend_tests!(goal_pacing_equals_hand_computed_values_for_each_phasing);
+backend_tests!(
+    goal_pacing_equals_hand_computed_values_for_each_phasing,
+    report_cards_show_their_goals,
+);
 
 /// Thursday 26 November 2026, noon in New York: 26 of November's 30 days read.
 const NOW: &str = "2026-11-26T17:00:00Z";
@@ -239,4 +242,60 @@ async fn goal_pacing_equals_hand_computed_values_for_each_phasing(backend: Backe
     let _ = other;
     let (_, list) = app.get(Some(&other_token), "/api/v1/goals").await;
     assert_eq!(list, json!([]), "another team sees none of these goals");
+}
+
+/// The weekly report shows each KPI's weekly goal on its card, met or missed once the week ended,
+/// as soon as the goal is set (a report cached before it is not shown again).
+async fn report_cards_show_their_goals(backend: Backend) {
+    let (app, team) = TestApp::with_fixture(backend).await;
+    let mut browser = crate::common::Browser::new(&app);
+    let before = browser
+        .sign_in(&team.token, "/reports/weekly?period=2026-W45")
+        .await;
+    assert!(!before.body.contains("Goal "), "no goal yet");
+    let expected = crate::common::expected_kpis("2026-W45");
+    let leads = expected["leads"].as_f64().unwrap();
+    for (kpi, target) in [("leads", leads - 1.0), ("mqls", 1000.0)] {
+        let (status, body) = app
+            .put_json(
+                Some(&team.token),
+                &format!("/api/v1/goals/{kpi}"),
+                &json!({"period_kind": "week", "target": target}),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+    }
+    let page = browser.get("/reports/weekly?period=2026-W45").await.body;
+    let card = |key: &str| -> String {
+        let start = page
+            .find(&format!("id=\"kpi-{key}\""))
+            .unwrap_or_else(|| panic!("no card {key}"));
+        let end = page[start..].find("</article>").unwrap() + start;
+        page[start..end].to_owned()
+    };
+    let leads_card = card("leads");
+    assert!(
+        leads_card.contains(&format!("Goal {}", leads - 1.0)),
+        "{leads_card}"
+    );
+    assert!(leads_card.contains("<strong>met</strong>"), "{leads_card}");
+    assert!(leads_card.contains("% of the goal"), "{leads_card}");
+    let mqls_card = card("mqls");
+    assert!(
+        mqls_card.contains("Goal 1,000 · <strong>missed</strong>"),
+        "{mqls_card}"
+    );
+    // The report's JSON carries the same goal.
+    let (_, json) = app
+        .get(Some(&team.token), "/api/v1/reports/weekly?period=2026-W45")
+        .await;
+    let mqls = json["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["kpis"].as_array().unwrap().iter())
+        .find(|c| c["key"] == "mqls")
+        .unwrap();
+    assert_eq!(mqls["goal"]["status"], "missed", "{mqls}");
+    assert_eq!(mqls["goal"]["target"], 1000.0);
 }

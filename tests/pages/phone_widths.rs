@@ -40,6 +40,15 @@ async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
         )
         .await;
     assert!(status.is_success(), "{schedule}");
+    // A goal, so cards with a goal line and bar are measured too.
+    let (status, goal) = app
+        .put_json(
+            Some(&token),
+            "/api/v1/goals/total_lead_value",
+            &json!({"period_kind": "week", "target": 25000}),
+        )
+        .await;
+    assert!(status.is_success(), "{goal}");
 
     let signed_in: [(&str, String); 13] = [
         ("home", "/".to_owned()),

@@ -43,6 +43,38 @@ pub enum GoalStatus {
     Missed,
 }
 
+impl GoalStatus {
+    /// As the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GoalStatus::Ahead => "ahead",
+            GoalStatus::OnTrack => "on_track",
+            GoalStatus::Behind => "behind",
+            GoalStatus::Met => "met",
+            GoalStatus::Missed => "missed",
+        }
+    }
+
+    /// In words for pages and e-mails.
+    pub fn words(self) -> &'static str {
+        match self {
+            GoalStatus::Ahead => "ahead",
+            GoalStatus::OnTrack => "on track",
+            GoalStatus::Behind => "behind",
+            GoalStatus::Met => "met",
+            GoalStatus::Missed => "missed",
+        }
+    }
+
+    /// Good news (ahead, on track, met) or not.
+    pub fn is_good(self) -> bool {
+        matches!(
+            self,
+            GoalStatus::Ahead | GoalStatus::OnTrack | GoalStatus::Met
+        )
+    }
+}
+
 /// What a response says of a KPI's goal for a period.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Pace {

@@ -124,6 +124,9 @@ pub struct Card {
     pub tone: Tone,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<CardTarget>,
+    /// The team's goal for the KPI in this period kind, with its pace (`PUT /api/v1/goals`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goal: Option<CardGoal>,
     /// The last `TREND_PERIODS` periods, oldest first, ending with this one.
     pub trend: Vec<TrendPoint>,
     /// Present when the report is segmented: `None` (JSON null) when the KPI cannot be split.
@@ -134,6 +137,15 @@ pub struct Card {
     /// Why a custom KPI has no value: its script failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// A goal as a card shows it: the pace, and its numbers in the KPI's format.
+#[derive(Debug, Clone, Serialize)]
+pub struct CardGoal {
+    #[serde(flatten)]
+    pub pace: lodestar_core::goal::Pace,
+    /// `Goal 1,500 · expected 820 by now · projected 1,610`.
+    pub text: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -277,7 +289,9 @@ pub async fn assemble_with(
         keys,
         trend: TREND_PERIODS,
     };
-    let result = engine.evaluate(team, &req).await?;
+    let mut result = engine.evaluate(team, &req).await?;
+    // The goals of the report's period kind, with their pace, on the cards.
+    crate::goals::attach(engine, team, &mut result).await?;
     let stages = crate::engine::stages(engine.db(), team, &period).await?;
     Ok(shape(team, def, period, result, &stages, outline))
 }
@@ -405,11 +419,35 @@ fn card(k: &KpiValue, target: Option<&Target>, style: &Style, in_progress: bool)
             },
             text: t.describe(|x| show(Some(x))),
         }),
+        goal: k.goal.map(|pace| CardGoal {
+            pace,
+            text: goal_text(&pace, in_progress, |x| show(Some(x))),
+        }),
         trend: k.trend.clone(),
         segments: k.segments.clone(),
         unsupported: k.unsupported.clone(),
         error: k.error.as_ref().map(|e| e.to_string()),
     }
+}
+
+/// `Goal 1,500 · expected 820 by now · projected 1,610` while the period runs, `Goal 1,500`
+/// once it ended.
+fn goal_text(
+    pace: &lodestar_core::goal::Pace,
+    in_progress: bool,
+    show: impl Fn(f64) -> String,
+) -> String {
+    let mut text = format!("Goal {}", show(pace.target));
+    if in_progress {
+        text.push_str(&format!(
+            " · expected {} by now",
+            show(pace.expected_to_date)
+        ));
+        if let Some(p) = pace.projected {
+            text.push_str(&format!(" · projected {}", show(p)));
+        }
+    }
+    text
 }
 
 /// The five branches in tree order, then any other (custom) category in order of appearance.

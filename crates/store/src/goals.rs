@@ -82,13 +82,17 @@ pub async fn put(db: &Db, team_id: i32, f: &GoalFields, now: DateTime<Utc>) -> R
          RETURNING ",
     )
     .push(COLUMNS);
-    db.conn()
+    let goal = db
+        .conn()
         .query_one_raw(sql.build())
         .await?
         .as_ref()
         .map(from_row)
         .transpose()?
-        .ok_or_else(|| StoreError::Invalid("INSERT … RETURNING gave no row".to_owned()))
+        .ok_or_else(|| StoreError::Invalid("INSERT … RETURNING gave no row".to_owned()))?;
+    // Reports show goals: every replica's cached reports of the team are out of date.
+    crate::teams::bump_data_version(db.conn(), team_id).await?;
+    Ok(goal)
 }
 
 pub async fn list(db: &Db, team_id: i32) -> Result<Vec<Goal>> {
@@ -121,5 +125,9 @@ pub async fn delete(
         .param(segment_by.to_owned())
         .push(" AND segment = ")
         .param(segment.to_owned());
-    Ok(db.conn().execute_raw(sql.build()).await?.rows_affected() > 0)
+    let deleted = db.conn().execute_raw(sql.build()).await?.rows_affected() > 0;
+    if deleted {
+        crate::teams::bump_data_version(db.conn(), team_id).await?;
+    }
+    Ok(deleted)
 }

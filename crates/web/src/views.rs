@@ -194,6 +194,10 @@ pub struct CardView<'a> {
     pub target_class: &'static str,
     /// How far the value is towards a one-sided target.
     pub target_bar: Option<TargetBar>,
+    /// `met` (ahead, on track, met) or `missed` (behind, missed), for the goal line's colour.
+    pub goal_class: &'static str,
+    /// How far the value is towards the goal's target.
+    pub goal_bar: Option<TargetBar>,
     pub spark: Spark,
 }
 
@@ -206,6 +210,20 @@ pub struct TargetBar {
 }
 
 impl TargetBar {
+    /// The value as a share of the goal's target.
+    fn of_goal(c: &Card) -> Option<TargetBar> {
+        let target = c.goal.as_ref()?.pace.target;
+        let value = c.value.filter(|v| v.is_finite())?;
+        if target <= 0.0 || value < 0.0 {
+            return None;
+        }
+        let share = value / target * 100.0;
+        Some(TargetBar {
+            fill: format!("{:.1}", share.min(100.0)),
+            label: format!("{share:.0}% of the goal"),
+        })
+    }
+
     fn of(c: &Card) -> Option<TargetBar> {
         let t = c.target.as_ref()?;
         let value = c.value.filter(|v| v.is_finite())?;
@@ -243,6 +261,12 @@ impl<'a> CardView<'a> {
                 _ => "novalue",
             },
             target_bar: TargetBar::of(c),
+            goal_class: match c.goal.as_ref().map(|g| g.pace.status.is_good()) {
+                Some(true) => "met",
+                Some(false) => "missed",
+                None => "novalue",
+            },
+            goal_bar: TargetBar::of_goal(c),
             spark: Spark::new(&c.meta.name, &c.trend),
         }
     }
