@@ -19,6 +19,7 @@ use super::{WAIT, at, fixture_app, part};
 backend_tests!(
     a_fired_digest_shows_the_fixture_week_and_a_working_share_link,
     the_digest_says_why_kpis_changed_by_driver_in_both_parts,
+    the_digest_says_how_each_goal_stands,
     a_digest_follows_its_reports_tree_and_names_the_tree_once_it_is_gone,
 );
 
@@ -295,4 +296,40 @@ async fn a_digest_follows_its_reports_tree_and_names_the_tree_once_it_is_gone(b:
         "{error}"
     );
     assert_eq!(app.smtp.messages().len(), 1);
+}
+
+/// A KPI with a weekly goal says, in both parts of the digest, the goal and whether the week met it.
+async fn the_digest_says_how_each_goal_stands(b: Backend) {
+    let (app, token) = fixture_app(b).await;
+    let sessions = crate::common::expected_kpis("2026-W45")["sessions"]
+        .as_f64()
+        .unwrap();
+    let (status, body) = app
+        .send(
+            "PUT",
+            Some(&token),
+            "/api/v1/goals/sessions",
+            Some(&json!({"period_kind": "week", "target": sessions + 6.0})),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let id = app
+        .create_schedule(
+            &token,
+            json!({"report": "weekly", "cron": "0 8 * * MON", "timezone": "America/New_York",
+                   "recipients": ["ada@example.com"]}),
+        )
+        .await;
+    let fired = app
+        .scheduler
+        .fire_at(id, at("2026-11-09T13:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(fired.sent, 1, "{fired:?}");
+    let mails = app.smtp.wait_for(1, WAIT).await.unwrap();
+    let text = part(&mails[0], "text/plain").replace("\r\n", "\n");
+    let html = part(&mails[0], "text/html");
+    let line = format!("Goal {} — missed", sessions + 6.0);
+    assert!(text.contains(&line), "{line} not in\n{text}");
+    assert!(html.contains(&line), "{line} not in the HTML");
 }

@@ -208,10 +208,21 @@ fn kpi(card: &Card) -> DigestKpi {
         previous: card.previous.map(|_| card.display.previous.clone()),
         change: Some(card.display.change.clone()).filter(|c| c != UNDEFINED),
         trend: trend(card.tone),
-        target: card
-            .target
-            .as_ref()
-            .map(|t| format!("Target {} — {}", t.text, t.status.as_str())),
+        target: {
+            // The report's target and the team's goal, each with how it stands.
+            let lines: Vec<String> = [
+                card.target
+                    .as_ref()
+                    .map(|t| format!("Target {} — {}", t.text, t.status.as_str())),
+                card.goal
+                    .as_ref()
+                    .map(|g| format!("{} — {}", g.text, g.pace.status.words())),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            (!lines.is_empty()).then(|| lines.join(" · "))
+        },
         bar_pct: bar(card.value, card.previous),
         previous_bar_pct: card.previous.map(|_| bar(card.previous, card.value)),
     }
