@@ -6,6 +6,7 @@
 mod cached_reports;
 mod chromium;
 mod csv_json;
+mod data_page;
 mod definitions;
 mod explanations;
 mod phone_widths;

@@ -117,6 +117,7 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
 const ROUTE_SOURCES: &[(&str, &str)] = &[
     ("alerts.rs", include_str!("routes/alerts.rs")),
     ("custom.rs", include_str!("routes/custom.rs")),
+    ("data_page.rs", include_str!("routes/data_page.rs")),
     ("goals.rs", include_str!("routes/goals.rs")),
     ("health.rs", include_str!("routes/health.rs")),
     ("imports.rs", include_str!("routes/imports.rs")),

@@ -694,6 +694,25 @@ pub struct ScriptsPage<'a> {
 
 pub const UNITS: [&str; 6] = ["count", "currency", "percent", "ratio", "days", "score"];
 
+/// One table on the data page.
+pub struct TableInfo {
+    pub name: String,
+    /// Rows stored, formatted (`1,204`).
+    pub rows: String,
+    /// The columns a file for it may have.
+    pub columns: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/data.html")]
+pub struct DataPage {
+    pub layout: Layout,
+    pub can_edit: bool,
+    pub tables: Vec<TableInfo>,
+    /// The newest row's time, in the team's timezone.
+    pub newest: Option<String>,
+}
+
 pub mod schedules;
 
 #[cfg(test)]

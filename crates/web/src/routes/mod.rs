@@ -9,6 +9,7 @@ use crate::error::ApiError;
 
 mod alerts;
 mod custom;
+mod data_page;
 mod goals;
 mod health;
 mod imports;
@@ -29,6 +30,7 @@ mod trees;
 pub fn config(cfg: &mut web::ServiceConfig) {
     alerts::config(cfg);
     custom::config(cfg);
+    data_page::config(cfg);
     goals::config(cfg);
     health::config(cfg);
     imports::config(cfg);

@@ -9,7 +9,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 }
 
 /// (name, content type, bytes).
-const ASSETS: [(&str, &str, &[u8]); 4] = [
+const ASSETS: [(&str, &str, &[u8]); 5] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -19,6 +19,11 @@ const ASSETS: [(&str, &str, &[u8]); 4] = [
         "scripts.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/scripts.js"),
+    ),
+    (
+        "data.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/data.js"),
     ),
     (
         "copy.js",
