@@ -10,6 +10,7 @@ mod data_page;
 mod definitions;
 mod explanations;
 mod phone_widths;
+mod report_editor;
 mod scripts_page;
 mod share_links;
 mod sign_in;

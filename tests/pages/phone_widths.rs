@@ -50,7 +50,7 @@ async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
         .await;
     assert!(status.is_success(), "{goal}");
 
-    let signed_in: [(&str, String); 14] = [
+    let signed_in: [(&str, String); 16] = [
         ("home", "/".to_owned()),
         ("report", W45.to_owned()),
         ("report-split", "/reports/paid?period=2026-W45".to_owned()),
@@ -61,6 +61,8 @@ async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
         ("scripts", "/scripts".to_owned()),
         ("schedules", "/schedules".to_owned()),
         ("data", "/data".to_owned()),
+        ("report-editor", "/reports/paid/edit".to_owned()),
+        ("new-report", "/new-report".to_owned()),
         ("schedule-new", "/schedules/new".to_owned()),
         ("schedule", format!("/schedules/{}", schedule["id"])),
         ("error-404", "/no-such-page".to_owned()),

@@ -126,6 +126,7 @@ const ROUTE_SOURCES: &[(&str, &str)] = &[
     ("mod.rs", include_str!("routes/mod.rs")),
     ("pages.rs", include_str!("routes/pages.rs")),
     ("people.rs", include_str!("routes/people.rs")),
+    ("report_editor.rs", include_str!("routes/report_editor.rs")),
     ("reports.rs", include_str!("routes/reports.rs")),
     (
         "schedule_pages.rs",

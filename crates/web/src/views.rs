@@ -470,6 +470,9 @@ pub struct StackSegment {
 pub struct ReportPage<'a> {
     pub layout: Layout,
     pub body: &'a str,
+    /// The report editor, for editors and admins (outside the cached body, which every role
+    /// shares).
+    pub edit_href: Option<String>,
 }
 
 /// Everything of a report page inside the layout. For signed-in viewers it depends only on the
@@ -711,6 +714,35 @@ pub struct DataPage {
     pub tables: Vec<TableInfo>,
     /// The newest row's time, in the team's timezone.
     pub newest: Option<String>,
+}
+
+/// A KPI in the report editor, with its target bounds as typed (empty: none).
+pub struct EditorKpi {
+    pub key: String,
+    pub name: String,
+    pub category: String,
+    pub min: String,
+    pub max: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/report_editor.html")]
+pub struct ReportEditorPage {
+    pub layout: Layout,
+    /// `None` for a new report.
+    pub slug: Option<String>,
+    pub title: String,
+    pub period_kind: &'static str,
+    /// The dimension, or empty for none.
+    pub segment_by: String,
+    pub compare: &'static str,
+    /// The tree's slug, or empty for the default.
+    pub tree: String,
+    /// (slug, title) of the team's trees.
+    pub trees: Vec<(String, String)>,
+    /// The picked KPIs first, in order, then the rest of the catalog.
+    pub kpis: Vec<EditorKpi>,
+    pub picked_count: usize,
 }
 
 pub mod schedules;

@@ -17,6 +17,7 @@ mod ingest;
 mod kpis;
 mod pages;
 mod people;
+mod report_editor;
 pub(crate) mod reports;
 mod schedule_pages;
 mod schedules;
@@ -38,6 +39,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     kpis::config(cfg);
     pages::config(cfg);
     people::config(cfg);
+    report_editor::config(cfg);
     reports::config(cfg);
     schedule_pages::config(cfg);
     schedules::config(cfg);

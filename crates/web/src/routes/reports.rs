@@ -374,6 +374,11 @@ async fn report_page(
                 &ReportPage {
                     layout: me.layout(&title, active),
                     body,
+                    edit_href: me
+                        .session
+                        .role
+                        .can_write()
+                        .then(|| format!("/reports/{slug}/edit")),
                 },
             )
         }
@@ -408,6 +413,7 @@ async fn report_page(
                 &ReportPage {
                     layout,
                     body: &body,
+                    edit_href: None,
                 },
             )
         }

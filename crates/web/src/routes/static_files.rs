@@ -9,7 +9,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 }
 
 /// (name, content type, bytes).
-const ASSETS: [(&str, &str, &[u8]); 5] = [
+const ASSETS: [(&str, &str, &[u8]); 6] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -24,6 +24,11 @@ const ASSETS: [(&str, &str, &[u8]); 5] = [
         "data.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/data.js"),
+    ),
+    (
+        "report_editor.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/report_editor.js"),
     ),
     (
         "copy.js",
