@@ -260,6 +260,40 @@ async fn an_editor_schedules_a_digest_in_the_browser(b: Backend) {
         StatusCode::NOT_FOUND
     );
 
+    // Saving the form keeps what it does not show: channels set through the API.
+    let (status, body) = app
+        .put_json(
+            Some(&team.token),
+            &format!("/api/v1/schedules/{id}"),
+            &serde_json::json!({"channels": [{"webhook": "http://127.0.0.1:9/hook", "secret": "s3cret"}]}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let saved = ed
+        .post_form(
+            &format!("/schedules/{id}"),
+            &[
+                ("csrf", &token),
+                ("report", "weekly"),
+                ("preset", "custom"),
+                ("cron", "0 9 * * MON"),
+                ("timezone", "Europe/Berlin"),
+                ("recipients", "ed@acme.test"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let stored = schedules::get(app.db(), team.id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.cron, "0 9 * * MON");
+    assert!(
+        stored.channels.contains("127.0.0.1:9/hook"),
+        "{}",
+        stored.channels
+    );
+
     // Pause: no next runs; resume; delete.
     let paused = ed
         .post_form(&format!("/schedules/{id}/pause"), &[("csrf", &token)])

@@ -358,7 +358,9 @@ async fn update(
     let me = signed_in(&req, &state, Some(&f.csrf)).await?;
     let old = owned(&state, &me, *id).await?;
     match checked(&state, &me, &f, old.paused).await {
-        Ok(fields) => {
+        Ok(mut fields) => {
+            // The page does not edit Slack and webhook channels (the API does): keep them.
+            fields.channels = old.channels.clone();
             schedules::update(&state.db, me.team.id, old.id, &fields, Utc::now()).await?;
             changed(&state);
             Ok(back(format!("/schedules/{}?done=saved", old.id)))
