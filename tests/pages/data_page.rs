@@ -150,4 +150,26 @@ async fn an_editor_checks_then_loads_files_on_the_data_page() {
     let page = browser.sign_in(&viewer, "/data").await;
     assert!(page.body.contains("Sample file"));
     assert!(!page.body.contains("id=\"upload\""));
+
+    // Each sample file downloads as CSV and passes the import's check without a problem.
+    for table in ["leads", "spend", "events"] {
+        let sample = browser.get(&format!("/data/sample/{table}.csv")).await;
+        assert_eq!(sample.status.as_u16(), 200);
+        assert!(
+            sample.content_type.starts_with("text/csv"),
+            "{}",
+            sample.content_type
+        );
+        let (status, report) = app
+            .post_raw(
+                Some(&token),
+                &format!("/api/v1/imports?table={table}&dry_run=true"),
+                "text/csv",
+                sample.body.into_bytes(),
+            )
+            .await;
+        assert!(status.is_success(), "{report}");
+        assert_eq!(report["invalid"], 0, "{table}: {report}");
+        assert!(report["rows"].as_u64().unwrap() >= 2, "{table}: {report}");
+    }
 }
