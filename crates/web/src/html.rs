@@ -149,6 +149,13 @@ impl ResponseError for PageError {
     }
 }
 
+/// 303 to `path`: where a form's handler sends the browser after it has done its work.
+pub fn see_other(path: impl Into<String>) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, path.into()))
+        .finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,3 +73,21 @@ pub async fn require(req: &HttpRequest, state: &AppState) -> Result<SignedIn, Pa
                 .unwrap_or_else(|| "/".to_owned()),
         })
 }
+
+/// Checks that a form posted by `me` carries its session's CSRF token: a form from another site
+/// is refused with a page that says so.
+pub async fn confirm_form(
+    state: &AppState,
+    me: &SignedIn,
+    presented: &str,
+) -> Result<(), PageError> {
+    let secret = state.keys.session(&state.db).await?;
+    if session::csrf_ok(secret, &me.session.id, Some(presented)) {
+        Ok(())
+    } else {
+        Err(PageError::forbidden(
+            "The form was not confirmed",
+            "The request did not come from a Lodestar page. Open the page again.",
+        ))
+    }
+}

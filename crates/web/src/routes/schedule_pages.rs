@@ -3,7 +3,7 @@
 //! and re-send a failed delivery. Plain forms with the session's CSRF token. Checking a schedule
 //! is the scheduler's (`spec::validate`), as for the JSON API; viewers see no controls.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -14,8 +14,7 @@ use lodestar_store::deliveries;
 use lodestar_store::schedules::{self, Schedule, ScheduleFields};
 use serde::Deserialize;
 
-use crate::html::{PageError, render};
-use crate::session;
+use crate::html::{PageError, render, see_other};
 use crate::state::AppState;
 use crate::viewer::{self, SignedIn};
 use crate::views::schedules::{
@@ -51,21 +50,9 @@ async fn signed_in(
                 "A viewer reads schedules but cannot change them.",
             ));
         }
-        let secret = state.keys.session(&state.db).await?;
-        if !session::csrf_ok(secret, &me.session.id, Some(presented)) {
-            return Err(PageError::forbidden(
-                "The form was not confirmed",
-                "The request did not come from a Lodestar page. Open the page again.",
-            ));
-        }
+        viewer::confirm_form(state, &me, presented).await?;
     }
     Ok(me)
-}
-
-fn back(path: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, path))
-        .finish()
 }
 
 fn when(t: DateTime<Utc>, tz: Tz) -> String {
@@ -339,7 +326,7 @@ async fn create(
         Ok(fields) => {
             let s = schedules::create(&state.db, me.team.id, &fields, Utc::now()).await?;
             changed(&state);
-            Ok(back(format!("/schedules/{}?done=created", s.id)))
+            Ok(see_other(format!("/schedules/{}?done=created", s.id)))
         }
         Err(form) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -363,7 +350,7 @@ async fn update(
             fields.channels = old.channels.clone();
             schedules::update(&state.db, me.team.id, old.id, &fields, Utc::now()).await?;
             changed(&state);
-            Ok(back(format!("/schedules/{}?done=saved", old.id)))
+            Ok(see_other(format!("/schedules/{}?done=saved", old.id)))
         }
         Err(form) => render(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -391,7 +378,7 @@ async fn pause(
     schedules::update(&state.db, me.team.id, old.id, &fields, Utc::now()).await?;
     changed(&state);
     let done = if fields.paused { "paused" } else { "resumed" };
-    Ok(back(format!("/schedules/{}?done={done}", old.id)))
+    Ok(see_other(format!("/schedules/{}?done={done}", old.id)))
 }
 
 #[post("/schedules/{id}/delete")]
@@ -406,7 +393,7 @@ async fn delete(
         return Err(PageError::not_found("No such schedule in this team."));
     }
     changed(&state);
-    Ok(back("/schedules?done=deleted".to_owned()))
+    Ok(see_other("/schedules?done=deleted".to_owned()))
 }
 
 fn scheduler(state: &AppState) -> Result<&lodestar_scheduler::Scheduler, PageError> {
@@ -445,7 +432,7 @@ async fn test(
         .iter()
         .all(|r| r.status == deliveries::Status::Sent);
     let done = if ok { "test-sent" } else { "test-failed" };
-    Ok(back(format!("/schedules/{id}?done={done}")))
+    Ok(see_other(format!("/schedules/{id}?done={done}")))
 }
 
 #[post("/schedules/{id}/deliveries/{delivery}/resend")]
@@ -466,6 +453,6 @@ async fn resend(
         Resend::NotFailed(status) => Err(PageError::bad_request(format!(
             "Only failed deliveries are re-sent; this one is {status}."
         ))),
-        Resend::Done(_) => Ok(back(format!("/schedules/{id}?done=resent"))),
+        Resend::Done(_) => Ok(see_other(format!("/schedules/{id}?done=resent"))),
     }
 }

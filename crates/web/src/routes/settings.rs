@@ -10,8 +10,7 @@ use lodestar_store::tokens::{self, Role};
 use serde::Deserialize;
 
 use crate::accounts;
-use crate::html::{PageError, render};
-use crate::session;
+use crate::html::{PageError, render, see_other};
 use crate::state::AppState;
 use crate::viewer::{self, SignedIn};
 use crate::views::{SettingsPage, TeamForm, TokenRow};
@@ -48,21 +47,9 @@ async fn admin(
         ));
     }
     if let Some(presented) = csrf {
-        let secret = state.keys.session(&state.db).await?;
-        if !session::csrf_ok(secret, &me.session.id, Some(presented)) {
-            return Err(PageError::forbidden(
-                "The form was not confirmed",
-                "The request did not come from a Lodestar page. Open the page again.",
-            ));
-        }
+        viewer::confirm_form(state, &me, presented).await?;
     }
     Ok(me)
-}
-
-fn back(path: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, path.to_owned()))
-        .finish()
 }
 
 #[derive(Deserialize, Default)]
@@ -254,7 +241,7 @@ async fn save_team(
         state.rebuilds.start(state.db.clone(), me.team.id, rows);
     }
     state.reports.invalidate_team(me.team.id);
-    Ok(back("/settings/team?done=team"))
+    Ok(see_other("/settings/team?done=team"))
 }
 
 #[get("/settings/members")]
@@ -312,7 +299,7 @@ async fn invite(
     )
     .await?;
     accounts::send_invitation(&state, &email, &me.team, role, &secret).await?;
-    Ok(back("/settings/members?done=invited"))
+    Ok(see_other("/settings/members?done=invited"))
 }
 
 #[derive(Deserialize)]
@@ -336,8 +323,8 @@ async fn change_role(
         .ok_or_else(|| PageError::bad_request("unknown role"))?;
     Ok(
         match people::set_role(&state.db, me.team.id, *id, role).await? {
-            Change::Done => back("/settings/members?done=role"),
-            Change::LastAdmin => back("/settings/members?done=last-admin"),
+            Change::Done => see_other("/settings/members?done=role"),
+            Change::LastAdmin => see_other("/settings/members?done=last-admin"),
             Change::NotAMember => return Err(PageError::not_found("No such member.")),
         },
     )
@@ -353,8 +340,8 @@ async fn remove(
     let me = admin(&req, &state, Some(&f.csrf)).await?;
     Ok(
         match people::remove_member(&state.db, me.team.id, *id, Utc::now()).await? {
-            Change::Done => back("/settings/members?done=removed"),
-            Change::LastAdmin => back("/settings/members?done=last-admin"),
+            Change::Done => see_other("/settings/members?done=removed"),
+            Change::LastAdmin => see_other("/settings/members?done=last-admin"),
             Change::NotAMember => return Err(PageError::not_found("No such member.")),
         },
     )
@@ -371,7 +358,7 @@ async fn withdraw(
     if !people::revoke_invitation(&state.db, me.team.id, *id).await? {
         return Err(PageError::not_found("No such open invitation."));
     }
-    Ok(back("/settings/members?done=withdrawn"))
+    Ok(see_other("/settings/members?done=withdrawn"))
 }
 
 #[get("/settings/tokens")]
@@ -443,7 +430,7 @@ async fn revoke_token(
 ) -> Result<HttpResponse, PageError> {
     let me = admin(&req, &state, Some(&f.csrf)).await?;
     match tokens::revoke(&state.db, me.team.id, *id, Utc::now()).await? {
-        Some(_) => Ok(back("/settings/tokens?done=revoked")),
+        Some(_) => Ok(see_other("/settings/tokens?done=revoked")),
         None => Err(PageError::not_found("No such token.")),
     }
 }
