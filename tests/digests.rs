@@ -34,7 +34,7 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 /// Quick retries, leases and resyncs. The public URL is the app's own.
-fn fast_config() -> SchedulerConfig {
+pub(crate) fn fast_config() -> SchedulerConfig {
     SchedulerConfig {
         public_url: String::new(),
         grace: Duration::from_secs(24 * 3600),
@@ -51,7 +51,7 @@ fn fast_config() -> SchedulerConfig {
 }
 
 /// Digests mailed to `smtp` by a scheduler that is not started: tests fire it, or start it.
-fn digests(smtp: &SmtpServer, config: SchedulerConfig) -> DigestSettings {
+pub(crate) fn digests(smtp: &SmtpServer, config: SchedulerConfig) -> DigestSettings {
     let mail = MailSettings {
         smtp_url: Some(smtp.url()),
         from: SENDER.to_owned(),

@@ -9,10 +9,8 @@ use awc::http::StatusCode;
 use chrono::Utc;
 use lodestar_core::catalog::Builtin;
 use lodestar_core::clock::fixed_clock;
-use lodestar_mail::MailSettings;
 use lodestar_mail::testing::SmtpServer;
 use lodestar_report::format::change_display;
-use lodestar_scheduler::SchedulerConfig;
 use lodestar_store::people;
 use lodestar_store::schedules;
 use lodestar_store::tokens::Role;
@@ -28,29 +26,7 @@ const PASSWORD: &str = "a long enough passphrase";
 const NOW: &str = "2026-11-10T17:00:00Z";
 
 fn digests(smtp: &SmtpServer) -> DigestSettings {
-    let mail = MailSettings {
-        smtp_url: Some(smtp.url()),
-        from: "Lodestar <digests@lodestar.test>".to_owned(),
-        outbox_dir: "outbox".into(),
-    };
-    let config = SchedulerConfig {
-        public_url: String::new(),
-        grace: Duration::from_secs(60),
-        lease_timeout: Duration::from_secs(2),
-        retry_initial: Duration::from_millis(100),
-        retry_max_attempts: 2,
-        resync_interval: Duration::from_secs(60),
-        share_link_ttl: Duration::from_secs(86_400),
-        concurrency: 2,
-        team_concurrency: 1,
-        test_crash_after_claim: false,
-        hooks: lodestar_mail::HookConfig::default(),
-    };
-    DigestSettings {
-        smtp_timeout: Duration::from_secs(5),
-        start: false,
-        ..DigestSettings::new(mail, config)
-    }
+    crate::digests::digests(smtp, crate::digests::fast_config())
 }
 
 fn csrf(page: &Page) -> String {
