@@ -609,6 +609,34 @@ fn answers_health(port: u16) -> bool {
     reply.starts_with("HTTP/1.1 200")
 }
 
+/// Sends SIGTERM to `child`.
+fn sigterm(child: &std::process::Child) {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+}
+
+/// Waits for `child` to exit; past `bound`, kills it and fails with `what`.
+fn exit_within(
+    child: &mut std::process::Child,
+    bound: Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let stopping = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if stopping.elapsed() > bound {
+            let _ = child.kill();
+            panic!("{what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// SIGTERM: the server stops accepting, stops its scheduler and exits 0 well within its bound.
 #[test]
 fn serve_exits_0_soon_after_sigterm() {
@@ -634,22 +662,12 @@ fn serve_exits_0_soon_after_sigterm() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let stopping = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if stopping.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("serve still running 10 s after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    sigterm(&child);
+    let status = exit_within(
+        &mut child,
+        Duration::from_secs(10),
+        "serve still running 10 s after SIGTERM",
+    );
     let out = child.wait_with_output().unwrap();
     assert!(status.success(), "{status}: {}", stderr(&out));
 }
@@ -710,11 +728,7 @@ fn sigterm_lets_a_running_request_finish() {
         "the reply came before SIGTERM: {pending:?}"
     );
     conn.set_nonblocking(false).unwrap();
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sigterm(&child);
     let mut reply = String::new();
     conn.read_to_string(&mut reply).unwrap();
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
@@ -722,17 +736,11 @@ fn sigterm_lets_a_running_request_finish() {
         reply.contains(&format!("\"inserted\":{LEADS}")),
         "the whole answer: {reply}"
     );
-    let stopping = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if stopping.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("serve still running 10 s after the request finished");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = exit_within(
+        &mut child,
+        Duration::from_secs(10),
+        "serve still running 10 s after the request finished",
+    );
     let out = child.wait_with_output().unwrap();
     assert!(status.success(), "{status}: {}", stderr(&out));
     // What it answered is stored (team 1: the only team of the fresh database).
@@ -771,22 +779,12 @@ fn serve_stopped_while_starting_exits_0() {
         assert!(started.elapsed() < Duration::from_secs(20), "{seen}");
         std::io::BufRead::read_line(&mut err, &mut seen).unwrap();
     }
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let stopping = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if stopping.elapsed() > Duration::from_secs(5) {
-            let _ = child.kill();
-            panic!("serve still starting 5 s after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    sigterm(&child);
+    let status = exit_within(
+        &mut child,
+        Duration::from_secs(5),
+        "serve still starting 5 s after SIGTERM",
+    );
     let mut rest = String::new();
     let _ = std::io::Read::read_to_string(&mut err, &mut rest);
     assert_eq!(status.code(), Some(0), "{seen}{rest}");
