@@ -9,6 +9,7 @@ mod csv_json;
 mod data_page;
 mod definitions;
 mod explanations;
+mod period_picker;
 mod phone_widths;
 mod report_editor;
 mod scripts_page;
@@ -16,6 +17,7 @@ mod share_links;
 mod sign_in;
 mod split;
 mod summary;
+mod workflow;
 
 use chrono::{Duration as Days, Utc};
 use lodestar_core::catalog::{Builtin, Unit};

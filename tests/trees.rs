@@ -1,12 +1,14 @@
 //! MECE KPI trees end to end: the structure check on trees built to break each rule, the
 //! partition check of segment sets on the small fixture (expected counts computed here from the
 //! fixture files, not through SQL), `segment_by=set:…` against filtering by hand, driver
-//! attribution that adds up on the fixture, and the tree page. The helpers the topics share (and
+//! attribution that adds up on the fixture, the tree page, and the tree and segment-set editors
+//! in a real Chromium. The helpers the topics share (and
 //! the pages' and digests' expected driver sentence) are here; each topic has its file below
 //! `trees/`.
 
 mod check;
 mod drivers;
+mod editors;
 mod large_sets;
 mod packs;
 mod partition;

@@ -9,7 +9,7 @@ use crate::common::cdp::{Cdp, chromium_or_skip};
 use crate::common::{Backend, Browser, TestApp, close, expected_kpis, shared_fixture};
 
 /// Puts a file with `content` into the page's file input, as picking it would.
-async fn choose(cdp: &mut Cdp, name: &str, content: &str, mime: &str) {
+pub(super) async fn choose(cdp: &mut Cdp, name: &str, content: &str, mime: &str) {
     let js = format!(
         "(() => {{ const dt = new DataTransfer(); \
            dt.items.add(new File([{}], {}, {{type: {}}})); \
@@ -23,7 +23,7 @@ async fn choose(cdp: &mut Cdp, name: &str, content: &str, mime: &str) {
 }
 
 /// Clicks `button` and waits for the status line to settle; returns it.
-async fn press(cdp: &mut Cdp, button: &str) -> String {
+pub(super) async fn press(cdp: &mut Cdp, button: &str) -> String {
     cdp.eval(&format!(
         "document.getElementById('{button}').click(); true"
     ))

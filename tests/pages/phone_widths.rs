@@ -50,7 +50,18 @@ async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
         .await;
     assert!(status.is_success(), "{goal}");
 
-    let signed_in: [(&str, String); 16] = [
+    // A segment set with a gap, so the editor's check shows example rows.
+    let (status, set) = app
+        .put_json(
+            Some(&token),
+            "/api/v1/segments/reach",
+            &json!({"segments": [{"name": "Email", "filter": {"channel": "email"}},
+                                 {"name": "Paid", "filter": {"channel": {"in": ["paid_search", "social"]}, "attrs.region": {"ne": "EMEA"}}}]}),
+        )
+        .await;
+    assert!(status.is_success(), "{set}");
+
+    let signed_in: [(&str, String); 20] = [
         ("home", "/".to_owned()),
         ("report", W45.to_owned()),
         ("report-split", "/reports/paid?period=2026-W45".to_owned()),
@@ -65,6 +76,10 @@ async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
         ("new-report", "/new-report".to_owned()),
         ("schedule-new", "/schedules/new".to_owned()),
         ("schedule", format!("/schedules/{}", schedule["id"])),
+        ("tree-editor", "/trees/default/edit".to_owned()),
+        ("new-tree", "/new-tree".to_owned()),
+        ("segments", "/segments".to_owned()),
+        ("segment-editor", "/segments/reach/edit".to_owned()),
         ("error-404", "/no-such-page".to_owned()),
         ("error-400", "/reports/weekly?period=2026-W99".to_owned()),
     ];
@@ -85,6 +100,12 @@ async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
             for width in WIDTHS {
                 cdp.set_width(width).await;
                 cdp.navigate(&format!("{}{path}", app.base)).await;
+                // The editors fill in their check after the page loads: measure it filled.
+                cdp.wait_for(
+                    "!document.getElementById('check') || !document.getElementById('check').textContent.startsWith('Checking')",
+                    "the editor's check",
+                )
+                .await;
                 let fit = cdp.fit().await;
                 shots.push(cdp.screenshot(&format!("page-{name}-{width}.png")).await);
                 for p in fit.problems() {

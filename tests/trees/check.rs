@@ -98,6 +98,44 @@ async fn the_structure_check_finds_each_broken_rule_and_the_default_tree_passes(
         assert!(!f["message"].as_str().unwrap().is_empty());
     }
 
+    // The same tree checked without saving it (as the editor does) finds the same, and
+    // saves nothing.
+    let draft = json!({"title": "Broken, not saved", "branches": branches});
+    let (status, unsaved) = app
+        .send("POST", Some(&token), "/api/v1/trees/check", Some(&draft))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{unsaved}");
+    assert_eq!(unsaved["findings"], check["findings"]);
+    assert_eq!(unsaved["source"], json!({"type": "draft"}));
+    assert_eq!(unsaved["passes"], false);
+    let (_, list) = app.get(Some(&token), "/api/v1/trees").await;
+    assert_eq!(list["trees"].as_array().unwrap().len(), 2, "{list}");
+    // Each team's own KPIs: the other team has no `cpa`, so no duplicate there.
+    let (_, theirs) = app
+        .send("POST", Some(&other), "/api/v1/trees/check", Some(&draft))
+        .await;
+    let theirs: BTreeMap<String, Value> = rules(&theirs).into_iter().collect();
+    assert!(!theirs.contains_key("duplicate"), "{theirs:?}");
+    let (status, bad) = app
+        .send(
+            "POST",
+            Some(&token),
+            "/api/v1/trees/check",
+            Some(&json!({"title": " ", "branches": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert_eq!(bad["field"], "title", "{bad}");
+    let (status, bad) = app
+        .send(
+            "POST",
+            Some(&token),
+            "/api/v1/trees/check",
+            Some(&json!({"title": "x", "branches": [{"title": "A", "kpis": ["leads"], "colour": 1}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+
     // Listing, replacing, tenancy, deleting.
     let (_, list) = app.get(Some(&token), "/api/v1/trees").await;
     let slugs: Vec<&str> = list["trees"]

@@ -154,6 +154,35 @@ async fn the_partition_check_counts_gaps_overlaps_and_sums_as_the_fixture_says(b
         .map(|e| e["id"].as_str().unwrap())
         .collect();
     assert_eq!(shown, want.3[..5]);
+    // Each example names the values that leave it out.
+    for e in table(&check, "events")["gap_examples"].as_array().unwrap() {
+        let row = fx.events.iter().find(|r| r["id"] == e["id"]).unwrap();
+        match field(row, "channel") {
+            Some(c) => assert_eq!(e["values"], json!({"channel": c}), "{e}"),
+            None => assert_eq!(e["values"], json!({}), "{e}"),
+        }
+    }
+    // Checked without saving (the editor's draft check): the same answer, nothing stored.
+    let (status, draft) = app
+        .send(
+            "POST",
+            Some(&token),
+            "/api/v1/segments/check?period=2026-W44&name=gapped",
+            Some(&gapped),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{draft}");
+    assert_eq!(draft, check);
+    let (status, bad) = app
+        .send(
+            "POST",
+            Some(&token),
+            "/api/v1/segments/check",
+            Some(&json!({"segments": [{"name": "A", "filter": {"colour": "red"}}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert_eq!(bad["field"], "segments[0].filter.colour", "{bad}");
     let spend_key = |r: &Value| r["day"].as_str().unwrap().to_owned();
     let want = by_hand(&fx.spend_in(), spend_key, &[&email, &social]);
     assert_eq!(counts(table(&check, "spend")), (want.0, want.1, 0));

@@ -36,6 +36,31 @@ pub struct Segment {
     pub conditions: Vec<Condition>,
 }
 
+impl Segment {
+    /// The filter in words: `channel is email and attrs.region is one of EU, NA`.
+    pub fn describe(&self) -> String {
+        if self.conditions.is_empty() {
+            return "every row".to_owned();
+        }
+        let tests: Vec<String> = self
+            .conditions
+            .iter()
+            .map(|c| {
+                let field = &c.field;
+                match &c.test {
+                    Test::Eq(v) => format!("{field} is {v}"),
+                    Test::Ne(v) => format!("{field} is not {v}"),
+                    Test::In(vs) => format!("{field} is one of {}", vs.join(", ")),
+                    Test::NotIn(vs) => format!("{field} is none of {}", vs.join(", ")),
+                    Test::IsMissing(true) => format!("{field} is missing"),
+                    Test::IsMissing(false) => format!("{field} is present"),
+                }
+            })
+            .collect();
+        tests.join(" and ")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
     /// A plain dimension (never a set).
@@ -217,6 +242,14 @@ impl SegmentSet {
         })
     }
 
+    /// Each segment's filter in words, as pages list a set.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        self.segments
+            .iter()
+            .map(|s| (s.name.clone(), s.describe()))
+            .collect()
+    }
+
     /// The definition in the shape `from_json` reads.
     pub fn to_json(&self) -> Value {
         let segments: Vec<Value> = self
@@ -345,6 +378,25 @@ mod tests {
         assert!(set.segments[2].conditions.is_empty());
         let again = SegmentSet::from_json("regions", &set.to_json()).expect("valid");
         assert_eq!(again, set);
+    }
+
+    #[test]
+    fn each_segment_reads_in_words() {
+        let words = regions().describe();
+        assert_eq!(
+            words,
+            vec![
+                (
+                    "EU".to_owned(),
+                    "attrs.region is one of EMEA, EU".to_owned()
+                ),
+                (
+                    "Paid".to_owned(),
+                    "channel is one of paid_search, social and source is not import".to_owned()
+                ),
+                ("All".to_owned(), "every row".to_owned()),
+            ]
+        );
     }
 
     #[test]

@@ -94,6 +94,14 @@ impl KpiTree {
         }
     }
 
+    /// The title's part of `validate`, for callers that name the field at fault.
+    pub fn validate_title(&self) -> Result<(), String> {
+        if self.title.trim().is_empty() || self.title.chars().count() > 200 {
+            return Err("the tree needs a title of 1 to 200 characters".to_owned());
+        }
+        Ok(())
+    }
+
     /// Checks the shape (not the MECE rules, which are findings of `check`): slug, titles,
     /// depth and size. The message names the branch at fault.
     pub fn validate(&self) -> Result<(), String> {
@@ -103,9 +111,7 @@ impl KpiTree {
                 self.slug
             ));
         }
-        if self.title.trim().is_empty() || self.title.chars().count() > 200 {
-            return Err("the tree needs a title of 1 to 200 characters".to_owned());
-        }
+        self.validate_title()?;
         let (mut nodes, mut leaves) = (0, 0);
         fn walk(
             node: &TreeNode,

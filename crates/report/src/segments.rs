@@ -8,6 +8,7 @@ use lodestar_core::CoreError;
 use lodestar_core::dimension::{Dimension, SetRef, Table};
 use lodestar_core::measure::Measure;
 use lodestar_core::period::{Buckets, PeriodKey, PeriodView};
+use lodestar_core::segment_set::SegmentSet;
 use lodestar_store::Db;
 use lodestar_store::measures::{self, MeasureQuery, TOTAL};
 use lodestar_store::segment_sets::{self, Coverage, Window};
@@ -82,7 +83,17 @@ pub async fn check_partition(
     let Some(stored) = segment_sets::find(db, team.id, name).await? else {
         return Ok(None);
     };
-    let set = stored.set;
+    check_set(db, team, stored.set, period).await.map(Some)
+}
+
+/// The partition check of `set` (saved or not: the segment-set editor checks each edit with
+/// it) over `period`.
+pub async fn check_set(
+    db: &Db,
+    team: &Team,
+    set: SegmentSet,
+    period: PeriodKey,
+) -> Result<PartitionCheck, ReportError> {
     let bounds = Buckets::of(&[period], team.timezone.0);
     let window = Window {
         lo: bounds.instants[0],
@@ -110,6 +121,7 @@ pub async fn check_partition(
         .filter(|m| m.is_additive() && !m.is_internal() && covered.contains(&m.table()))
         .collect();
     let names = set.names();
+    let set_name = set.name.clone();
     let dim = Dimension::Set(SetRef::resolved(set));
     let mut sums = Vec::new();
     if !wanted.is_empty() {
@@ -139,13 +151,13 @@ pub async fn check_partition(
     }
     let partition =
         tables.iter().all(|c| c.gap == 0 && c.overlap == 0) && sums.iter().all(|s| s.sums_match);
-    Ok(Some(PartitionCheck {
-        set: name.to_owned(),
+    Ok(PartitionCheck {
+        set: set_name,
         period: PeriodView::new(&bounds.periods[0], team.timezone),
         segments: names,
         partition,
         tables,
         unsupported,
         measures: sums,
-    }))
+    })
 }

@@ -36,6 +36,8 @@ pub enum TreeSource {
     Team {
         version: i32,
     },
+    /// Not saved: a tree being edited, checked before it is saved.
+    Draft,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -260,6 +262,23 @@ pub async fn check_tree(
         passes: findings.is_empty(),
         findings,
     }))
+}
+
+/// The structure check of a tree that is not saved (the tree editor checks each edit with it).
+pub async fn check_draft(
+    engine: &KpiEngine,
+    team: &Team,
+    tree: &KpiTree,
+) -> Result<TreeCheck, ReportError> {
+    let customs = engine.custom_kpis(team).await?;
+    let findings = findings(tree, &customs);
+    Ok(TreeCheck {
+        slug: tree.slug.clone(),
+        title: tree.title.clone(),
+        source: TreeSource::Draft,
+        passes: findings.is_empty(),
+        findings,
+    })
 }
 
 /// A KPI leaf with its numbers, as the tree page shows it.

@@ -1,6 +1,8 @@
 //! A team's named segment sets, and the partition check's row counts: how many rows of a table
 //! fall in no segment of a set and how many in more than one, computed in SQL.
 
+use std::collections::BTreeMap;
+
 use chrono::{Duration, NaiveDate};
 use lodestar_core::dimension::Table;
 use lodestar_core::segment_set::SegmentSet;
@@ -9,7 +11,7 @@ use serde::Serialize;
 
 use crate::Db;
 use crate::error::{Result, StoreError};
-use crate::segment_sql::push_filter;
+use crate::segment_sql::{push_filter, value};
 use crate::sql::Sql;
 use crate::versioned::{self, VersionedTable};
 
@@ -104,6 +106,9 @@ pub struct RowExample {
     pub id: String,
     /// The segments it is in.
     pub segments: Vec<String>,
+    /// The row's value of each field the set's filters read (`channel`, `attrs.region`…);
+    /// a missing or empty value is left out. Says why a row is in no segment, or in several.
+    pub values: BTreeMap<String, String>,
 }
 
 const LEAD_TIMES: [&str; 8] = [
@@ -126,8 +131,8 @@ fn keys(table: Table) -> &'static [&'static str] {
     }
 }
 
-/// `SELECT k…, f0, f1, … FROM <table> WHERE <team and window>`: a row's key and, per segment,
-/// 1 when it matches the segment's filter.
+/// `SELECT k…, v…, f0, f1, … FROM <table> WHERE <team and window>`: a row's key, the values of
+/// the fields the set reads and, per segment, 1 when it matches the segment's filter.
 fn push_flags(
     sql: &mut Sql,
     backend: DbBackend,
@@ -144,6 +149,9 @@ fn push_flags(
     sql.push("SELECT ");
     for (i, k) in keys(table).iter().enumerate() {
         sql.push(&format!("{k} AS k{i}, "));
+    }
+    for (j, field) in set.fields().into_iter().enumerate() {
+        sql.push(&format!("{} AS v{j}, ", value(backend, alias, field)));
     }
     for (i, segment) in set.segments.iter().enumerate() {
         if i > 0 {
@@ -221,12 +229,17 @@ pub async fn coverage(
         return Ok(coverage);
     }
     let key_cols: Vec<String> = (0..keys(table).len()).map(|i| format!("k{i}")).collect();
+    let fields = set.fields();
+    let value_cols: Vec<String> = (0..fields.len()).map(|j| format!("v{j}")).collect();
     let flag_cols: Vec<String> = (0..n).map(|i| format!("f{i}")).collect();
-    let cols = format!("{}, {}", key_cols.join(", "), flag_cols.join(", "));
-    // Flags are 32-bit on PostgreSQL; rows are read as 64-bit.
-    let outer: Vec<String> = flag_cols
+    let cols = [&key_cols[..], &value_cols[..], &flag_cols[..]]
+        .concat()
+        .join(", ");
+    // Values are read as text; flags are 32-bit on PostgreSQL, and rows are read as 64-bit.
+    let outer: Vec<String> = value_cols
         .iter()
-        .map(|f| format!("CAST({f} AS BIGINT)"))
+        .map(|v| format!("CAST({v} AS TEXT)"))
+        .chain(flag_cols.iter().map(|f| format!("CAST({f} AS BIGINT)")))
         .collect();
     let mut sql = Sql::new(db.backend());
     sql.push(&format!(
@@ -255,14 +268,25 @@ pub async fn coverage(
             }
             _ => row.try_get_by_index(0)?,
         };
-        let first_flag = key_cols.len();
+        let mut values = BTreeMap::new();
+        for (j, field) in fields.iter().enumerate() {
+            let v: Option<String> = row.try_get_by_index(key_cols.len() + j)?;
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                values.insert(field.to_string(), v);
+            }
+        }
+        let first_flag = key_cols.len() + fields.len();
         let mut segments = Vec::new();
         for (i, segment) in set.segments.iter().enumerate() {
             if get_u64(&row, first_flag + i)? > 0 {
                 segments.push(segment.name.clone());
             }
         }
-        let example = RowExample { id, segments };
+        let example = RowExample {
+            id,
+            segments,
+            values,
+        };
         if example.segments.is_empty() {
             coverage.gap_examples.push(example);
         } else {
@@ -367,13 +391,20 @@ mod tests {
         let c = coverage(&db, team.id, &set, Table::Leads, &window, 5)
             .await
             .expect("coverage");
+        let values = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
         // a: EU + Email; e: EU + No channel; b: Email; c: EU; d: none.
         assert_eq!((c.rows, c.gap, c.overlap), (5, 1, 2));
         assert_eq!(
             c.gap_examples,
             vec![RowExample {
                 id: "d".into(),
-                segments: vec![]
+                segments: vec![],
+                values: values(&[("attrs.region", "NA"), ("channel", "organic")]),
             }]
         );
         assert_eq!(
@@ -381,11 +412,14 @@ mod tests {
             vec![
                 RowExample {
                     id: "a".into(),
-                    segments: vec!["EU".into(), "Email".into()]
+                    segments: vec!["EU".into(), "Email".into()],
+                    values: values(&[("attrs.region", "EU"), ("channel", "email")]),
                 },
                 RowExample {
                     id: "e".into(),
-                    segments: vec!["EU".into(), "No channel".into()]
+                    segments: vec!["EU".into(), "No channel".into()],
+                    // An empty channel is missing: left out.
+                    values: values(&[("attrs.region", "EU")]),
                 },
             ]
         );

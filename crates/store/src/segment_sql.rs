@@ -38,7 +38,7 @@ fn column(backend: DbBackend, alias: &str, dimension: &Dimension) -> String {
 }
 
 /// The value a filter compares: NULL when missing or empty.
-fn value(backend: DbBackend, alias: &str, dimension: &Dimension) -> String {
+pub(crate) fn value(backend: DbBackend, alias: &str, dimension: &Dimension) -> String {
     format!("NULLIF({}, '')", column(backend, alias, dimension))
 }
 

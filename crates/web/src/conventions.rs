@@ -133,11 +133,13 @@ const ROUTE_SOURCES: &[(&str, &str)] = &[
         include_str!("routes/schedule_pages.rs"),
     ),
     ("schedules.rs", include_str!("routes/schedules.rs")),
+    ("segment_pages.rs", include_str!("routes/segment_pages.rs")),
     ("session.rs", include_str!("routes/session.rs")),
     ("settings.rs", include_str!("routes/settings.rs")),
     ("static_files.rs", include_str!("routes/static_files.rs")),
     ("team.rs", include_str!("routes/team.rs")),
     ("tokens.rs", include_str!("routes/tokens.rs")),
+    ("tree_editor.rs", include_str!("routes/tree_editor.rs")),
     ("trees.rs", include_str!("routes/trees.rs")),
 ];
 

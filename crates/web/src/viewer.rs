@@ -74,6 +74,23 @@ pub async fn require(req: &HttpRequest, state: &AppState) -> Result<SignedIn, Pa
         })
 }
 
+/// The session of an editor or admin; a viewer gets a page saying they can read `what` but not
+/// change it.
+pub async fn require_editor(
+    req: &HttpRequest,
+    state: &AppState,
+    what: &str,
+) -> Result<SignedIn, PageError> {
+    let me = require(req, state).await?;
+    if !me.session.role.can_write() {
+        return Err(PageError::forbidden(
+            "For editors and admins",
+            format!("A viewer reads {what} but cannot change them."),
+        ));
+    }
+    Ok(me)
+}
+
 /// Checks that a form posted by `me` carries its session's CSRF token: a form from another site
 /// is refused with a page that says so.
 pub async fn confirm_form(

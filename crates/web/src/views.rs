@@ -746,6 +746,7 @@ pub struct ReportEditorPage {
 }
 
 pub mod schedules;
+pub mod structure;
 
 #[cfg(test)]
 mod tests;

@@ -21,11 +21,13 @@ mod report_editor;
 pub(crate) mod reports;
 mod schedule_pages;
 mod schedules;
+mod segment_pages;
 pub(crate) mod session;
 mod settings;
 mod static_files;
 mod team;
 mod tokens;
+mod tree_editor;
 mod trees;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
@@ -40,6 +42,8 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     pages::config(cfg);
     people::config(cfg);
     report_editor::config(cfg);
+    segment_pages::config(cfg);
+    tree_editor::config(cfg);
     reports::config(cfg);
     schedule_pages::config(cfg);
     schedules::config(cfg);

@@ -19,17 +19,6 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(new_report).service(edit_report);
 }
 
-async fn editor(req: &HttpRequest, state: &AppState) -> Result<SignedIn, PageError> {
-    let me = viewer::require(req, state).await?;
-    if !me.session.role.can_write() {
-        return Err(PageError::forbidden(
-            "For editors and admins",
-            "A viewer reads reports but cannot change them.",
-        ));
-    }
-    Ok(me)
-}
-
 async fn page(
     state: &AppState,
     me: &SignedIn,
@@ -97,7 +86,7 @@ async fn new_report(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let me = editor(&req, &state).await?;
+    let me = viewer::require_editor(&req, &state, "reports").await?;
     page(&state, &me, None).await
 }
 
@@ -107,7 +96,7 @@ async fn edit_report(
     slug: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let me = editor(&req, &state).await?;
+    let me = viewer::require_editor(&req, &state, "reports").await?;
     let def = state
         .defs
         .get(&state.db, &me.team, &slug)

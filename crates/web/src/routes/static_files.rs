@@ -1,5 +1,5 @@
-//! The stylesheet, the editor's script, the copy buttons' script and the icon, compiled into the binary: pages load
-//! nothing from anywhere else.
+//! The stylesheet, the pages' scripts (editors, data page, period picker, copy buttons) and the
+//! icon, compiled into the binary: pages load nothing from anywhere else.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
@@ -9,7 +9,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 }
 
 /// (name, content type, bytes).
-const ASSETS: [(&str, &str, &[u8]); 6] = [
+const ASSETS: [(&str, &str, &[u8]); 9] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -29,6 +29,21 @@ const ASSETS: [(&str, &str, &[u8]); 6] = [
         "report_editor.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/report_editor.js"),
+    ),
+    (
+        "tree_editor.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/tree_editor.js"),
+    ),
+    (
+        "segment_editor.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/segment_editor.js"),
+    ),
+    (
+        "period_picker.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/period_picker.js"),
     ),
     (
         "copy.js",

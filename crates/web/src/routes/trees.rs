@@ -1,18 +1,19 @@
 //! KPI trees, named segment sets and driver explanations over HTTP, and the tree page:
 //!
-//! - `GET /api/v1/trees`, `GET|PUT|DELETE /api/v1/trees/{slug}`, `GET /api/v1/trees/{slug}/check`
+//! - `GET /api/v1/trees`, `GET|PUT|DELETE /api/v1/trees/{slug}`, `GET /api/v1/trees/{slug}/check`,
+//!   `POST /api/v1/trees/check` (a tree not saved, as the editor checks each edit)
 //! - `GET /api/v1/segments`, `GET|PUT|DELETE /api/v1/segments/{set}`,
-//!   `GET /api/v1/segments/{set}/check?period=…`
+//!   `GET /api/v1/segments/{set}/check?period=…`, `POST /api/v1/segments/check?period=…`
 //! - `GET /api/v1/drivers?period=…`, `GET /api/v1/drivers/{kpi}?period=…`
 //! - `GET /trees/{slug}?period=…` (HTML)
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use askama::Template;
 use lodestar_core::segment_set::SegmentSet;
 use lodestar_core::tree::{KpiTree, TreeNode, is_tree_slug};
 use lodestar_report::drivers::{self, Explanation};
-use lodestar_report::segments::check_partition;
+use lodestar_report::segments::{self, check_partition};
 use lodestar_report::trees::{self, TreeReport};
 use lodestar_store::segment_sets;
 use lodestar_store::trees as stored_trees;
@@ -28,6 +29,8 @@ use crate::views::{Layout, PeriodNav};
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(list_trees)
+        .service(check_draft_tree)
+        .service(check_draft_set)
         .service(check_tree)
         .service(get_tree)
         .service(put_tree)
@@ -105,16 +108,8 @@ struct TreeBody {
     branches: Vec<TreeNode>,
 }
 
-#[put("/api/v1/trees/{slug}")]
-async fn put_tree(
-    auth: Auth,
-    slug: web::Path<String>,
-    body: web::Bytes,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    auth.require_write()?;
-    let slug = slug.into_inner();
-    let body: TreeBody = parse_json(&body)?;
+/// The tree of a body, its slug from the address (or `draft` when checking an unsaved one).
+fn tree_of(slug: String, body: TreeBody) -> Result<KpiTree, ApiError> {
     if body.slug.as_ref().is_some_and(|s| *s != slug) {
         return Err(invalid(
             "slug",
@@ -132,7 +127,35 @@ async fn put_tree(
         title: body.title.trim().to_owned(),
         branches: body.branches,
     };
+    tree.validate_title().map_err(|m| invalid("title", m))?;
     tree.validate().map_err(|m| invalid("branches", m))?;
+    Ok(tree)
+}
+
+/// Checks a tree without saving it: the findings `PUT` would answer with.
+#[post("/api/v1/trees/check")]
+async fn check_draft_tree(
+    auth: Auth,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body: TreeBody = parse_json(&body)?;
+    let slug = body.slug.clone().unwrap_or_else(|| "draft".to_owned());
+    let tree = tree_of(slug, body)?;
+    let check = trees::check_draft(&state.kpis, &auth.0.team, &tree).await?;
+    Ok(HttpResponse::Ok().json(check))
+}
+
+#[put("/api/v1/trees/{slug}")]
+async fn put_tree(
+    auth: Auth,
+    slug: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_write()?;
+    let body: TreeBody = parse_json(&body)?;
+    let tree = tree_of(slug.into_inner(), body)?;
     let (stored, created) = stored_trees::save(&state.db, auth.0.team.id, &tree).await?;
     // Saving is allowed with findings (a tree may be drawn before its KPIs exist); the reply
     // says what the check finds.
@@ -242,6 +265,29 @@ async fn delete_set(
     }
 }
 
+#[derive(Deserialize)]
+struct DraftSetQuery {
+    period: Option<String>,
+    name: Option<String>,
+}
+
+/// Checks a segment set without saving it (`{"segments": […]}` as `PUT` takes it): the
+/// partition check of `GET /api/v1/segments/{set}/check`.
+#[post("/api/v1/segments/check")]
+async fn check_draft_set(
+    auth: Auth,
+    q: web::Query<DraftSetQuery>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let period = super::period_or_last_week(q.period.as_deref(), &auth.0.team, state.kpis.now())?;
+    let body: Value = parse_json(&body)?;
+    let name = q.name.as_deref().unwrap_or("draft");
+    let set = SegmentSet::from_json(name, &body).map_err(|e| invalid(&e.field, e.to_string()))?;
+    let check = segments::check_set(&state.db, &auth.0.team, set, period).await?;
+    Ok(HttpResponse::Ok().json(check))
+}
+
 #[get("/api/v1/segments/{set}/check")]
 async fn check_set(
     auth: Auth,
@@ -332,6 +378,8 @@ struct TreePage {
     findings: Vec<FindingRow>,
     sentences: Vec<String>,
     others: Vec<(String, String)>,
+    /// An editor or admin: the page offers to edit and copy the tree.
+    can_edit: bool,
 }
 
 fn tone_str(t: lodestar_report::format::Tone) -> &'static str {
@@ -410,6 +458,7 @@ async fn tree_page(
             trees::TreeSource::Builtin => "built in".to_owned(),
             trees::TreeSource::Pack { pack } => format!("from pack {pack}"),
             trees::TreeSource::Team { version } => format!("saved, version {version}"),
+            trees::TreeSource::Draft => "not saved".to_owned(),
         },
         period: report.period.key.to_string(),
         previous_period: report
@@ -445,6 +494,7 @@ async fn tree_page(
             .map(Explanation::sentence)
             .collect(),
         others,
+        can_edit: me.session.role.can_write(),
     };
     render(StatusCode::OK, &page)
 }
