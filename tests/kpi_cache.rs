@@ -1,7 +1,10 @@
 //! The KPI API caches its answers like the pages: a repeated request is served from the cache,
-//! and a data load or a custom KPI change is seen at once.
+//! and a data load, a custom KPI change or a KPI pack reload is seen at once.
+
+use std::time::{Duration, Instant};
 
 use awc::http::StatusCode;
+use lodestar_store::tokens::Role;
 use serde_json::json;
 
 use crate::backend_tests;
@@ -57,4 +60,53 @@ async fn a_cached_kpi_answer_gives_way_to_new_data_and_changed_kpis(b: Backend) 
         three["kpis"][0]["value"].as_f64().unwrap(),
         (leads + 1.0) * 3.0
     );
+}
+
+/// A pack reload changes a KPI without touching the team's data version: the cached answer must
+/// still follow it (the pack generation is part of the cache key).
+#[actix_web::test]
+async fn a_cached_kpi_answer_gives_way_to_a_pack_reload() {
+    let packs = tempfile::tempdir().unwrap();
+    let pack = packs.path().join("constants");
+    std::fs::create_dir_all(&pack).unwrap();
+    std::fs::write(
+        pack.join("plugin.toml"),
+        "[pack]\nname = \"constants\"\nversion = \"1.0.0\"\n\n[[kpi]]\nkey = \"pack_constant\"\n\
+         name = \"Pack constant\"\nunit = \"count\"\ndirection = \"higher_is_better\"\n\
+         kind = \"leading\"\ncategory = \"Lead volume & quality\"\nscript = \"constant.rhai\"\n",
+    )
+    .unwrap();
+    std::fs::write(pack.join("constant.rhai"), "41\n").unwrap();
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.scripts.packs_dir = Some(packs.path().to_owned());
+    })
+    .await;
+    let (_, token) = app.team("packs", "UTC", Role::Viewer).await;
+    let ask = "/api/v1/kpis?period=2026-W45&keys=pack_constant";
+    let value_soon = |expected: f64| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let started = Instant::now();
+            loop {
+                let (status, body) = app.get(Some(&token), ask).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                let value = body["kpis"][0]["value"].as_f64();
+                if value == Some(expected) {
+                    return;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "pack_constant stayed {value:?}, expected {expected}"
+                );
+                actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    value_soon(41.0).await;
+    // The same answer again, now from the cache; then the pack changes on disk.
+    let (_, cached) = app.get(Some(&token), ask).await;
+    assert_eq!(cached["kpis"][0]["value"].as_f64(), Some(41.0));
+    std::fs::write(pack.join("constant.rhai"), "42 // changed\n").unwrap();
+    value_soon(42.0).await;
 }
