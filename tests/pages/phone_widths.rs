@@ -49,8 +49,20 @@ async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
         )
         .await;
     assert!(status.is_success(), "{goal}");
+    // An alert split by channel, with a long name, for the alerts pages.
+    let (status, alert) = app
+        .post_json(
+            Some(&token),
+            "/api/v1/alerts",
+            &json!({"name": "Paid search leads below the usual band for the week", "kpi": "leads",
+                    "period_kind": "week", "segment_by": "channel",
+                    "condition": {"type": "anomaly", "sensitivity": 3},
+                    "channels": [{"email": "head.of.growth.marketing@example.com"}]}),
+        )
+        .await;
+    assert!(status.is_success(), "{alert}");
 
-    let signed_in: [(&str, String); 16] = [
+    let signed_in: [(&str, String); 20] = [
         ("home", "/".to_owned()),
         ("report", W45.to_owned()),
         ("report-split", "/reports/paid?period=2026-W45".to_owned()),
@@ -65,6 +77,10 @@ async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
         ("new-report", "/new-report".to_owned()),
         ("schedule-new", "/schedules/new".to_owned()),
         ("schedule", format!("/schedules/{}", schedule["id"])),
+        ("goals", "/goals".to_owned()),
+        ("alerts", "/alerts".to_owned()),
+        ("alert-new", "/alerts/new".to_owned()),
+        ("alert", format!("/alerts/{}", alert["id"])),
         ("error-404", "/no-such-page".to_owned()),
         ("error-400", "/reports/weekly?period=2026-W99".to_owned()),
     ];
