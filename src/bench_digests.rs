@@ -235,7 +235,7 @@ pub async fn run(args: BenchDigestsArgs, settings: &Settings) -> anyhow::Result<
             skip_empty: false,
             paused: false,
         };
-        let schedule = schedules::create(db, team.id, &fields, Utc::now()).await?;
+        let schedule = schedules::create(db, team.id, &fields, None, Utc::now()).await?;
         for r in &recipients {
             expected.insert((schedule.id, r.clone()));
         }

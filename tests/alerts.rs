@@ -4,6 +4,7 @@
 
 mod conditions;
 mod delivery;
+mod digest_failures;
 mod receiver;
 mod replicas;
 

@@ -63,6 +63,33 @@ fn last_year_rows(leads: &[Value]) -> Vec<Value> {
         .collect()
 }
 
+/// The share of the weekday profile (from the 8 weeks of `days` before `first`) in the days of
+/// the month from `first` through `through`, of all its days through `last`.
+fn weekday_share(
+    days: &BTreeMap<NaiveDate, f64>,
+    first: NaiveDate,
+    (through, last): (NaiveDate, NaiveDate),
+) -> f64 {
+    let mut by_weekday = [0.0; 7];
+    let mut d = first - TimeDelta::days(56);
+    while d < first {
+        by_weekday[d.weekday().num_days_from_monday() as usize] +=
+            days.get(&d).copied().unwrap_or(0.0);
+        d += TimeDelta::days(1);
+    }
+    let weight = |d: NaiveDate| by_weekday[d.weekday().num_days_from_monday() as usize];
+    let (mut done, mut total) = (0.0, 0.0);
+    let mut d = first;
+    while d <= last {
+        total += weight(d);
+        if d <= through {
+            done += weight(d);
+        }
+        d += TimeDelta::days(1);
+    }
+    done / total
+}
+
 fn status(value: f64, expected: f64) -> &'static str {
     if (value - expected).abs() <= 0.05 * expected {
         "on_track"
@@ -203,6 +230,39 @@ async fn goal_pacing_equals_hand_computed_values_for_each_phasing(backend: Backe
         .count() as f64;
     assert_eq!(email["value"].as_f64().unwrap(), email_value);
     assert_pace(&email["goal"], 40.0, email_value, 26.0 / 30.0);
+
+    // The same goal phased by weekday follows the e-mail channel's own 8 weeks, not the team's.
+    let (status, reply) = app
+        .put_json(Some(token), "/api/v1/goals/leads",
+            &json!({"period_kind": "month", "target": 40, "segment_by": "channel", "segment": "email",
+                    "phasing": "weekday"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let email_rows: Vec<Value> = all
+        .iter()
+        .filter(|r| r["channel"] == "email")
+        .cloned()
+        .collect();
+    let email_days = per_day(&email_rows, &tz);
+    let share = weekday_share(&email_days, nov1, (nov26, nov30));
+    assert!(
+        (share - weekday_share(&days, nov1, (nov26, nov30))).abs() > 1e-9,
+        "the channel's weekday shape differs from the team's"
+    );
+    let (_, reply) = app
+        .get(
+            Some(token),
+            "/api/v1/kpis?period=mtd&keys=leads&segment_by=channel",
+        )
+        .await;
+    let email = reply["kpis"][0]["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["segment"] == "email")
+        .unwrap()
+        .clone();
+    assert_pace(&email["goal"], 40.0, email_value, share);
 
     // October has ended: met or missed against the whole target.
     let october = sum(&days, day(2026, 10, 1), day(2026, 10, 31));

@@ -12,6 +12,7 @@ mod cli;
 mod custom_kpis;
 mod digests;
 mod fixture_kpis;
+mod goal_alert_pages;
 mod goals;
 mod http_conventions;
 mod imports;

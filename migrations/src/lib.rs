@@ -16,6 +16,7 @@ mod m20261206_000011_people;
 mod m20261206_000012_report_compare;
 mod m20261206_000014_alerts_and_goals;
 mod m20261206_000015_stage_rollups;
+mod m20261206_000020_schedule_owners;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_report_compare::Migration),
             Box::new(m20261206_000014_alerts_and_goals::Migration),
             Box::new(m20261206_000015_stage_rollups::Migration),
+            Box::new(m20261206_000020_schedule_owners::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
 //! `lodestar bench --alerts N`: N alerts over the whole built-in catalog on the bench team (half
 //! segmented by channel, periods day/week/month, a quarter of them anomalies, the rest above,
 //! below and change conditions), evaluated as a check after a data load evaluates them: one
-//! batched engine run per window, plus one per period of history for anomaly windows.
+//! batched engine run per window, plus one batched evaluation of all 8 periods of history for
+//! each window with anomalies.
 
 use std::time::Instant;
 

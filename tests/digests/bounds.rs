@@ -234,7 +234,7 @@ async fn a_team_waiting_on_a_silent_smtp_server_leaves_slots_for_other_teams(b: 
     let (slow, _) = app.team("slow", "UTC", Role::Editor).await;
     for i in 0..4 {
         let to = format!("slow{i}@example.com");
-        schedules::create(app.db(), slow, &daily(&to), created)
+        schedules::create(app.db(), slow, &daily(&to), None, created)
             .await
             .unwrap();
     }
@@ -250,7 +250,7 @@ async fn a_team_waiting_on_a_silent_smtp_server_leaves_slots_for_other_teams(b: 
     // The server answers new connections again; the slow team's sends still hang.
     peer.silent.store(false, Ordering::SeqCst);
     let (quick, _) = app.team("quick", "UTC", Role::Editor).await;
-    schedules::create(app.db(), quick, &daily("quick@example.com"), created)
+    schedules::create(app.db(), quick, &daily("quick@example.com"), None, created)
         .await
         .unwrap();
     let flipped = Instant::now();

@@ -96,7 +96,7 @@ async fn every_second_schedule(db: &Db, recipients: &[&str]) -> i32 {
         skip_empty: false,
         paused: false,
     };
-    schedules::create(db, team.id, &fields, Utc::now())
+    schedules::create(db, team.id, &fields, None, Utc::now())
         .await
         .unwrap()
         .id

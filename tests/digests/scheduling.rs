@@ -56,6 +56,7 @@ async fn a_missed_firing_is_caught_up_at_start_up_within_the_grace_window_only(b
         app.db(),
         team.id,
         &fields("0 8 * * *", "recent@example.com"),
+        None,
         created,
     )
     .await
@@ -65,6 +66,7 @@ async fn a_missed_firing_is_caught_up_at_start_up_within_the_grace_window_only(b
         app.db(),
         team.id,
         &fields("0 20 19 11 *", "stale@example.com"),
+        None,
         created,
     )
     .await

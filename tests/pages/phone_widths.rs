@@ -49,6 +49,18 @@ async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
         )
         .await;
     assert!(status.is_success(), "{goal}");
+    // An alert split by channel, with a long name, for the alerts pages.
+    let (status, alert) = app
+        .post_json(
+            Some(&token),
+            "/api/v1/alerts",
+            &json!({"name": "Paid search leads below the usual band for the week", "kpi": "leads",
+                    "period_kind": "week", "segment_by": "channel",
+                    "condition": {"type": "anomaly", "sensitivity": 3},
+                    "channels": [{"email": "head.of.growth.marketing@example.com"}]}),
+        )
+        .await;
+    assert!(status.is_success(), "{alert}");
 
     // A segment set with a gap, so the editor's check shows example rows.
     let (status, set) = app
@@ -61,7 +73,7 @@ async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
         .await;
     assert!(status.is_success(), "{set}");
 
-    let signed_in: [(&str, String); 20] = [
+    let signed_in: [(&str, String); 24] = [
         ("home", "/".to_owned()),
         ("report", W45.to_owned()),
         ("report-split", "/reports/paid?period=2026-W45".to_owned()),
@@ -80,6 +92,10 @@ async fn every_page_fits_a_phone_and_a_desktop_without_broken_words() {
         ("new-tree", "/new-tree".to_owned()),
         ("segments", "/segments".to_owned()),
         ("segment-editor", "/segments/reach/edit".to_owned()),
+        ("goals", "/goals".to_owned()),
+        ("alerts", "/alerts".to_owned()),
+        ("alert-new", "/alerts/new".to_owned()),
+        ("alert", format!("/alerts/{}", alert["id"])),
         ("error-404", "/no-such-page".to_owned()),
         ("error-400", "/reports/weekly?period=2026-W99".to_owned()),
     ];

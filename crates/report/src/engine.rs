@@ -9,9 +9,11 @@
 //! [`Prefetch`] (the batched queries) and `evaluate` (formulas and scripts in memory).
 
 mod evaluate;
+mod history;
 mod plan;
 mod prefetch;
 
+pub use history::{History, HistoryPoint};
 pub use plan::{Plan, Requested};
 pub use prefetch::{Fetched, KindMap, Prefetch};
 

@@ -1,31 +1,62 @@
 //! Goals on evaluated KPIs: each KPI (or segment) of a result whose period kind has a goal gets
 //! its pace ([`lodestar_core::goal::pace`]), phased evenly, by the weekday profile of the KPI's
 //! daily values over the 8 weeks before the period, or by the daily shape of the same period a
-//! year earlier. Only counts and amounts are phased; a rate's target applies as it is.
+//! year earlier; a segment's goal by that segment's own daily values. Only counts and amounts are phased; a rate's target applies as it is.
 
 use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate, TimeDelta};
 use lodestar_core::catalog::Unit;
+use lodestar_core::dimension::Dimension;
 use lodestar_core::goal::{Pace, Phasing, pace, share};
 use lodestar_core::period::{Compare, Comparison, PeriodKey, PeriodKind};
 use lodestar_store::goals::{self, Goal};
 use lodestar_store::teams::Team;
 
-use crate::engine::{KpiEngine, KpiRequest, KpiResult};
+use crate::engine::{HistoryPoint, KpiEngine, KpiRequest, KpiResult};
 use crate::error::ReportError;
 
 /// Days of history the weekday profile reads.
 const WEEKDAY_DAYS: usize = 56;
 
-/// The KPI's daily values ending with `last` (inclusive), oldest first.
+/// A goal's segment: `(segment by, segment)`; `None` for the whole team.
+pub type GoalSegment<'a> = Option<(&'a str, &'a str)>;
+
+/// The KPI's daily values ending with `last` (inclusive), oldest first: the whole team's, or
+/// one segment's (all its days in one batched evaluation; the team's when the KPI cannot be
+/// split that way).
 async fn daily(
     engine: &KpiEngine,
     team: &Team,
     kpi: &str,
-    last: NaiveDate,
-    days: usize,
+    (last, days): (NaiveDate, usize),
+    segment: GoalSegment<'_>,
 ) -> Result<Vec<f64>, ReportError> {
+    if let Some((by, name)) = segment {
+        let dim = Dimension::parse(by)?;
+        let points: Vec<HistoryPoint> = (0..days)
+            .rev()
+            .map(|back| {
+                let day = last - TimeDelta::days(back as i64);
+                (PeriodKey::containing(PeriodKind::Day, day), None)
+            })
+            .collect();
+        let history = engine
+            .evaluate_history(team, &[kpi.to_owned()], &points, Some(&dim))
+            .await?;
+        if let Some(points) = history.into_iter().next().and_then(|h| h.points) {
+            return Ok(points
+                .iter()
+                .map(|p| {
+                    p.iter()
+                        .find(|(s, _)| s == name)
+                        .and_then(|(_, v)| *v)
+                        .filter(|v| v.is_finite())
+                        .unwrap_or(0.0)
+                })
+                .collect());
+        }
+    }
     let result = engine
         .evaluate(
             team,
@@ -53,11 +84,12 @@ async fn daily(
         .unwrap_or_default())
 }
 
-/// The weight of each day of `key` under `phasing`.
+/// The weight of each day of `key` under `phasing`, by the daily values of the whole team or of
+/// the goal's own segment.
 pub async fn weights(
     engine: &KpiEngine,
     team: &Team,
-    kpi: &str,
+    (kpi, segment): (&str, GoalSegment<'_>),
     key: PeriodKey,
     phasing: Phasing,
 ) -> Result<Vec<f64>, ReportError> {
@@ -67,7 +99,7 @@ pub async fn weights(
         Phasing::Even => Ok(vec![1.0; days]),
         Phasing::Weekday => {
             let last = first - TimeDelta::days(1);
-            let values = daily(engine, team, kpi, last, WEEKDAY_DAYS).await?;
+            let values = daily(engine, team, kpi, (last, WEEKDAY_DAYS), segment).await?;
             let mut by_weekday = [0.0; 7];
             let start = last - TimeDelta::days(values.len() as i64 - 1);
             for (i, v) in values.iter().enumerate() {
@@ -86,8 +118,8 @@ pub async fn weights(
                 return Ok(vec![1.0; days]);
             };
             let n = usize::try_from(earlier.days()).unwrap_or(0);
-            let values =
-                daily(engine, team, kpi, earlier.end_day() - TimeDelta::days(1), n).await?;
+            let last = earlier.end_day() - TimeDelta::days(1);
+            let values = daily(engine, team, kpi, (last, n), segment).await?;
             if values.is_empty() {
                 return Ok(vec![1.0; days]);
             }
@@ -104,7 +136,7 @@ async fn pace_of(
     result: &KpiResult,
     (unit, direction): (Unit, lodestar_core::catalog::Direction),
     value: f64,
-    cache: &mut HashMap<(String, &'static str), Vec<f64>>,
+    cache: &mut HashMap<(String, &'static str, String, String), Vec<f64>>,
 ) -> Result<Pace, ReportError> {
     let view = &result.period;
     let key = view.key;
@@ -122,9 +154,16 @@ async fn pace_of(
         return Ok(pace(goal.target, value, 1.0, false, direction));
     }
     let phasing = Phasing::parse(&goal.phasing).unwrap_or(Phasing::Even);
-    let cache_key = (goal.kpi.clone(), phasing.as_str());
+    let cache_key = (
+        goal.kpi.clone(),
+        phasing.as_str(),
+        goal.segment_by.clone(),
+        goal.segment.clone(),
+    );
     if !cache.contains_key(&cache_key) {
-        let w = weights(engine, team, &goal.kpi, key, phasing).await?;
+        let segment = (!goal.segment_by.is_empty())
+            .then_some((goal.segment_by.as_str(), goal.segment.as_str()));
+        let w = weights(engine, team, (&goal.kpi, segment), key, phasing).await?;
         cache.insert(cache_key.clone(), w);
     }
     let w = cache.get(&cache_key).map(Vec::as_slice).unwrap_or(&[]);

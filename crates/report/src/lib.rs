@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod export;
 pub mod format;
+pub mod goal_progress;
 pub mod goals;
 pub mod meta;
 pub mod number;

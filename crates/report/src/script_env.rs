@@ -195,6 +195,16 @@ impl Env {
             .unwrap_or_default()
     }
 
+    /// The segments with rows in any of `buckets` of the segments batch (every segment of a
+    /// segment set), sorted.
+    pub fn segments_in(&self, buckets: impl IntoIterator<Item = usize>) -> Vec<String> {
+        self.segments
+            .measured
+            .as_ref()
+            .map(|m| m.segments(buckets))
+            .unwrap_or_default()
+    }
+
     fn dimension_of(&self, which: Which) -> Option<&Dimension> {
         match which {
             Which::Totals | Which::Window => None,
@@ -247,7 +257,8 @@ impl Env {
         }
         // Without a comparison, nothing compares a period with another (lead velocity is null),
         // except along the trend.
-        let uncompared = self.plan.compare == Compare::None && which != Which::Totals;
+        let uncompared =
+            self.plan.standalone || (self.plan.compare == Compare::None && which != Which::Totals);
         let compute = |m: &Measured| {
             let prev = match bucket {
                 _ if uncompared => MeasureValues::default(),
@@ -430,7 +441,9 @@ impl ScriptData for Run<'_> {
     }
 
     fn previous(&self, key: &str) -> Result<Option<f64>, String> {
-        let uncompared = self.env.plan.compare == Compare::None && self.which != Which::Totals;
+        let plan = &self.env.plan;
+        let uncompared =
+            plan.standalone || (plan.compare == Compare::None && self.which != Which::Totals);
         match self.bucket {
             _ if uncompared => Ok(None),
             0 => Ok(None),

@@ -1,8 +1,9 @@
 //! The running scheduler: its state, start, resync and shutdown. What it does lives beside it,
 //! one concern a file: `jobs` (the cron registry), `due` (due-time arithmetic), `claim`
 //! (sweeps, triggers and claims), `send` (digests, sends and retries), `recovery` (lease
-//! take-over), `manual` (send-now and re-send), `message_host` (the Message-ID domain) and
-//! `crash_hook` (the one test hook).
+//! take-over), `manual` (send-now and re-send), `owner_notice` (a failure told to whoever made
+//! the alert or schedule), `message_host` (the Message-ID domain) and `crash_hook` (the one test
+//! hook).
 
 mod channels;
 mod claim;
@@ -13,6 +14,7 @@ mod jobs;
 mod manual;
 mod message_host;
 mod outcome;
+mod owner_notice;
 mod recovery;
 mod send;
 
@@ -31,6 +33,7 @@ use tokio_cron_scheduler::JobScheduler;
 pub use config::{Clock, SchedulerConfig, system_clock};
 pub use due::{next_run, next_runs};
 pub use outcome::{FireReport, RecipientOutcome, Resend, SendNow};
+pub(crate) use owner_notice::FailedDelivery;
 
 use crate::error::SchedulerError;
 use jobs::Jobs;

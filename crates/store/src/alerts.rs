@@ -203,6 +203,27 @@ pub async fn states(db: &Db, alert_id: i32) -> Result<Vec<(String, State)>> {
     Ok(out)
 }
 
+/// How many segments of each of the team's alerts are in the alert state now, in one query
+/// (alerts with none are absent).
+pub async fn firing_counts(db: &Db, team_id: i32) -> Result<std::collections::HashMap<i32, usize>> {
+    let mut sql = Sql::new(db.backend());
+    sql.push(
+        "SELECT s.alert_id, COUNT(*) FROM alert_states s JOIN alerts a ON a.id = s.alert_id \
+         WHERE a.team_id = ",
+    )
+    .param(team_id)
+    .push(" AND s.firing = ")
+    .param(true)
+    .push(" GROUP BY s.alert_id");
+    let mut out = std::collections::HashMap::new();
+    for row in db.conn().query_all_raw(sql.build()).await? {
+        let id: i32 = row.try_get_by_index(0)?;
+        let n: i64 = row.try_get_by_index(1)?;
+        out.insert(id, usize::try_from(n).unwrap_or(0));
+    }
+    Ok(out)
+}
+
 /// Re-arms every segment (a changed definition starts over): none is in the alert state, and
 /// each keeps its episode count, so the next entry is a new episode with its own event.
 pub async fn reset_states(db: &Db, alert_id: i32) -> Result<()> {

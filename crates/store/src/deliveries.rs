@@ -96,6 +96,8 @@ pub struct Delivery {
     pub recoveries: i32,
     pub sent_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// Whether the schedule's owner was told that this delivery failed for good.
+    pub owner_told: bool,
 }
 
 /// A claim to make: one recipient of one digest.
@@ -107,7 +109,7 @@ pub struct NewDelivery {
 
 const COLUMNS: &str = "id, schedule_id, team_id, period, recipient, origin, status, attempts, \
                        error, response, message_id, claimed_at, lease_until, recoveries, sent_at, \
-                       updated_at";
+                       updated_at, owner_told";
 
 fn instant(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
@@ -134,6 +136,7 @@ fn from_row(row: &QueryResult) -> Result<Delivery> {
         recoveries: row.try_get_by_index(13)?,
         sent_at: sent_at.map(instant),
         updated_at: instant(row.try_get_by_index(15)?),
+        owner_told: row.try_get_by_index(16)?,
     })
 }
 
@@ -361,6 +364,19 @@ pub async fn finish(
         .param(id);
     db.conn().execute_raw(sql.build()).await?;
     Ok(())
+}
+
+/// Marks that the schedule's owner is being told of this row's failure: `true` for exactly one
+/// caller.
+pub async fn take_owner_notice(db: &Db, id: i32) -> Result<bool> {
+    let mut sql = Sql::new(db.backend());
+    sql.push("UPDATE deliveries SET owner_told = ")
+        .param(true)
+        .push(" WHERE id = ")
+        .param(id)
+        .push(" AND status = 'failed' AND owner_told = ")
+        .param(false);
+    Ok(db.conn().execute_raw(sql.build()).await?.rows_affected() > 0)
 }
 
 /// Pending rows whose lease ran out by `now`: their sender died (or lost the database).

@@ -25,6 +25,8 @@ pub struct Schedule {
     pub active_since: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The person who made it; `None` when a token made it (its failures go to the admins).
+    pub owner_user_id: Option<i32>,
 }
 
 /// What a schedule says, as the API sets it.
@@ -55,7 +57,7 @@ impl Schedule {
 }
 
 const COLUMNS: &str = "id, team_id, report, cron, timezone, recipients, skip_empty, paused, \
-                       active_since, created_at, updated_at, channels";
+                       active_since, created_at, updated_at, channels, owner_user_id";
 
 fn instant(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
@@ -78,6 +80,7 @@ fn from_row(row: &QueryResult) -> Result<Schedule> {
         active_since: instant(row.try_get_by_index(8)?),
         created_at: instant(row.try_get_by_index(9)?),
         updated_at: instant(row.try_get_by_index(10)?),
+        owner_user_id: row.try_get_by_index(12)?,
     })
 }
 
@@ -85,17 +88,19 @@ fn recipients_json(recipients: &[String]) -> String {
     serde_json::to_string(recipients).unwrap_or_else(|_| "[]".to_owned())
 }
 
+/// A new schedule of `team_id`, made by `owner_user_id` (`None`: a token).
 pub async fn create(
     db: &Db,
     team_id: i32,
     fields: &ScheduleFields,
+    owner_user_id: Option<i32>,
     now: DateTime<Utc>,
 ) -> Result<Schedule> {
     let now_ms = now.timestamp_millis();
     let mut sql = Sql::new(db.backend());
     sql.push(
         "INSERT INTO schedules (team_id, report, cron, timezone, recipients, skip_empty, paused, \
-         active_since, created_at, updated_at, channels) VALUES (",
+         active_since, created_at, updated_at, channels, owner_user_id) VALUES (",
     )
     .param(team_id)
     .push(", ")
@@ -118,6 +123,8 @@ pub async fn create(
     .param(now_ms)
     .push(", ")
     .param(fields.channels.clone())
+    .push(", ")
+    .param(owner_user_id)
     .push(") RETURNING ")
     .push(COLUMNS);
     let row = db

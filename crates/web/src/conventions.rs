@@ -115,9 +115,11 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
 /// in the default service without saying which methods the path takes, so `Allow` is read from
 /// here (a test checks that every route module is listed).
 const ROUTE_SOURCES: &[(&str, &str)] = &[
+    ("alert_pages.rs", include_str!("routes/alert_pages.rs")),
     ("alerts.rs", include_str!("routes/alerts.rs")),
     ("custom.rs", include_str!("routes/custom.rs")),
     ("data_page.rs", include_str!("routes/data_page.rs")),
+    ("goal_pages.rs", include_str!("routes/goal_pages.rs")),
     ("goals.rs", include_str!("routes/goals.rs")),
     ("health.rs", include_str!("routes/health.rs")),
     ("imports.rs", include_str!("routes/imports.rs")),

@@ -745,6 +745,9 @@ pub struct ReportEditorPage {
     pub picked_count: usize,
 }
 
+pub mod alert_form;
+pub mod alerts;
+pub mod goals;
 pub mod schedules;
 pub mod structure;
 

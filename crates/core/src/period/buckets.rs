@@ -152,6 +152,21 @@ impl Buckets {
         Buckets::from_spans(&spans, tz)
     }
 
+    /// Periods of one kind that each stand alone (the history an anomaly compares with: the same
+    /// weekday of earlier weeks, earlier months read over the same days), each whole or cut
+    /// after its first `elapsed` days. They must be in order and distinct; the gaps between them
+    /// are read and dropped.
+    pub fn cut(periods: &[(PeriodKey, Option<i64>)], tz: Tz) -> Buckets {
+        let spans: Vec<_> = periods
+            .iter()
+            .map(|&(k, elapsed)| {
+                let end = elapsed.map_or(k.end_day(), |days| first_days_end(k, days));
+                (k, k.first_day(), end)
+            })
+            .collect();
+        Buckets::from_spans(&spans, tz)
+    }
+
     /// The last `n` periods (all of them when there are fewer), with the spans they read.
     pub fn last(&self, n: usize) -> Buckets {
         let skip = self.len().saturating_sub(n);

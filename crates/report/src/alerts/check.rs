@@ -1,7 +1,8 @@
 //! Evaluating a team's alerts at one instant, batched: alerts are grouped by window (period,
 //! read-to day, segmentation, comparison) and each window is one KPI engine run over every KPI
 //! its alerts read (their KPIs, minimum-volume KPIs, the drivers of their driver trees). An
-//! anomaly window adds one run per period of history, shared by all its anomaly alerts.
+//! anomaly window adds one batched evaluation of all its periods of history, shared by all its
+//! anomaly alerts.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -242,19 +243,19 @@ pub async fn evaluate(
             .filter(|a| matches!(a.spec.condition, Condition::Anomaly { .. }))
             .map(|a| a.kpi.clone())
             .collect();
-        // KPI → segment → values of the comparable periods.
+        // KPI → segment → values of the comparable periods, all of them read in one batch.
         let mut history: HashMap<String, BTreeMap<String, Vec<f64>>> = HashMap::new();
         if !anomaly_keys.is_empty() {
-            for hw in history_windows(&w) {
-                let past =
-                    run(engine, team, hw, Compare::None, dim.as_ref(), &anomaly_keys).await?;
-                for v in &past.kpis {
-                    if let Ok(segs) = per_segment(v, dim.is_some()) {
-                        let entry = history.entry(v.meta.key.clone()).or_default();
-                        for (seg, (value, _, _)) in segs {
-                            if let Some(x) = value.filter(|x| x.is_finite()) {
-                                entry.entry(seg).or_default().push(x);
-                            }
+            let keys: Vec<String> = anomaly_keys.into_iter().collect();
+            let past = engine
+                .evaluate_history(team, &keys, &history_windows(&w), dim.as_ref())
+                .await?;
+            for h in past {
+                let entry = history.entry(h.key).or_default();
+                for point in h.points.into_iter().flatten() {
+                    for (seg, value) in point {
+                        if let Some(x) = value.filter(|x| x.is_finite()) {
+                            entry.entry(seg).or_default().push(x);
                         }
                     }
                 }

@@ -54,6 +54,9 @@ pub struct Plan {
     pub segments: Buckets,
     /// How many periods of history the reply shows (0: none).
     pub trend: usize,
+    /// Every bucket stands alone: nothing is compared with the bucket before it, whatever the
+    /// batch (the history an anomaly reads, see [`Plan::standalone`]).
+    pub standalone: bool,
 }
 
 impl Plan {
@@ -108,6 +111,38 @@ impl Plan {
             progress,
             segments,
             trend: req.trend,
+            standalone: false,
+        })
+    }
+
+    /// A plan that reads `keys` in each of `buckets` on its own, for the whole team (the totals)
+    /// and, with `segment_by`, per segment: many periods in one batch, none compared with another.
+    pub async fn standalone(
+        db: &Db,
+        team: &Team,
+        keys: &[String],
+        buckets: Buckets,
+        segment_by: Option<&Dimension>,
+        customs: &CustomSet,
+    ) -> Result<Plan, ReportError> {
+        let segment_by = match segment_by {
+            Some(dim @ Dimension::Set(_)) => Some(crate::segments::resolve(db, team, dim).await?),
+            other => other.cloned(),
+        };
+        let requested = requested(Some(keys), customs)?;
+        let (needed, kinds) = reads(&requested, customs);
+        Ok(Plan {
+            requested,
+            segment_by,
+            needed,
+            kinds,
+            totals: buckets.clone(),
+            window: None,
+            compare: Compare::None,
+            progress: Progress::Complete,
+            segments: buckets,
+            trend: 0,
+            standalone: true,
         })
     }
 }

@@ -32,7 +32,12 @@ pub struct Prefetch {
 
 impl Prefetch {
     pub async fn load(db: &Db, team_id: i32, plan: &Plan) -> Result<Prefetch, ReportError> {
-        let totals = fetch(db, team_id, plan, &plan.totals, None).await?;
+        // A standalone plan split by segment reads only the segments.
+        let totals = if plan.standalone && plan.segment_by.is_some() {
+            Fetched::default()
+        } else {
+            fetch(db, team_id, plan, &plan.totals, None).await?
+        };
         let window = match &plan.window {
             Some(w) => Some(fetch(db, team_id, plan, w, None).await?),
             None => None,

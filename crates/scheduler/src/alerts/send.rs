@@ -7,13 +7,11 @@ use lodestar_store::alerts::Alert;
 use lodestar_store::alerts::deliveries::{self, AlertDelivery};
 use lodestar_store::alerts::events::Event;
 use lodestar_store::deliveries::Status;
-use lodestar_store::people;
-use lodestar_store::tokens::Role;
 use serde::Serialize;
 
 use super::message::Notice;
 use crate::error::SchedulerError;
-use crate::service::{DeliveryCounters, Scheduler, delta};
+use crate::service::{DeliveryCounters, FailedDelivery, Scheduler, delta};
 
 /// One channel's result of a test send.
 #[derive(Debug, Clone, Serialize)]
@@ -225,53 +223,22 @@ impl Scheduler {
         row: &AlertDelivery,
         error: &str,
     ) -> Result<(), SchedulerError> {
-        let db = &self.inner.db;
-        if !deliveries::take_owner_notice(db, row.id).await? {
+        if !deliveries::take_owner_notice(&self.inner.db, row.id).await? {
             return Ok(());
         }
-        let members = people::members(db, alert.team_id).await?;
-        let admins: Vec<String> = match members
-            .iter()
-            .find(|m| Some(m.user_id) == alert.owner_user_id)
-        {
-            Some(owner) => vec![owner.email.clone()],
-            None => members
-                .into_iter()
-                .filter(|m| m.role == Role::Admin)
-                .map(|m| m.email)
-                .collect(),
-        };
-        if admins.is_empty() {
-            tracing::warn!(
-                alert = alert.id,
-                "an alert delivery failed and the team has no admin to tell"
-            );
-        }
-        let text = format!(
-            "Lodestar could not deliver a notification of the alert \"{}\" (id {}) to {}.\n\n\
-             The last answer was: {error}\n\nThe delivery is recorded as failed; see \
-             GET /api/v1/alerts/{}/events.\n",
-            alert.name, alert.id, row.channel, alert.id
-        );
-        for (i, to) in admins.iter().enumerate() {
-            let mail = OutgoingMail {
-                from: None,
-                to: to.clone(),
-                subject: format!("Lodestar could not deliver the alert \"{}\"", alert.name),
-                html: format!(
-                    "<html><body><pre>{}</pre></body></html>",
-                    text.replace('&', "&amp;")
-                        .replace('<', "&lt;")
-                        .replace('>', "&gt;")
-                ),
-                text: text.clone(),
-                message_id: format!("<alert-failure-{}-{i}@{}>", row.id, self.inner.domain),
-                headers: Vec::new(),
-            };
-            if let Err(e) = self.inner.mailer.send(&mail).await {
-                tracing::error!(alert = alert.id, to = %to, error = %e, "telling the owner of a failed alert delivery failed");
-            }
-        }
-        Ok(())
+        self.tell_owner(&FailedDelivery {
+            team_id: alert.team_id,
+            owner_user_id: alert.owner_user_id,
+            what: format!(
+                "a notification of the alert \"{}\" (id {})",
+                alert.name, alert.id
+            ),
+            short: format!("the alert \"{}\"", alert.name),
+            target: &row.channel,
+            error,
+            recorded_at: format!("GET /api/v1/alerts/{}/events", alert.id),
+            key: format!("alert-failure-{}", row.id),
+        })
+        .await
     }
 }

@@ -104,6 +104,7 @@ mod tests {
             active_since: at(active_since),
             created_at: at(active_since),
             updated_at: at(active_since),
+            owner_user_id: None,
         }
     }
 

@@ -10,7 +10,7 @@ use lodestar_store::secrets;
 use lodestar_store::teams::{self, Team};
 
 use super::outcome::outcome;
-use super::{DeliveryCounters, RecipientOutcome, Scheduler, delta};
+use super::{DeliveryCounters, FailedDelivery, RecipientOutcome, Scheduler, delta};
 use crate::digest::{self, Digest, Links};
 use crate::error::SchedulerError;
 
@@ -103,7 +103,7 @@ impl Scheduler {
                 continue;
             }
             let (result, timed_out) = self
-                .send_with_retries(&row, &digest, &channels, max_attempts)
+                .send_with_retries(schedule, &row, &digest, &channels, max_attempts)
                 .await?;
             if timed_out && result.status == Status::Failed {
                 silent = result.error.clone();
@@ -118,6 +118,7 @@ impl Scheduler {
     /// says whether the last attempt timed out.
     async fn send_with_retries(
         &self,
+        schedule: &Schedule,
         row: &Delivery,
         digest: &Digest,
         channels: &[lodestar_mail::Channel],
@@ -197,11 +198,38 @@ impl Scheduler {
                     deliveries::finish(db, row.id, Status::Failed, attempts, &error, self.now())
                         .await?;
                     DeliveryCounters::bump(&self.inner.counters.failed);
+                    self.tell_schedule_owner(schedule, row, &error).await?;
                     let failed = outcome(row, Status::Failed, None, Some(error));
                     return Ok((failed, e.is_timeout()));
                 }
             }
         }
+    }
+
+    /// Tells the schedule's owner that the delivery `row` failed for good, once.
+    async fn tell_schedule_owner(
+        &self,
+        schedule: &Schedule,
+        row: &Delivery,
+        error: &str,
+    ) -> Result<(), SchedulerError> {
+        if !deliveries::take_owner_notice(&self.inner.db, row.id).await? {
+            return Ok(());
+        }
+        self.tell_owner(&FailedDelivery {
+            team_id: schedule.team_id,
+            owner_user_id: schedule.owner_user_id,
+            what: format!(
+                "the {} digest of the report \"{}\" (schedule {})",
+                row.period, schedule.report, schedule.id
+            ),
+            short: format!("the digest of the report \"{}\"", schedule.report),
+            target: &row.recipient,
+            error,
+            recorded_at: format!("GET /api/v1/deliveries?schedule={}", schedule.id),
+            key: format!("digest-failure-{}", row.id),
+        })
+        .await
     }
 
     /// Closes rows this caller holds without sending them: each gets `status` and `reason`.

@@ -22,7 +22,7 @@ async fn db_with_schedule() -> (tempfile::TempDir, Db, i32, i32) {
         skip_empty: false,
         paused: false,
     };
-    let schedule = schedules::create(&db, team.id, &fields, Utc::now())
+    let schedule = schedules::create(&db, team.id, &fields, None, Utc::now())
         .await
         .expect("a schedule");
     (dir, db, team.id, schedule.id)

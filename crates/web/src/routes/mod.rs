@@ -7,9 +7,11 @@ use lodestar_store::teams::Team;
 
 use crate::error::ApiError;
 
+mod alert_pages;
 mod alerts;
 mod custom;
 mod data_page;
+mod goal_pages;
 mod goals;
 mod health;
 mod imports;
@@ -31,9 +33,11 @@ mod tree_editor;
 mod trees;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
+    alert_pages::config(cfg);
     alerts::config(cfg);
     custom::config(cfg);
     data_page::config(cfg);
+    goal_pages::config(cfg);
     goals::config(cfg);
     health::config(cfg);
     imports::config(cfg);

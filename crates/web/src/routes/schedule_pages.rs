@@ -324,7 +324,8 @@ async fn create(
     let me = signed_in(&req, &state, Some(&f.csrf)).await?;
     match checked(&state, &me, &f, false).await {
         Ok(fields) => {
-            let s = schedules::create(&state.db, me.team.id, &fields, Utc::now()).await?;
+            let owner = me.session.user_id;
+            let s = schedules::create(&state.db, me.team.id, &fields, owner, Utc::now()).await?;
             changed(&state);
             Ok(see_other(format!("/schedules/{}?done=created", s.id)))
         }

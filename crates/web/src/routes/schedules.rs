@@ -191,7 +191,8 @@ async fn create_schedule(
     auth.require_write()?;
     let fields = checked(&state, &auth, body.into_inner(), None).await?;
     let now = Utc::now();
-    let schedule = schedules::create(&state.db, auth.0.team.id, &fields, now).await?;
+    let owner = auth.0.user_id;
+    let schedule = schedules::create(&state.db, auth.0.team.id, &fields, owner, now).await?;
     changed(&state);
     Ok(HttpResponse::Created().json(schedule_json(&schedule, now)))
 }
