@@ -119,8 +119,8 @@ pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> 
 /// Builds the application (connecting, migrating, binding), or `None` when SIGTERM or Ctrl-C
 /// arrives first: a process stopped while it starts (a rolling restart, a deploy that gave up
 /// on it) exits 0 at once instead of being killed half-way by the default signal action. Once
-/// it serves, actix-web handles those signals (stop accepting, finish requests, stop the
-/// scheduler).
+/// it serves, `Application::run_until_stopped` handles those signals (stop accepting, answer
+/// what was accepted, let digest runs finish).
 async fn build_unless_stopped(
     settings: &Settings,
     args: &ServeArgs,

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use crate::backend_tests;
 use crate::common::{Backend, TestDb};
 
+mod rolling_restart;
+
 fn lodestar(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lodestar"));
     cmd.args(args);

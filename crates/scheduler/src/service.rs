@@ -16,6 +16,7 @@ mod message_host;
 mod outcome;
 mod owner_notice;
 mod recovery;
+mod runs;
 mod send;
 
 use std::collections::{HashMap, HashSet};
@@ -83,6 +84,8 @@ pub(crate) struct Inner {
     trigger_rx: Mutex<Option<mpsc::UnboundedReceiver<i32>>>,
     jobs: tokio::sync::Mutex<Option<Jobs>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Digest runs, take-overs and alert checks in progress.
+    pub(crate) runs: Arc<runs::Runs>,
     /// Slack and webhook channels' client (or why it could not be made).
     pub(crate) hooks: Result<lodestar_mail::HookClient, String>,
     /// One alert check at a time per team in this process.
@@ -156,6 +159,7 @@ impl Scheduler {
                 trigger_rx: Mutex::new(Some(trigger_rx)),
                 jobs: tokio::sync::Mutex::new(None),
                 tasks: Mutex::new(Vec::new()),
+                runs: Arc::default(),
                 hooks,
                 alert_locks: Mutex::new(HashMap::new()),
                 alert_cron_served: Mutex::new(HashMap::new()),
@@ -223,8 +227,30 @@ impl Scheduler {
         self.inner.resync_now.notify_one();
     }
 
-    /// Stops the jobs and background tasks and closes pooled SMTP connections.
+    /// Stops the jobs and background tasks and closes pooled SMTP connections. Runs in progress
+    /// go on (see [`Scheduler::stop`]).
     pub async fn shutdown(&self) {
+        self.stop_starting().await;
+        self.inner.mailer.shutdown().await;
+    }
+
+    /// What a stopping server does: no more cron jobs, resyncs, sweeps or take-overs; the digest
+    /// runs in progress get up to `grace` to finish, then the rest are cut off, their claims left
+    /// to be taken over by another process when their lease runs out. Returns how many were cut
+    /// off. Pooled SMTP connections stay open ([`Scheduler::shutdown`] closes them).
+    pub async fn stop(&self, grace: Duration) -> usize {
+        self.stop_starting().await;
+        let cut = self.inner.runs.finish(grace).await;
+        if cut > 0 {
+            tracing::warn!(
+                runs = cut,
+                "digest runs cut off at shutdown; their claims are taken over when the lease ends"
+            );
+        }
+        cut
+    }
+
+    async fn stop_starting(&self) {
         for task in lock(&self.inner.tasks).drain(..) {
             task.abort();
         }
@@ -233,7 +259,6 @@ impl Scheduler {
         {
             tracing::warn!(error = %e, "stopping cron jobs");
         }
-        self.inner.mailer.shutdown().await;
     }
 
     /// One resync: jobs to match the stored schedules, due occurrences nobody served yet, and

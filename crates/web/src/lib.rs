@@ -8,6 +8,7 @@ mod client_watch;
 mod conventions;
 mod defs;
 pub mod error;
+mod graceful;
 mod html;
 mod limits;
 mod metrics;

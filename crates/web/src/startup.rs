@@ -17,6 +17,7 @@ use lodestar_script::{Limits, PackWatcher, ScriptEngine};
 use lodestar_store::Db;
 use lodestar_store::error::StoreError;
 
+use crate::graceful::{self, Drain, Listening};
 use crate::limits::{Limiters, RateLimits};
 use crate::state::{AppState, WebSettings};
 use crate::{client_watch, conventions, metrics, request_id, routes};
@@ -129,8 +130,9 @@ pub enum StartupError {
     Serve(#[source] std::io::Error),
 }
 
-/// Seconds in-flight requests get to finish after SIGTERM.
-const SHUTDOWN_GRACE_SECS: u64 = 25;
+/// How long digest runs in progress get to finish after SIGTERM (beside the requests' grace);
+/// those cut off leave their claims to be taken over. Shorter than a stuck SMTP server's timeout.
+const DELIVERY_GRACE: Duration = Duration::from_secs(8);
 
 /// How often the packs folder is checked for changes.
 const PACK_POLL: Duration = Duration::from_secs(2);
@@ -138,6 +140,9 @@ const PACK_POLL: Duration = Duration::from_secs(2);
 /// A built application: its database migrated, its listener bound, not yet serving.
 pub struct Application {
     listener: TcpListener,
+    /// A second handle on the listener, to stop accepting gracefully (`None`: it could not be
+    /// duplicated, the listener closes when the workers stop).
+    listening: Option<Listening>,
     address: SocketAddr,
     workers: usize,
     state: AppState,
@@ -167,6 +172,9 @@ impl Application {
                 .unwrap_or(2),
             n => n,
         };
+        let listening = Listening::new(&listener)
+            .inspect_err(|e| tracing::warn!(error = %e, "no second handle on the listener"))
+            .ok();
         tracing::info!(%addr, "serving");
         let public_url = match &settings.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
@@ -216,6 +224,7 @@ impl Application {
         };
         Ok(Application {
             listener,
+            listening,
             address,
             workers,
             state: AppState::new(
@@ -244,45 +253,96 @@ impl Application {
         &self.state
     }
 
-    /// Starts the scheduler (when the settings say so) and serves until the server stops, then
-    /// shuts the scheduler down.
+    /// Starts the scheduler (when the settings say so) and serves until SIGTERM or Ctrl-C, then
+    /// stops gracefully (see [`graceful`]): the HTTP server stops accepting and answers what it
+    /// accepted while the scheduler stops starting digests and lets the runs in progress finish;
+    /// a second signal cuts the requests' wait short.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).map_err(StartupError::Listen)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(StartupError::Listen)?;
         let scheduler = self.state.scheduler.clone();
         if let Some(scheduler) = &scheduler
             && self.start_scheduler
         {
             scheduler.start().await.map_err(StartupError::Scheduler)?;
         }
-        let served = server(self.state, self.listener, self.workers)
-            .map_err(StartupError::Listen)?
-            .await
-            .map_err(StartupError::Serve);
-        if let Some(scheduler) = scheduler {
-            scheduler.shutdown().await;
-        }
-        served
+        let drain = Arc::new(Drain::default());
+        let server = server(self.state, self.listener, self.workers, &drain)
+            .map_err(StartupError::Listen)?;
+        let handle = server.handle();
+        let mut serving = std::pin::pin!(server);
+        let signalled = tokio::select! {
+            served = &mut serving => {
+                // Stopped without a signal (through another handle, or by an error).
+                if let Some(scheduler) = &scheduler {
+                    scheduler.shutdown().await;
+                }
+                return served.map_err(StartupError::Serve);
+            }
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "Ctrl-C",
+        };
+        tracing::info!(
+            signal = signalled,
+            "stopping: no new connections; finishing accepted requests and digest runs"
+        );
+        let stopping = async {
+            let second = async {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            };
+            let http = graceful::stop_http(&drain, self.listening.as_ref(), &handle, second);
+            let deliveries = async {
+                if let Some(scheduler) = &scheduler {
+                    scheduler.stop(DELIVERY_GRACE).await;
+                }
+            };
+            tokio::join!(http, deliveries);
+            if let Some(scheduler) = &scheduler {
+                scheduler.shutdown().await;
+            }
+        };
+        let (served, ()) = tokio::join!(serving, stopping);
+        tracing::info!("stopped");
+        served.map_err(StartupError::Serve)
     }
 }
 
-/// The HTTP server on an already bound listener.
-fn server(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+/// The HTTP server on an already bound listener. It does not handle signals itself: see
+/// [`Application::run_until_stopped`].
+fn server(
+    state: AppState,
+    listener: TcpListener,
+    workers: usize,
+    drain: &Arc<Drain>,
+) -> std::io::Result<Server> {
     let data = web::Data::new(state);
+    let drain_data = web::Data::from(Arc::clone(drain));
+    let connections = Arc::clone(drain);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(drain_data.clone())
             .wrap(actix_web::middleware::from_fn(conventions::apply))
             .wrap(actix_web::middleware::from_fn(client_watch::watch))
             .wrap(actix_web::middleware::from_fn(metrics::observe))
             .wrap(actix_web::middleware::from_fn(request_id::tag))
+            .wrap(actix_web::middleware::from_fn(
+                graceful::close_when_draining,
+            ))
             .configure(conventions::extractors)
             .configure(routes::config)
             .default_service(web::to(conventions::not_found))
     })
     .workers(workers.max(1))
-    // SIGTERM stops accepting, lets accepted requests finish for at most this long, then exits:
-    // under the 30 s a container orchestrator waits before it kills.
-    .shutdown_timeout(SHUTDOWN_GRACE_SECS)
-    .on_connect(client_watch::on_connect)
+    .disable_signals()
+    .on_connect(move |conn, ext| {
+        client_watch::on_connect(conn, ext);
+        connections.on_connect(ext);
+    })
     .listen(listener)?
     .run();
     Ok(server)

@@ -74,7 +74,7 @@ impl Scheduler {
     /// After a data load of `team`: checks its `on_data` alerts in the background.
     pub fn check_alerts_later(&self, team: Team) {
         let me = self.clone();
-        tokio::spawn(async move {
+        self.inner.runs.spawn(async move {
             if let Err(e) = me.check_alerts(&team, true).await {
                 tracing::error!(team = %team.slug, error = %e, "checking alerts failed");
             }

@@ -38,11 +38,11 @@ impl Scheduler {
     }
 
     pub(super) fn spawn_process(&self, schedule_id: i32) {
-        if !lock(&self.inner.in_flight).insert(schedule_id) {
+        if self.inner.runs.stopping() || !lock(&self.inner.in_flight).insert(schedule_id) {
             return;
         }
         let me = self.clone();
-        tokio::spawn(async move {
+        self.inner.runs.spawn(async move {
             let result = async {
                 let Some(schedule) = schedules::find(&me.inner.db, schedule_id).await? else {
                     return Ok(FireReport::default());

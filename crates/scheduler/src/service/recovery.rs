@@ -16,6 +16,9 @@ impl Scheduler {
         let db = &self.inner.db;
         let now = self.now();
         for row in deliveries::expired_leases(db, now).await? {
+            if self.inner.runs.stopping() {
+                break;
+            }
             if row.recoveries > 0 {
                 let reason = format!(
                     "abandoned: the process sending it stopped twice (after {} attempt(s)); \
@@ -34,7 +37,7 @@ impl Scheduler {
             super::DeliveryCounters::bump(&self.inner.counters.takeovers);
             tracing::warn!(delivery = row.id, recipient = %row.recipient, period = %row.period, "taking over a delivery whose sender stopped");
             let me = self.clone();
-            tokio::spawn(async move {
+            self.inner.runs.spawn(async move {
                 let _permit = me.inner.permits.acquire().await;
                 if let Err(e) = me.redeliver(row, me.inner.config.retry_max_attempts).await {
                     tracing::error!(error = %e, "taking over a delivery failed");
