@@ -175,6 +175,13 @@ impl Cdp {
 
     /// One DevTools command: sends it and collects events until its reply arrives.
     pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        let v = self.reply(method, params).await;
+        assert!(v.get("error").is_none(), "{method}: {v}");
+        v["result"].clone()
+    }
+
+    /// One DevTools command's whole reply, an `error` included.
+    async fn reply(&mut self, method: &str, params: Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
         let msg = json!({"id": id, "method": method, "params": params}).to_string();
@@ -187,8 +194,7 @@ impl Cdp {
         loop {
             let v = self.next_message().await;
             if v["id"] == id {
-                assert!(v.get("error").is_none(), "{method}: {v}");
-                return v["result"].clone();
+                return v;
             }
             self.events.push(v);
         }
@@ -267,10 +273,28 @@ impl Cdp {
         r["result"]["value"].clone()
     }
 
-    /// Polls `js` until it is `true`.
+    /// Polls `js` until it is `true`. A poll that meets the page navigating away (after a click
+    /// on a link, say) counts as "not yet".
     pub async fn wait_for(&mut self, js: &str, what: &str) {
         let started = Instant::now();
-        while self.eval(js).await != Value::Bool(true) {
+        loop {
+            let v = self
+                .reply(
+                    "Runtime.evaluate",
+                    json!({"expression": js, "returnByValue": true}),
+                )
+                .await;
+            let navigating = v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("navigated or closed"));
+            if !navigating {
+                assert!(v.get("error").is_none(), "{js}: {v}");
+                let r = &v["result"];
+                assert!(r.get("exceptionDetails").is_none(), "{js}: {r}");
+                if r["result"]["value"] == Value::Bool(true) {
+                    return;
+                }
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "{what} timed out"
