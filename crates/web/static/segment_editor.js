@@ -7,8 +7,8 @@
   'use strict';
 
   var byId = function (id) { return document.getElementById(id); };
-  var meta = document.querySelector('meta[name="csrf-token"]');
-  var csrf = meta ? meta.getAttribute('content') : '';
+  var kit = window.LodestarEditor;
+  var el = kit.el, named = kit.named, button = kit.button, relabel = kit.relabel, send = kit.send;
   var form = byId('segment-editor');
   var list = byId('segments');
   var OPS = [
@@ -33,33 +33,9 @@
   });
   if (segments.length === 0) segments.push({ name: '', tests: [] });
 
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
 
-  // `aria` may hold `{}`: the name of the item it belongs to, kept current as the name is typed.
-  function button(label, aria, onClick) {
-    var b = el('button', 'btn small', label);
-    b.type = 'button';
-    named(b, aria);
-    b.addEventListener('click', onClick);
-    return b;
-  }
 
-  function named(e, aria) {
-    if (aria.indexOf('{}') >= 0) e.setAttribute('data-label', aria);
-    e.setAttribute('aria-label', aria);
-  }
 
-  // Re-labels the controls of one item after its name changed.
-  function relabel(li, name) {
-    Array.prototype.forEach.call(li.querySelectorAll('[data-label]'), function (e) {
-      e.setAttribute('aria-label', e.getAttribute('data-label').replace('{}', name));
-    });
-  }
 
   var focusAfter = null;
 
@@ -188,20 +164,6 @@
     return { segments: out };
   }
 
-  function send(method, url, payload) {
-    return fetch(url, {
-      method: method,
-      credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', 'Accept': 'application/json', 'X-CSRF-Token': csrf },
-      body: payload === undefined ? undefined : JSON.stringify(payload)
-    }).then(function (resp) {
-      return resp.text().then(function (t) {
-        var data = {};
-        try { data = t ? JSON.parse(t) : {}; } catch (err) { data = { message: t }; }
-        return { ok: resp.ok, status: resp.status, data: data };
-      });
-    });
-  }
 
   var timer = null;
   var asked = 0;

@@ -7,8 +7,8 @@
 
   var MAX_DEPTH = 7;
   var byId = function (id) { return document.getElementById(id); };
-  var meta = document.querySelector('meta[name="csrf-token"]');
-  var csrf = meta ? meta.getAttribute('content') : '';
+  var kit = window.LodestarEditor;
+  var el = kit.el, named = kit.named, button = kit.button, relabel = kit.relabel, send = kit.send;
   var form = byId('tree-editor');
   var list = byId('branches');
   var names = {};
@@ -46,33 +46,9 @@
     return roots;
   }
 
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
 
-  // `aria` may hold `{}`: the name of the item it belongs to, kept current as the name is typed.
-  function button(label, aria, onClick) {
-    var b = el('button', 'btn small', label);
-    b.type = 'button';
-    named(b, aria);
-    b.addEventListener('click', onClick);
-    return b;
-  }
 
-  function named(e, aria) {
-    if (aria.indexOf('{}') >= 0) e.setAttribute('data-label', aria);
-    e.setAttribute('aria-label', aria);
-  }
 
-  // Re-labels the controls of one item after its name changed.
-  function relabel(li, name) {
-    Array.prototype.forEach.call(li.querySelectorAll('[data-label]'), function (e) {
-      e.setAttribute('aria-label', e.getAttribute('data-label').replace('{}', name));
-    });
-  }
 
   // Marks of the last check: KPI key -> rule, to colour the chips.
   var marks = {};
@@ -189,20 +165,6 @@
     return { title: byId('title').value.trim(), branches: nested(forCheck) };
   }
 
-  function send(method, url, payload) {
-    return fetch(url, {
-      method: method,
-      credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', 'Accept': 'application/json', 'X-CSRF-Token': csrf },
-      body: payload === undefined ? undefined : JSON.stringify(payload)
-    }).then(function (resp) {
-      return resp.text().then(function (t) {
-        var data = {};
-        try { data = t ? JSON.parse(t) : {}; } catch (err) { data = { message: t }; }
-        return { ok: resp.ok, status: resp.status, data: data };
-      });
-    });
-  }
 
   function showError(field, message) {
     ['slug', 'title', 'branches'].forEach(function (f) {

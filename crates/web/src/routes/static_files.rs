@@ -9,7 +9,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 }
 
 /// (name, content type, bytes).
-const ASSETS: [(&str, &str, &[u8]); 9] = [
+const ASSETS: [(&str, &str, &[u8]); 10] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -29,6 +29,11 @@ const ASSETS: [(&str, &str, &[u8]); 9] = [
         "report_editor.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/report_editor.js"),
+    ),
+    (
+        "editor_kit.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/editor_kit.js"),
     ),
     (
         "tree_editor.js",
