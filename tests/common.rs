@@ -484,6 +484,22 @@ fn parse_body(body: &[u8]) -> Value {
 }
 
 /// Equal within the spec's tolerance: relative 1e-9, or absolute 1e-6 near zero.
+/// A KPI pack `constants` in `packs` with one script KPI, `pack_constant`, that is 41 until its
+/// `constant.rhai` is rewritten; returns the pack's folder.
+pub fn constant_pack(packs: &std::path::Path) -> PathBuf {
+    let pack = packs.join("constants");
+    std::fs::create_dir_all(&pack).unwrap();
+    std::fs::write(
+        pack.join("plugin.toml"),
+        "[pack]\nname = \"constants\"\nversion = \"1.0.0\"\n\n[[kpi]]\nkey = \"pack_constant\"\n\
+         name = \"Pack constant\"\nunit = \"count\"\ndirection = \"higher_is_better\"\n\
+         kind = \"leading\"\ncategory = \"Lead volume & quality\"\nscript = \"constant.rhai\"\n",
+    )
+    .unwrap();
+    std::fs::write(pack.join("constant.rhai"), "41\n").unwrap();
+    pack
+}
+
 pub fn close(actual: f64, expected: f64) -> bool {
     let diff = (actual - expected).abs();
     diff <= 1e-6 || diff <= 1e-9 * expected.abs().max(actual.abs())

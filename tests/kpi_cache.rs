@@ -67,16 +67,7 @@ async fn a_cached_kpi_answer_gives_way_to_new_data_and_changed_kpis(b: Backend) 
 #[actix_web::test]
 async fn a_cached_kpi_answer_gives_way_to_a_pack_reload() {
     let packs = tempfile::tempdir().unwrap();
-    let pack = packs.path().join("constants");
-    std::fs::create_dir_all(&pack).unwrap();
-    std::fs::write(
-        pack.join("plugin.toml"),
-        "[pack]\nname = \"constants\"\nversion = \"1.0.0\"\n\n[[kpi]]\nkey = \"pack_constant\"\n\
-         name = \"Pack constant\"\nunit = \"count\"\ndirection = \"higher_is_better\"\n\
-         kind = \"leading\"\ncategory = \"Lead volume & quality\"\nscript = \"constant.rhai\"\n",
-    )
-    .unwrap();
-    std::fs::write(pack.join("constant.rhai"), "41\n").unwrap();
+    let pack = crate::common::constant_pack(packs.path());
     let app = TestApp::spawn_with(Backend::Sqlite, |s| {
         s.scripts.packs_dir = Some(packs.path().to_owned());
     })

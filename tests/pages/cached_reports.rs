@@ -92,16 +92,7 @@ async fn user_text_is_escaped_and_a_data_load_refreshes_the_cached_report(b: Bac
 #[actix_web::test]
 async fn a_kpi_pack_reload_refreshes_a_cached_report() {
     let packs = tempfile::tempdir().unwrap();
-    let pack = packs.path().join("constants");
-    std::fs::create_dir_all(&pack).unwrap();
-    std::fs::write(
-        pack.join("plugin.toml"),
-        "[pack]\nname = \"constants\"\nversion = \"1.0.0\"\n\n[[kpi]]\nkey = \"pack_constant\"\n\
-         name = \"Pack constant\"\nunit = \"count\"\ndirection = \"higher_is_better\"\n\
-         kind = \"leading\"\ncategory = \"Lead volume & quality\"\nscript = \"constant.rhai\"\n",
-    )
-    .unwrap();
-    std::fs::write(pack.join("constant.rhai"), "41\n").unwrap();
+    let pack = crate::common::constant_pack(packs.path());
     let broken = packs.path().join("broken");
     std::fs::create_dir_all(&broken).unwrap();
     std::fs::write(broken.join("plugin.toml"), "this is not <b>toml</b>\n").unwrap();

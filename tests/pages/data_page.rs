@@ -22,6 +22,17 @@ pub(super) async fn choose(cdp: &mut Cdp, name: &str, content: &str, mime: &str)
     assert_eq!(cdp.eval(&js).await, Value::Bool(true));
 }
 
+/// Picks `table` on the page and puts the fixture's file of that table into the file input.
+pub(super) async fn choose_fixture(cdp: &mut Cdp, table: &str) {
+    let content = std::fs::read_to_string(shared_fixture(&format!("{table}.json"))).unwrap();
+    cdp.eval(&format!(
+        "document.getElementById('table').value = '{table}'; \
+         document.getElementById('table').dispatchEvent(new Event('change')); true"
+    ))
+    .await;
+    choose(cdp, &format!("{table}.json"), &content, "application/json").await;
+}
+
 /// Clicks `button` and waits for the status line to settle; returns it.
 pub(super) async fn press(cdp: &mut Cdp, button: &str) -> String {
     cdp.eval(&format!(
@@ -80,19 +91,7 @@ async fn an_editor_checks_then_loads_files_on_the_data_page() {
 
     // The fixture's three files: checked (a preview), then loaded.
     for table in ["leads", "spend", "events"] {
-        let content = std::fs::read_to_string(shared_fixture(&format!("{table}.json"))).unwrap();
-        cdp.eval(&format!(
-            "document.getElementById('table').value = '{table}'; \
-             document.getElementById('table').dispatchEvent(new Event('change')); true"
-        ))
-        .await;
-        choose(
-            &mut cdp,
-            &format!("{table}.json"),
-            &content,
-            "application/json",
-        )
-        .await;
+        choose_fixture(&mut cdp, table).await;
         let status = press(&mut cdp, "check").await;
         assert!(status.contains("rows ready to load"), "{table}: {status}");
         let previewed = cdp

@@ -17,9 +17,9 @@ use lodestar_store::tokens::Role;
 use lodestar_store::{people, schedules};
 use serde_json::{Value, json};
 
-use super::data_page::{choose, press};
+use super::data_page::{choose, choose_fixture, press};
 use crate::common::cdp::{Cdp, chromium_or_skip};
-use crate::common::{Backend, Browser, TestApp, attr_after, expected_kpis, shared_fixture, shown};
+use crate::common::{Backend, Browser, TestApp, attr_after, expected_kpis, shown};
 
 /// Tuesday 2026-11-10 in New York: the last complete week is the fixture's 2026-W45.
 const NOW: &str = "2026-11-10T17:00:00Z";
@@ -79,19 +79,7 @@ async fn a_marketer_uploads_reports_and_schedules_without_a_terminal() {
     assert!(app.counts(team_id).await.iter().all(|(_, n)| *n == 0));
     // Then the fixture's three files, each checked, then loaded.
     for table in ["leads", "spend", "events"] {
-        let content = std::fs::read_to_string(shared_fixture(&format!("{table}.json"))).unwrap();
-        cdp.eval(&format!(
-            "document.getElementById('table').value = '{table}'; \
-             document.getElementById('table').dispatchEvent(new Event('change')); true"
-        ))
-        .await;
-        choose(
-            &mut cdp,
-            &format!("{table}.json"),
-            &content,
-            "application/json",
-        )
-        .await;
+        choose_fixture(&mut cdp, table).await;
         let status = press(&mut cdp, "check").await;
         assert!(status.contains("rows ready to load"), "{table}: {status}");
         cdp.eval("document.getElementById('status').textContent = ''; true")
